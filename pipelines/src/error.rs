@@ -1,0 +1,17 @@
+//! Errors of the engine. Bad *records* are not errors: decoders report them
+//! as [`crate::sources::Rejection`]s and go on.
+
+/// Everything that can stop the engine from processing a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("query engine: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("reference data {file}: {message}")]
+    Reference { file: &'static str, message: String },
+    #[error("unexpected query result: {0}")]
+    Schema(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

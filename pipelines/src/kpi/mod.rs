@@ -1,0 +1,20 @@
+//! KPI definitions, kept in one place as DataFusion SQL over the event
+//! batch schema ([`crate::windows::batch::schema`]). Each query turns one
+//! micro-batch into per-bin *partial sums*; the window state adds partial
+//! sums together, so every KPI here must be a sum or a ratio of sums.
+
+/// The name the current micro-batch is registered under.
+pub const BATCH_TABLE: &str = "batch";
+
+/// Accepted and online-accepted dossiers per top unit (province or
+/// ministry) per one-minute event-time bucket: the numerator and
+/// denominator of "online dossiers" [3.3].
+pub const MINUTE_ONLINE_DOSSIERS: &str = "
+SELECT top_unit,
+       date_bin(INTERVAL '1 minute', occurred_at) AS minute,
+       SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END) AS accepted,
+       SUM(CASE WHEN status = 'accepted' AND channel = 'online' THEN 1 ELSE 0 END) AS online
+FROM batch
+WHERE kind = 'dossier'
+GROUP BY top_unit, minute
+";

@@ -1,0 +1,27 @@
+//! The govpulse streaming engine.
+//!
+//! ```text
+//!  bytes ──► sources::ndjson ──► validated Event ──► windows::minute ──► ProvinceRow
+//!            (decode, validate,     (model crate)       (DataFusion partial
+//!             reject with reason)                        aggregates merged
+//!                                                        into keyed state)
+//! ```
+//!
+//! * [`units`]: the unit registry (GSO provinces and communes, ministries),
+//!   the hierarchy every roll-up follows.
+//! * [`sources`]: decoders. Each returns the valid events and, for every bad
+//!   record, its line, field and rule; one bad record never sinks a batch.
+//! * [`windows`]: windowed aggregation. Each micro-batch is aggregated by a
+//!   DataFusion query ([`kpi`] holds the SQL) into per-bin partial sums that
+//!   merge into state, so late events simply add to the bin they belong to.
+//!
+//! The engine owns no I/O and no threads: the server feeds it batches read
+//! from its durable log, and tests feed it files.
+
+pub mod error;
+pub mod kpi;
+pub mod sources;
+pub mod units;
+pub mod windows;
+
+pub use error::{Error, Result};

@@ -1,0 +1,99 @@
+//! NDJSON decoder: one JSON object a line; blank lines are skipped.
+
+use super::validate::{Checks, validate};
+use super::{Decoded, FieldError, Rejection};
+use crate::units::UnitRegistry;
+
+/// Longest record kept verbatim in a rejection.
+const RAW_KEEP: usize = 4096;
+
+/// Decode and validate every line of `input`. Never fails as a whole: bad
+/// lines become rejections and the rest goes on.
+pub fn decode(input: &[u8], units: &UnitRegistry, checks: Checks) -> Decoded {
+    let mut out = Decoded::default();
+    for (i, line) in input.split(|&b| b == b'\n').enumerate() {
+        let line_no = i + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let reject = |errors: Vec<FieldError>, event_id: Option<String>| Rejection {
+            line: line_no,
+            event_id,
+            errors,
+            raw: cut(line),
+        };
+        match serde_json::from_slice::<serde_json::Value>(line) {
+            Ok(value) => match validate(&value, units, checks) {
+                Ok(ev) => out.events.push((line_no, ev)),
+                Err(errors) => {
+                    let id = value
+                        .get("event_id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned);
+                    out.rejected.push(reject(errors, id));
+                }
+            },
+            Err(e) => out.rejected.push(reject(
+                vec![FieldError {
+                    field: "$".into(),
+                    rule: "json".into(),
+                    message: format!("not valid JSON: {e}"),
+                }],
+                None,
+            )),
+        }
+    }
+    out
+}
+
+fn cut(line: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&line[..line.len().min(RAW_KEEP)]);
+    s.into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_bad_line_never_sinks_the_batch() {
+        let units = UnitRegistry::embedded().unwrap();
+        let input = concat!(
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video"}"#,
+            "\n\n{not json\n",
+            r#"{"event_id":"b","kind":"meeting","occurred_at":"2025-11-20T09:00:00+07:00","unit":"BTC","meeting_id":"M2","mode":"radio"}"#,
+            "\r\n",
+            r#"{"event_id":"c","kind":"meeting","occurred_at":"2025-11-20T10:00:00+07:00","unit":"01","meeting_id":"M3","mode":"hybrid"}"#,
+        );
+        let d = decode(input.as_bytes(), &units, Checks::default());
+        let ok: Vec<_> = d
+            .events
+            .iter()
+            .map(|(l, e)| (*l, e.event_id.as_str()))
+            .collect();
+        assert_eq!(ok, vec![(1, "a"), (5, "c")]);
+        assert_eq!(d.rejected.len(), 2);
+        assert_eq!(
+            (d.rejected[0].line, d.rejected[0].errors[0].rule.as_str()),
+            (3, "json")
+        );
+        assert_eq!(
+            (d.rejected[1].line, d.rejected[1].errors[0].field.as_str()),
+            (4, "mode")
+        );
+        assert_eq!(d.rejected[1].event_id.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn the_embedded_demo_slice_is_valid() {
+        let units = UnitRegistry::embedded().unwrap();
+        let d = decode(
+            sample_data::DEMO_SLICE_NDJSON.as_bytes(),
+            &units,
+            Checks::default(),
+        );
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected.first());
+        assert_eq!(d.events.len(), 240);
+    }
+}

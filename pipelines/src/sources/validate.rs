@@ -1,0 +1,470 @@
+//! The event contract v1 as code: a JSON object in, an [`Event`] or the list
+//! of broken rules out. The JSON Schema shipped with the project states the
+//! same rules for senders.
+
+use super::FieldError;
+use crate::units::UnitRegistry;
+use chrono::{DateTime, Datelike, FixedOffset};
+use model::{Channel, DocDirection, DossierStatus, Event, EventKind, MeetingMode, UnitCode};
+use serde_json::{Map, Value};
+
+/// Fields the contract knows; anything else is refused so a typo in a
+/// sender's field name cannot pass as a missing optional field.
+const KNOWN_FIELDS: &[&str] = &[
+    "event_id",
+    "kind",
+    "occurred_at",
+    "unit",
+    "dossier_id",
+    "status",
+    "procedure_code",
+    "channel",
+    "due_at",
+    "reused_data",
+    "from_citizen_store",
+    "digitized",
+    "e_result",
+    "amount",
+    "online",
+    "rating",
+    "doc_id",
+    "direction",
+    "electronic",
+    "signed",
+    "report_id",
+    "meeting_id",
+    "mode",
+    "minutes",
+];
+
+const MAX_ID_LEN: usize = 128;
+
+/// Validation settings that depend on the caller, not on the record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checks {
+    /// Refuse events stamped later than this (ingest time plus clock skew);
+    /// `None` when replaying history.
+    pub not_after: Option<DateTime<FixedOffset>>,
+}
+
+struct Ctx<'a> {
+    obj: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Ctx<'_> {
+    fn fail(&mut self, field: &str, rule: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            rule: rule.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn present(&self, field: &str) -> Option<&Value> {
+        self.obj.get(field).filter(|v| !v.is_null())
+    }
+
+    fn string(&mut self, field: &str, required: bool) -> Option<String> {
+        match self.present(field) {
+            None if required => {
+                self.fail(field, "required", format!("{field} is required"));
+                None
+            }
+            None => None,
+            Some(Value::String(s)) if s.is_empty() && required => {
+                self.fail(field, "required", format!("{field} must not be empty"));
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.fail(field, "type", format!("{field} must be a string"));
+                None
+            }
+        }
+    }
+
+    fn id(&mut self, field: &str) -> Option<String> {
+        let s = self.string(field, true)?;
+        if s.len() > MAX_ID_LEN {
+            self.fail(
+                field,
+                "max_length",
+                format!("{field} is longer than {MAX_ID_LEN} bytes"),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    fn boolean(&mut self, field: &str, required: bool) -> Option<bool> {
+        match self.present(field) {
+            None if required => {
+                self.fail(field, "required", format!("{field} is required"));
+                None
+            }
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.fail(field, "type", format!("{field} must be true or false"));
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, field: &str, required: bool, min: i64, max: i64) -> Option<i64> {
+        match self.present(field) {
+            None if required => {
+                self.fail(field, "required", format!("{field} is required"));
+                None
+            }
+            None => None,
+            Some(v) => match v.as_i64() {
+                Some(n) if (min..=max).contains(&n) => Some(n),
+                Some(_) => {
+                    self.fail(
+                        field,
+                        "range",
+                        format!("{field} must be between {min} and {max}"),
+                    );
+                    None
+                }
+                None => {
+                    self.fail(field, "type", format!("{field} must be an integer"));
+                    None
+                }
+            },
+        }
+    }
+
+    fn time(&mut self, field: &str, required: bool) -> Option<DateTime<FixedOffset>> {
+        let s = self.string(field, required)?;
+        match DateTime::parse_from_rfc3339(&s) {
+            Ok(t) if (2000..=2100).contains(&t.year()) => Some(t),
+            Ok(_) => {
+                self.fail(
+                    field,
+                    "range",
+                    format!("{field} must lie between the years 2000 and 2100"),
+                );
+                None
+            }
+            Err(_) => {
+                self.fail(
+                    field,
+                    "format",
+                    format!("{field} must be an RFC 3339 time with an offset, e.g. 2025-11-20T08:15:00+07:00"),
+                );
+                None
+            }
+        }
+    }
+
+    fn choice<T>(
+        &mut self,
+        field: &str,
+        required: bool,
+        allowed: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let s = self.string(field, required)?;
+        let v = parse(&s);
+        if v.is_none() {
+            self.fail(
+                field,
+                "enum",
+                format!("{field} must be one of {allowed}, not {s:?}"),
+            );
+        }
+        v
+    }
+}
+
+fn is_procedure_code(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 8 && b[0].is_ascii_digit() && b[1] == b'.' && b[2..].iter().all(u8::is_ascii_digit)
+}
+
+/// Check one decoded JSON value against the contract.
+pub fn validate(
+    value: &Value,
+    units: &UnitRegistry,
+    checks: Checks,
+) -> Result<Event, Vec<FieldError>> {
+    let Some(obj) = value.as_object() else {
+        return Err(vec![FieldError {
+            field: "$".into(),
+            rule: "type".into(),
+            message: "a record must be a JSON object".into(),
+        }]);
+    };
+    let mut c = Ctx {
+        obj,
+        errors: Vec::new(),
+    };
+    for key in obj.keys() {
+        if !KNOWN_FIELDS.contains(&key.as_str()) {
+            c.fail(
+                key,
+                "unknown_field",
+                format!("{key} is not a field of the event contract v1"),
+            );
+        }
+    }
+
+    let event_id = c.id("event_id");
+    let kind = c.choice(
+        "kind",
+        true,
+        "dossier, document, report, meeting",
+        |s| match s {
+            "dossier" => Some(EventKind::Dossier),
+            "document" => Some(EventKind::Document),
+            "report" => Some(EventKind::Report),
+            "meeting" => Some(EventKind::Meeting),
+            _ => None,
+        },
+    );
+    let occurred_at = c.time("occurred_at", true);
+    if let (Some(t), Some(limit)) = (occurred_at, checks.not_after)
+        && t > limit
+    {
+        c.fail(
+            "occurred_at",
+            "not_in_future",
+            format!("occurred_at {t} is later than the server clock allows ({limit})"),
+        );
+    }
+    let unit = c
+        .string("unit", true)
+        .and_then(|s| match UnitCode::parse(&s) {
+            Ok(u) if units.contains(u.as_str()) => Some(u),
+            Ok(_) => {
+                c.fail(
+                    "unit",
+                    "unknown_unit",
+                    format!("unit {s:?} is not a known GSO or ministry code"),
+                );
+                None
+            }
+            Err(e) => {
+                c.fail("unit", "format", e.to_string());
+                None
+            }
+        });
+
+    let mut ev = match (event_id, kind, occurred_at, unit) {
+        (Some(id), Some(kind), Some(at), Some(unit)) => Some(Event::new(id, kind, at, unit)),
+        _ => None,
+    };
+    match kind {
+        Some(EventKind::Dossier) => dossier(&mut c, ev.as_mut(), occurred_at),
+        Some(EventKind::Document) => {
+            let doc_id = c.id("doc_id");
+            let direction = c.choice("direction", true, "issued, received", |s| match s {
+                "issued" => Some(DocDirection::Issued),
+                "received" => Some(DocDirection::Received),
+                _ => None,
+            });
+            let electronic = c.boolean("electronic", true);
+            let signed = c.boolean("signed", true);
+            if let Some(e) = ev.as_mut() {
+                (e.doc_id, e.direction, e.electronic, e.signed) =
+                    (doc_id, direction, electronic, signed);
+            }
+        }
+        Some(EventKind::Report) => {
+            let report_id = c.id("report_id");
+            let due_at = c.time("due_at", true);
+            let online = c.boolean("online", true);
+            if let Some(e) = ev.as_mut() {
+                (e.report_id, e.due_at, e.online) = (report_id, due_at, online);
+            }
+        }
+        Some(EventKind::Meeting) => {
+            let meeting_id = c.id("meeting_id");
+            let mode = c.choice("mode", true, "video, in_person, hybrid", |s| match s {
+                "video" => Some(MeetingMode::Video),
+                "in_person" => Some(MeetingMode::InPerson),
+                "hybrid" => Some(MeetingMode::Hybrid),
+                _ => None,
+            });
+            let minutes = c.integer("minutes", false, 0, 24 * 60).map(|m| m as u32);
+            if let Some(e) = ev.as_mut() {
+                (e.meeting_id, e.mode, e.minutes) = (meeting_id, mode, minutes);
+            }
+        }
+        None => {}
+    }
+    match ev {
+        Some(ev) if c.errors.is_empty() => Ok(ev),
+        _ => Err(c.errors),
+    }
+}
+
+fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime<FixedOffset>>) {
+    use DossierStatus as S;
+    let dossier_id = c.id("dossier_id");
+    let status = c.choice(
+        "status",
+        true,
+        "submitted, accepted, refused, processing, supplement_requested, payment_requested, withdrawn, stopped, resolved, returned, supplement_received, paid, rated",
+        DossierStatus::parse,
+    );
+    let procedure_code = c.string("procedure_code", true);
+    if let Some(p) = &procedure_code
+        && !is_procedure_code(p)
+    {
+        c.fail(
+            "procedure_code",
+            "format",
+            format!("procedure_code must look like 1.001757, not {p:?}"),
+        );
+    }
+    let accepted = status == Some(S::Accepted);
+    let channel = c.choice(
+        "channel",
+        accepted,
+        "counter, online, postal",
+        Channel::parse,
+    );
+    let due_at = c.time("due_at", accepted || status == Some(S::SupplementReceived));
+    if let (Some(due), Some(at)) = (due_at, occurred_at)
+        && due < at
+    {
+        c.fail(
+            "due_at",
+            "after_occurred_at",
+            "due_at must not be earlier than occurred_at",
+        );
+    }
+    let reused_data = c.boolean("reused_data", false);
+    let from_citizen_store = c.boolean("from_citizen_store", false);
+    let digitized = c.boolean("digitized", false);
+    let e_result = c.boolean("e_result", false);
+    let paid = status == Some(S::Paid);
+    let amount = c.integer("amount", paid, 0, 1_000_000_000_000);
+    let online = c.boolean("online", paid);
+    let rating = c
+        .integer("rating", status == Some(S::Rated), 1, 5)
+        .map(|r| r as u8);
+    if let Some(e) = ev {
+        e.dossier_id = dossier_id;
+        e.status = status;
+        e.procedure_code = procedure_code;
+        e.channel = channel;
+        e.due_at = due_at;
+        e.reused_data = reused_data;
+        e.from_citizen_store = from_citizen_store;
+        e.digitized = digitized;
+        e.e_result = e_result;
+        e.amount = amount;
+        e.online = online;
+        e.rating = rating;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn reg() -> UnitRegistry {
+        UnitRegistry::embedded().unwrap()
+    }
+
+    fn accepted() -> Value {
+        json!({"event_id":"e1","kind":"dossier","occurred_at":"2025-11-20T08:00:00+07:00","unit":"00070",
+               "dossier_id":"D1","status":"accepted","procedure_code":"1.001757","channel":"online",
+               "due_at":"2025-11-25T17:00:00+07:00"})
+    }
+
+    fn rules(v: Value) -> Vec<(String, String)> {
+        validate(&v, &reg(), Checks::default())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.rule))
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_accepted_dossier_passes() {
+        let ev = validate(&accepted(), &reg(), Checks::default()).unwrap();
+        assert_eq!(ev.status, Some(DossierStatus::Accepted));
+        assert_eq!(ev.channel, Some(Channel::Online));
+    }
+
+    #[test]
+    fn every_broken_rule_is_named() {
+        let mut v = accepted();
+        v["unit"] = json!("99999");
+        v["channel"] = json!("fax");
+        v["procedure_code"] = json!("1757");
+        v["chanel"] = json!("online");
+        v.as_object_mut().unwrap().remove("due_at");
+        let got = rules(v);
+        for want in [
+            ("unit", "unknown_unit"),
+            ("channel", "enum"),
+            ("procedure_code", "format"),
+            ("chanel", "unknown_field"),
+            ("due_at", "required"),
+        ] {
+            assert!(
+                got.contains(&(want.0.into(), want.1.into())),
+                "{want:?} missing from {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_need_an_offset_and_a_plausible_year() {
+        let mut v = accepted();
+        v["occurred_at"] = json!("2025-11-20 08:00:00");
+        assert_eq!(rules(v), vec![("occurred_at".into(), "format".into())]);
+        let mut v = accepted();
+        v["occurred_at"] = json!("1900-01-01T00:00:00Z");
+        assert_eq!(rules(v), vec![("occurred_at".into(), "range".into())]);
+    }
+
+    #[test]
+    fn future_events_are_refused_when_the_clock_is_checked() {
+        let limit = DateTime::parse_from_rfc3339("2025-11-20T07:00:00+07:00").unwrap();
+        let err = validate(
+            &accepted(),
+            &reg(),
+            Checks {
+                not_after: Some(limit),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err[0].rule, "not_in_future");
+    }
+
+    #[test]
+    fn ratings_stay_within_one_to_five() {
+        let v = json!({"event_id":"e2","kind":"dossier","occurred_at":"2025-11-20T08:00:00+07:00","unit":"01",
+                       "dossier_id":"D1","status":"rated","procedure_code":"1.001757","rating":6});
+        assert_eq!(rules(v), vec![("rating".into(), "range".into())]);
+    }
+
+    #[test]
+    fn other_kinds_have_their_own_required_fields() {
+        let v = json!({"event_id":"m1","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC"});
+        assert_eq!(
+            rules(v),
+            vec![
+                ("meeting_id".into(), "required".into()),
+                ("mode".into(), "required".into())
+            ]
+        );
+        let v = json!({"event_id":"d1","kind":"document","occurred_at":"2025-11-20T08:00:00+07:00","unit":"79",
+                       "doc_id":"VB1","direction":"issued","electronic":"yes","signed":true});
+        assert_eq!(rules(v), vec![("electronic".into(), "type".into())]);
+    }
+
+    #[test]
+    fn a_non_object_is_refused_as_a_whole() {
+        assert_eq!(rules(json!([1, 2])), vec![("$".into(), "type".into())]);
+    }
+}

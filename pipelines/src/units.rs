@@ -1,0 +1,124 @@
+//! The unit registry: every unit code the project knows, its name and its
+//! parent. Loaded once from the embedded reference files in `sample-data`.
+
+use crate::error::{Error, Result};
+use model::{UnitCode, UnitLevel};
+use std::collections::HashMap;
+
+/// One administrative unit or ministry.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub code: UnitCode,
+    pub name: String,
+    /// The province of a commune; `None` for provinces and ministries.
+    pub parent: Option<UnitCode>,
+}
+
+/// Code → unit, for the 34 provinces, 3,321 communes and 17 ministries.
+#[derive(Debug, Clone, Default)]
+pub struct UnitRegistry {
+    units: HashMap<String, Unit>,
+}
+
+impl UnitRegistry {
+    /// The registry of the embedded 2025 reference files.
+    pub fn embedded() -> Result<Self> {
+        Self::from_csv(
+            sample_data::ADMINISTRATIVE_UNITS_CSV,
+            sample_data::MINISTRIES_CSV,
+        )
+    }
+
+    pub fn from_csv(units_csv: &str, ministries_csv: &str) -> Result<Self> {
+        let mut units = HashMap::new();
+        let bad = |file, message: String| Error::Reference { file, message };
+        let mut rdr = csv::Reader::from_reader(units_csv.as_bytes());
+        for (i, rec) in rdr.records().enumerate() {
+            let file = "administrative-units-2025.csv";
+            let rec = rec.map_err(|e| bad(file, e.to_string()))?;
+            let field = |n: usize| rec.get(n).unwrap_or_default();
+            let code =
+                UnitCode::parse(field(1)).map_err(|e| bad(file, format!("row {}: {e}", i + 2)))?;
+            let parent = match field(5) {
+                "" => None,
+                p => {
+                    Some(UnitCode::parse(p).map_err(|e| bad(file, format!("row {}: {e}", i + 2)))?)
+                }
+            };
+            units.insert(
+                code.as_str().to_owned(),
+                Unit {
+                    code,
+                    name: field(2).to_owned(),
+                    parent,
+                },
+            );
+        }
+        let mut rdr = csv::Reader::from_reader(ministries_csv.as_bytes());
+        for (i, rec) in rdr.records().enumerate() {
+            let file = "ministries-2025.csv";
+            let rec = rec.map_err(|e| bad(file, e.to_string()))?;
+            let code = UnitCode::parse(rec.get(0).unwrap_or_default())
+                .map_err(|e| bad(file, format!("row {}: {e}", i + 2)))?;
+            let name = rec.get(1).unwrap_or_default().to_owned();
+            units.insert(
+                code.as_str().to_owned(),
+                Unit {
+                    code,
+                    name,
+                    parent: None,
+                },
+            );
+        }
+        Ok(Self { units })
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Unit> {
+        self.units.get(code)
+    }
+
+    pub fn contains(&self, code: &str) -> bool {
+        self.units.contains_key(code)
+    }
+
+    /// The top of a unit's branch below the nation: a commune's province, or
+    /// the unit itself for provinces and ministries.
+    pub fn top_unit<'a>(&'a self, code: &'a str) -> Option<&'a str> {
+        let unit = self.units.get(code)?;
+        Some(unit.parent.as_ref().map_or(code, |p| p.as_str()))
+    }
+
+    /// Display name of a unit code, or the code itself when unknown.
+    pub fn name<'a>(&'a self, code: &'a str) -> &'a str {
+        self.units.get(code).map_or(code, |u| u.name.as_str())
+    }
+
+    pub fn iter_level(&self, level: UnitLevel) -> impl Iterator<Item = &Unit> {
+        self.units.values().filter(move |u| u.code.level() == level)
+    }
+
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_registry_has_every_unit() {
+        let r = UnitRegistry::embedded().unwrap();
+        assert_eq!(r.iter_level(UnitLevel::Province).count(), 34);
+        assert_eq!(r.iter_level(UnitLevel::Commune).count(), 3321);
+        assert_eq!(r.iter_level(UnitLevel::Ministry).count(), 17);
+        assert_eq!(r.top_unit("00070"), Some("01"));
+        assert_eq!(r.top_unit("79"), Some("79"));
+        assert_eq!(r.name("BVHTTDL"), "Bộ Văn hóa, Thể thao và Du lịch");
+        assert_eq!(r.top_unit("99999"), None);
+    }
+}

@@ -1,0 +1,253 @@
+//! One-minute tumbling windows per top unit (province or ministry), keyed by
+//! event time. Each micro-batch is aggregated by DataFusion into per-minute
+//! partial sums ([`crate::kpi::MINUTE_ONLINE_DOSSIERS`]) that are added to the
+//! state, so an event that arrives late still lands in its own minute.
+//! Buckets older than the retention behind the newest event time are pruned;
+//! unit totals keep counting.
+
+use super::batch::to_record_batch;
+use crate::error::{Error, Result};
+use crate::kpi::{BATCH_TABLE, MINUTE_ONLINE_DOSSIERS};
+use crate::units::UnitRegistry;
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType, TimestampNanosecondType};
+use chrono::{DateTime, FixedOffset};
+use datafusion::prelude::SessionContext;
+use model::Event;
+use model::kpi::{MinuteCount, ProvinceRow};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+const MINUTE_MICROS: i64 = 60_000_000;
+
+/// Asia/Ho_Chi_Minh: UTC+7 all year, no daylight saving.
+pub fn local_offset() -> FixedOffset {
+    FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset")
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    accepted: u64,
+    online: u64,
+}
+
+/// Bin starts as microseconds since the epoch. `date_bin` answers in the
+/// unit DataFusion chooses (nanoseconds in 55), so both are accepted.
+fn bin_starts_micros(col: &dyn Array) -> Result<Vec<Option<i64>>> {
+    if let Some(a) = col.as_primitive_opt::<TimestampMicrosecondType>() {
+        return Ok(a.iter().collect());
+    }
+    if let Some(a) = col.as_primitive_opt::<TimestampNanosecondType>() {
+        return Ok(a.iter().map(|v| v.map(|ns| ns.div_euclid(1000))).collect());
+    }
+    Err(Error::Schema(format!("bin start is {}", col.data_type())))
+}
+
+/// Keyed state of the one-minute windows.
+pub struct MinuteWindows {
+    ctx: SessionContext,
+    units: Arc<UnitRegistry>,
+    retention_minutes: i64,
+    /// How many recent buckets a [`ProvinceRow`] carries.
+    row_minutes: usize,
+    bins: HashMap<String, BTreeMap<i64, Counts>>,
+    totals: HashMap<String, Counts>,
+    max_event_micros: i64,
+}
+
+impl std::fmt::Debug for MinuteWindows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MinuteWindows")
+            .field("units", &self.bins.len())
+            .finish()
+    }
+}
+
+impl MinuteWindows {
+    /// `retention_minutes` of buckets are kept behind the newest event
+    /// (48 hours in the server); rows show the last `row_minutes` buckets.
+    pub fn new(units: Arc<UnitRegistry>, retention_minutes: i64, row_minutes: usize) -> Self {
+        Self {
+            ctx: SessionContext::new(),
+            units,
+            retention_minutes,
+            row_minutes,
+            bins: HashMap::new(),
+            totals: HashMap::new(),
+            max_event_micros: i64::MIN,
+        }
+    }
+
+    /// Fold a micro-batch into the windows; returns the top units whose rows
+    /// changed.
+    pub async fn apply(&mut self, events: &[Event]) -> Result<BTreeSet<String>> {
+        let mut changed = BTreeSet::new();
+        if events.is_empty() {
+            return Ok(changed);
+        }
+        let batch = to_record_batch(events, &self.units)?;
+        self.ctx.register_batch(BATCH_TABLE, batch)?;
+        let result = self.ctx.sql(MINUTE_ONLINE_DOSSIERS).await?.collect().await;
+        self.ctx.deregister_table(BATCH_TABLE)?;
+        for rb in result? {
+            let unit = rb.column(0).as_string::<i32>();
+            let minute = bin_starts_micros(rb.column(1).as_ref())?;
+            let accepted = rb.column(2).as_primitive::<Int64Type>();
+            let online = rb.column(3).as_primitive::<Int64Type>();
+            for (i, start) in minute.into_iter().enumerate() {
+                let Some(start) = start else { continue };
+                let part = Counts {
+                    accepted: accepted.value(i).max(0) as u64,
+                    online: online.value(i).max(0) as u64,
+                };
+                let code = unit.value(i).to_owned();
+                let bin = self
+                    .bins
+                    .entry(code.clone())
+                    .or_default()
+                    .entry(start)
+                    .or_default();
+                bin.accepted += part.accepted;
+                bin.online += part.online;
+                let total = self.totals.entry(code.clone()).or_default();
+                total.accepted += part.accepted;
+                total.online += part.online;
+                self.max_event_micros = self.max_event_micros.max(start);
+                changed.insert(code);
+            }
+        }
+        self.prune();
+        Ok(changed)
+    }
+
+    fn prune(&mut self) {
+        let horizon = self
+            .max_event_micros
+            .saturating_sub(self.retention_minutes * MINUTE_MICROS);
+        for bins in self.bins.values_mut() {
+            *bins = bins.split_off(&horizon);
+        }
+    }
+
+    /// The overview row of one top unit.
+    pub fn row(&self, code: &str) -> ProvinceRow {
+        let total = self.totals.get(code).copied().unwrap_or_default();
+        let tz = local_offset();
+        // A dense series ending at the newest minute of any unit, so the
+        // rows' sparklines share one time axis; minutes without data are 0.
+        let bins = self.bins.get(code);
+        let end = self.max_event_micros;
+        let minutes = (0..self.row_minutes as i64)
+            .rev()
+            .map(|back| end - back * MINUTE_MICROS)
+            .filter(|_| bins.is_some())
+            .map(|m| {
+                let c = bins.and_then(|b| b.get(&m)).copied().unwrap_or_default();
+                MinuteCount {
+                    minute: DateTime::from_timestamp_micros(m)
+                        .map(|t| t.with_timezone(&tz).to_rfc3339())
+                        .unwrap_or_default(),
+                    accepted: c.accepted,
+                    online: c.online,
+                }
+            })
+            .collect();
+        ProvinceRow {
+            code: code.to_owned(),
+            name: self.units.name(code).to_owned(),
+            accepted: total.accepted,
+            online: total.online,
+            minutes,
+        }
+    }
+
+    /// Every top unit that has seen a dossier, ordered by code.
+    pub fn rows(&self) -> Vec<ProvinceRow> {
+        let mut codes: Vec<_> = self.totals.keys().collect();
+        codes.sort();
+        codes.into_iter().map(|c| self.row(c)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::{ndjson, validate::Checks};
+
+    fn events(text: &str, units: &UnitRegistry) -> Vec<Event> {
+        let d = ndjson::decode(text.as_bytes(), units, Checks::default());
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+        d.events.into_iter().map(|(_, e)| e).collect()
+    }
+
+    fn accepted(id: &str, at: &str, unit: &str, channel: &str) -> String {
+        format!(
+            r#"{{"event_id":"{id}","kind":"dossier","occurred_at":"{at}","unit":"{unit}","dossier_id":"{id}","status":"accepted","procedure_code":"1.001757","channel":"{channel}","due_at":"2026-01-01T00:00:00+07:00"}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn counts_land_in_their_event_time_minute_whatever_the_batch() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let mut w = MinuteWindows::new(units.clone(), 48 * 60, 10);
+        let first = [
+            accepted("a", "2025-11-20T08:00:10+07:00", "00070", "online"),
+            accepted("b", "2025-11-20T08:00:50+07:00", "00073", "counter"),
+            accepted("c", "2025-11-20T08:01:00+07:00", "01", "online"),
+        ]
+        .join("\n");
+        let changed = w.apply(&events(&first, &units)).await.unwrap();
+        assert_eq!(
+            changed.into_iter().collect::<Vec<_>>(),
+            vec!["01".to_string()]
+        );
+        // A late event for 08:00 arrives in a later batch, with one for HCMC.
+        let late = [
+            accepted("d", "2025-11-20T08:00:30+07:00", "00070", "online"),
+            accepted("e", "2025-11-20T08:05:00+07:00", "79", "postal"),
+        ]
+        .join("\n");
+        w.apply(&events(&late, &units)).await.unwrap();
+
+        let hn = w.row("01");
+        assert_eq!(hn.name, "Thành phố Hà Nội");
+        assert_eq!((hn.accepted, hn.online), (4, 3));
+        // Ten minutes ending at the newest minute seen (08:05, from HCMC).
+        assert_eq!(hn.minutes.len(), 10);
+        assert_eq!(hn.minutes[0].minute, "2025-11-20T07:56:00+07:00");
+        assert_eq!(hn.minutes[9].minute, "2025-11-20T08:05:00+07:00");
+        let bins: Vec<_> = hn
+            .minutes
+            .iter()
+            .filter(|m| m.accepted > 0)
+            .map(|m| (m.minute.as_str(), m.accepted, m.online))
+            .collect();
+        assert_eq!(
+            bins,
+            vec![
+                ("2025-11-20T08:00:00+07:00", 3, 2),
+                ("2025-11-20T08:01:00+07:00", 1, 1)
+            ]
+        );
+        assert_eq!(
+            w.rows().iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+            vec!["01", "79"]
+        );
+    }
+
+    #[tokio::test]
+    async fn old_buckets_are_pruned_but_totals_stay() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let mut w = MinuteWindows::new(units.clone(), 10, 120);
+        let text = [
+            accepted("a", "2025-11-20T08:00:00+07:00", "01", "online"),
+            accepted("b", "2025-11-20T09:00:00+07:00", "01", "online"),
+        ]
+        .join("\n");
+        w.apply(&events(&text, &units)).await.unwrap();
+        let row = w.row("01");
+        assert_eq!(row.accepted, 2);
+        let kept: Vec<_> = row.minutes.iter().filter(|m| m.accepted > 0).collect();
+        assert_eq!(kept.len(), 1, "08:00 is more than 10 minutes behind 09:00");
+    }
+}

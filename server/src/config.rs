@@ -1,0 +1,244 @@
+//! Configuration: embedded defaults, then a TOML file, then
+//! `GOVPULSE__SECTION__KEY` environment variables, then command-line flags.
+//! Validated once at start with every problem reported together, and passed
+//! around as a value.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[derive(Default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub engine: EngineConfig,
+    pub live: LiveConfig,
+    pub sample: SampleConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub addr: String,
+    /// Data directory: event log, rejected records.
+    pub data_dir: PathBuf,
+    /// The built dashboard (wasm-bindgen output and index.html).
+    pub web_dir: PathBuf,
+    /// Largest ingest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Most events the engine folds into one DataFusion micro-batch.
+    pub batch_max: usize,
+    /// Minutes of one-minute buckets kept behind the newest event.
+    pub retention_minutes: i64,
+    /// Recent minute buckets shown per unit on the overview.
+    pub row_minutes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// Seconds between heartbeats; a peer silent for three is dropped.
+    pub heartbeat_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SampleConfig {
+    /// Load sample events into an empty event log at start.
+    pub load: bool,
+    /// NDJSON file to load instead of the embedded demo slice.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../frontend/dist")),
+            max_body_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            batch_max: 65_536,
+            retention_minutes: 48 * 60,
+            row_minutes: 30,
+        }
+    }
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self { heartbeat_secs: 15 }
+    }
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        Self {
+            load: true,
+            file: None,
+        }
+    }
+}
+
+/// Everything wrong with a configuration, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Defaults, overlaid with `file` (if any) and then with environment
+    /// variables `GOVPULSE__SECTION__KEY` from `env`.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut table = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError(vec![e.to_string()]))?;
+        if let Some(path) = file {
+            match std::fs::read_to_string(path).map(|s| s.parse::<toml::Table>()) {
+                Ok(Ok(t)) => merge(&mut table, t),
+                Ok(Err(e)) => problems.push(format!("{}: {e}", path.display())),
+                Err(e) => problems.push(format!("{}: {e}", path.display())),
+            }
+        }
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("GOVPULSE__") else {
+                continue;
+            };
+            let parts: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            let [section, field] = parts.as_slice() else {
+                problems.push(format!("{key}: expected GOVPULSE__SECTION__KEY"));
+                continue;
+            };
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            match table
+                .get_mut(section.as_str())
+                .and_then(|s| s.as_table_mut())
+            {
+                Some(s) => {
+                    s.insert(field.clone(), parsed);
+                }
+                None => problems.push(format!("{key}: no section [{section}]")),
+            }
+        }
+        let config: Config = match toml::Value::Table(table).try_into() {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(e.to_string());
+                return Err(ConfigError(problems));
+            }
+        };
+        problems.extend(config.problems());
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.server.addr.parse::<std::net::SocketAddr>().is_err() {
+            p.push(format!(
+                "server.addr {:?} must be HOST:PORT with an IP address",
+                self.server.addr
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            p.push("server.max_body_bytes must be at least 1024".into());
+        }
+        if self.engine.batch_max == 0 {
+            p.push("engine.batch_max must be at least 1".into());
+        }
+        if self.engine.retention_minutes < 60 {
+            p.push("engine.retention_minutes must be at least 60".into());
+        }
+        if self.live.heartbeat_secs == 0 {
+            p.push("live.heartbeat_secs must be at least 1".into());
+        }
+        p
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("govpulse.toml");
+        std::fs::write(
+            &file,
+            "[server]\naddr = \"127.0.0.1:9000\"\n[engine]\nbatch_max = 10\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[("GOVPULSE__ENGINE__BATCH_MAX", "20"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(c.server.addr, "127.0.0.1:9000");
+        assert_eq!(c.engine.batch_max, 20);
+        assert_eq!(c.live.heartbeat_secs, 15);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = Config::load(
+            None,
+            env(&[
+                ("GOVPULSE__SERVER__ADDR", "nowhere"),
+                ("GOVPULSE__ENGINE__BATCH_MAX", "0"),
+                ("GOVPULSE__NOPE__X", "1"),
+            ]),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("server.addr"), "{text}");
+        assert!(text.contains("engine.batch_max"), "{text}");
+        assert!(text.contains("[nope]"), "{text}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err =
+            Config::load(None, env(&[("GOVPULSE__SERVER__ADRESS", "127.0.0.1:1")])).unwrap_err();
+        assert!(err.to_string().contains("adress"), "{err}");
+    }
+}

@@ -1,0 +1,50 @@
+//! The engine driver: follows the durable log from its start, folds each
+//! micro-batch into the windows, and publishes changed rows to the hub.
+//! It reads only the log (never the ingest path), so what the dashboard
+//! shows is always what is durable.
+
+use crate::app::AppState;
+use crate::log::LogReader;
+use model::live::topics;
+use pipelines::windows::minute::MinuteWindows;
+use std::sync::atomic::Ordering;
+
+pub async fn run(state: AppState) -> anyhow::Result<()> {
+    let cfg = &state.config.engine;
+    let mut windows =
+        MinuteWindows::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
+    let (path, mut committed) = {
+        let log = state.log.lock().unwrap_or_else(|p| p.into_inner());
+        (log.path().to_owned(), log.watch())
+    };
+    let mut reader = Some(LogReader::new(path, 0));
+    loop {
+        let upto = *committed.borrow_and_update();
+        loop {
+            let mut r = reader.take().expect("reader is put back after every read");
+            let max = cfg.batch_max;
+            let (r, records) = tokio::task::spawn_blocking(move || {
+                let records = r.read(upto, max);
+                (r, records)
+            })
+            .await?;
+            let offset = r.offset();
+            reader = Some(r);
+            let records = records?;
+            if records.is_empty() {
+                break;
+            }
+            let events: Vec<_> = records.into_iter().map(|r| r.event).collect();
+            let changed = windows.apply(&events).await?;
+            let rows = changed.iter().map(|code| windows.row(code)).collect();
+            state.hub.publish(topics::OVERVIEW, rows);
+            state
+                .metrics
+                .engine_offset
+                .store(offset as i64, Ordering::Relaxed);
+        }
+        if committed.changed().await.is_err() {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! One live connection, written against `Sink`/`Stream` of protocol
+//! messages so tests drive it with channels and the websocket layer only
+//! translates frames.
+
+use super::Hub;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use model::live::{ClientMsg, ServerMsg};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::WatchStream;
+
+/// Which topics a connection may subscribe to. Every subscribe is checked.
+pub trait Scope: Send + Sync {
+    fn may_subscribe(&self, topic: &str) -> bool;
+}
+
+/// Everything visible (committee, administrator, or a server without
+/// accounts).
+#[derive(Debug, Clone, Copy)]
+pub struct AllTopics;
+
+impl Scope for AllTopics {
+    fn may_subscribe(&self, _topic: &str) -> bool {
+        true
+    }
+}
+
+/// Heartbeats a peer may miss before it is considered dead.
+const MISSED_HEARTBEATS: u32 = 3;
+
+/// Serve one connection until the peer leaves, stops answering
+/// heartbeats, or the socket fails.
+pub async fn run<S, R>(
+    hub: Arc<Hub>,
+    scope: &dyn Scope,
+    mut sink: S,
+    mut stream: R,
+    heartbeat: Duration,
+) where
+    S: Sink<ServerMsg> + Unpin,
+    R: Stream<Item = Result<ClientMsg, String>> + Unpin,
+{
+    let mut subs: StreamMap<String, WatchStream<u64>> = StreamMap::new();
+    let mut sent: HashMap<String, u64> = HashMap::new();
+    let mut tick = tokio::time::interval(heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut silent_ticks = 0u32;
+
+    loop {
+        let reply = tokio::select! {
+            msg = stream.next() => {
+                silent_ticks = 0;
+                match msg {
+                    None => break,
+                    Some(Err(message)) => Some(ServerMsg::Error { topic: None, message }),
+                    Some(Ok(ClientMsg::Ping)) => Some(ServerMsg::Pong),
+                    Some(Ok(ClientMsg::Unsubscribe { topic })) => {
+                        subs.remove(&topic);
+                        sent.remove(&topic);
+                        None
+                    }
+                    Some(Ok(ClientMsg::Subscribe { topic } | ClientMsg::Resync { topic })) => {
+                        Some(subscribe(&hub, scope, &topic, &mut subs, &mut sent))
+                    }
+                }
+            }
+            Some((topic, _)) = subs.next(), if !subs.is_empty() => {
+                let base = sent.get(&topic).copied().unwrap_or(0);
+                hub.delta_since(&topic, base).map(|(seq, data)| {
+                    sent.insert(topic.clone(), seq);
+                    ServerMsg::Delta { topic, base, seq, data }
+                })
+            }
+            _ = tick.tick() => {
+                silent_ticks += 1;
+                if silent_ticks > MISSED_HEARTBEATS {
+                    break;
+                }
+                Some(ServerMsg::Heartbeat { server_time: chrono::Utc::now().to_rfc3339() })
+            }
+        };
+        if let Some(msg) = reply
+            && sink.send(msg).await.is_err()
+        {
+            break;
+        }
+    }
+}
+
+fn subscribe(
+    hub: &Hub,
+    scope: &dyn Scope,
+    topic: &str,
+    subs: &mut StreamMap<String, WatchStream<u64>>,
+    sent: &mut HashMap<String, u64>,
+) -> ServerMsg {
+    // Refuse unknown and out-of-scope topics with the same words, so a
+    // refusal does not reveal whether a unit exists.
+    let refused = || ServerMsg::Error {
+        topic: Some(topic.to_owned()),
+        message: format!("topic {topic:?} is not available to you"),
+    };
+    if !scope.may_subscribe(topic) {
+        return refused();
+    }
+    let Some(snap) = hub.snapshot(topic) else {
+        return refused();
+    };
+    subs.insert(topic.to_owned(), WatchStream::from_changes(snap.changes));
+    sent.insert(topic.to_owned(), snap.seq);
+    ServerMsg::Snapshot {
+        topic: topic.to_owned(),
+        seq: snap.seq,
+        data: snap.data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::channel::mpsc;
+    use model::kpi::ProvinceRow;
+    use model::live::TopicData;
+
+    fn row(code: &str, accepted: u64) -> ProvinceRow {
+        ProvinceRow {
+            code: code.into(),
+            name: code.into(),
+            accepted,
+            online: 0,
+            minutes: vec![],
+        }
+    }
+
+    struct Client {
+        tx: mpsc::Sender<Result<ClientMsg, String>>,
+        rx: mpsc::Receiver<ServerMsg>,
+    }
+
+    fn connect(hub: Arc<Hub>, heartbeat: Duration) -> (Client, tokio::task::JoinHandle<()>) {
+        let (tx, stream) = mpsc::channel(8);
+        let (sink, rx) = mpsc::channel(8);
+        let task = tokio::spawn(async move { run(hub, &AllTopics, sink, stream, heartbeat).await });
+        (Client { tx, rx }, task)
+    }
+
+    impl Client {
+        async fn send(&mut self, m: ClientMsg) {
+            self.tx.send(Ok(m)).await.unwrap();
+        }
+        async fn recv(&mut self) -> ServerMsg {
+            loop {
+                match self.rx.next().await.unwrap() {
+                    ServerMsg::Heartbeat { .. } => continue,
+                    m => return m,
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn snapshot_then_deltas_with_sequence_numbers() {
+        let hub = Arc::new(Hub::new());
+        hub.publish("overview", vec![row("01", 1)]);
+        let (mut c, _task) = connect(hub.clone(), Duration::from_secs(60));
+        c.send(ClientMsg::Subscribe {
+            topic: "overview".into(),
+        })
+        .await;
+        let ServerMsg::Snapshot {
+            seq: 1,
+            data: TopicData::Overview { rows },
+            ..
+        } = c.recv().await
+        else {
+            panic!("expected a snapshot at seq 1")
+        };
+        assert_eq!(rows.len(), 1);
+        hub.publish("overview", vec![row("79", 4)]);
+        match c.recv().await {
+            ServerMsg::Delta {
+                base: 1,
+                seq: 2,
+                data: TopicData::Overview { rows },
+                ..
+            } => {
+                assert_eq!(rows, vec![row("79", 4)])
+            }
+            m => panic!("unexpected {m:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn updates_piling_up_for_a_slow_client_collapse_into_one_delta() {
+        let hub = Arc::new(Hub::new());
+        let (mut c, _task) = connect(hub.clone(), Duration::from_secs(60));
+        c.send(ClientMsg::Subscribe {
+            topic: "overview".into(),
+        })
+        .await;
+        let ServerMsg::Snapshot { seq: 0, .. } = c.recv().await else {
+            panic!()
+        };
+        // The client reads nothing while 1,000 updates happen; the sink
+        // holds at most its buffer and the hub keeps only the latest rows.
+        for i in 0..1000 {
+            hub.publish(
+                "overview",
+                vec![
+                    row("01", i + 1),
+                    row(if i % 2 == 0 { "79" } else { "48" }, i),
+                ],
+            );
+        }
+        let mut last = 0;
+        loop {
+            let ServerMsg::Delta {
+                seq,
+                data: TopicData::Overview { rows },
+                base,
+                ..
+            } = c.recv().await
+            else {
+                panic!()
+            };
+            assert_eq!(base, last);
+            last = seq;
+            if seq == 1000 {
+                assert!(rows.iter().any(|r| r.code == "01" && r.accepted == 1000));
+                break;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_topics_are_refused_and_resync_resends_a_snapshot() {
+        let hub = Arc::new(Hub::new());
+        let (mut c, _task) = connect(hub.clone(), Duration::from_secs(60));
+        c.send(ClientMsg::Subscribe {
+            topic: "unit/99".into(),
+        })
+        .await;
+        assert!(matches!(
+            c.recv().await,
+            ServerMsg::Error { topic: Some(_), .. }
+        ));
+        hub.publish("overview", vec![row("01", 1)]);
+        c.send(ClientMsg::Resync {
+            topic: "overview".into(),
+        })
+        .await;
+        assert!(matches!(c.recv().await, ServerMsg::Snapshot { seq: 1, .. }));
+        c.tx.send(Err("bad frame".into())).await.unwrap();
+        assert!(matches!(
+            c.recv().await,
+            ServerMsg::Error { topic: None, .. }
+        ));
+        c.send(ClientMsg::Ping).await;
+        assert_eq!(c.recv().await, ServerMsg::Pong);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_peer_is_dropped_after_missed_heartbeats() {
+        let hub = Arc::new(Hub::new());
+        let (mut c, task) = connect(hub, Duration::from_secs(1));
+        let mut beats = 0;
+        while let Some(m) = c.rx.next().await {
+            assert!(matches!(m, ServerMsg::Heartbeat { .. }));
+            beats += 1;
+        }
+        assert_eq!(beats, MISSED_HEARTBEATS);
+        task.await.unwrap();
+    }
+}

@@ -1,0 +1,161 @@
+//! Topic state shared by the engine (writer) and connections (readers).
+
+use model::kpi::ProvinceRow;
+use model::live::{TopicData, topics};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use tokio::sync::watch;
+
+struct Topic {
+    seq: u64,
+    /// Row key → (sequence number of its last change, row).
+    rows: BTreeMap<String, (u64, ProvinceRow)>,
+    notify: watch::Sender<u64>,
+}
+
+impl Topic {
+    fn new() -> Self {
+        Self {
+            seq: 0,
+            rows: BTreeMap::new(),
+            notify: watch::channel(0).0,
+        }
+    }
+
+    fn data_since(&self, base: u64) -> TopicData {
+        TopicData::Overview {
+            rows: self
+                .rows
+                .values()
+                .filter(|(s, _)| *s > base)
+                .map(|(_, r)| r.clone())
+                .collect(),
+        }
+    }
+}
+
+/// All live topics. Cheap to share behind an `Arc`.
+pub struct Hub {
+    topics: Mutex<HashMap<String, Topic>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A topic's full state at one sequence number.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub data: TopicData,
+    pub changes: watch::Receiver<u64>,
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        let mut topics = HashMap::new();
+        topics.insert(topics::OVERVIEW.to_owned(), Topic::new());
+        Self {
+            topics: Mutex::new(topics),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Topic>> {
+        // A panic while holding the lock cannot leave a topic half-updated
+        // (every update is a plain insert), so the state is still usable.
+        self.topics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_topic(&self, topic: &str) -> bool {
+        self.lock().contains_key(topic)
+    }
+
+    /// Replace rows of `topic` (upsert by key) and wake its subscribers.
+    pub fn publish(&self, topic: &str, rows: Vec<ProvinceRow>) {
+        if rows.is_empty() {
+            return;
+        }
+        let mut topics = self.lock();
+        let Some(t) = topics.get_mut(topic) else {
+            return;
+        };
+        t.seq += 1;
+        for row in rows {
+            if t.rows.get(&row.code).is_some_and(|(_, old)| *old == row) {
+                continue;
+            }
+            t.rows.insert(row.code.clone(), (t.seq, row));
+        }
+        t.notify.send_replace(t.seq);
+    }
+
+    /// The whole topic, with a receiver that wakes on later changes.
+    pub fn snapshot(&self, topic: &str) -> Option<Snapshot> {
+        let topics = self.lock();
+        let t = topics.get(topic)?;
+        Some(Snapshot {
+            seq: t.seq,
+            data: t.data_since(0),
+            changes: t.notify.subscribe(),
+        })
+    }
+
+    /// The rows changed after `base`, and the sequence number they bring
+    /// the client to; `None` if nothing changed.
+    pub fn delta_since(&self, topic: &str, base: u64) -> Option<(u64, TopicData)> {
+        let topics = self.lock();
+        let t = topics.get(topic)?;
+        (t.seq > base).then(|| (t.seq, t.data_since(base)))
+    }
+
+    pub fn seq(&self, topic: &str) -> Option<u64> {
+        self.lock().get(topic).map(|t| t.seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(code: &str, accepted: u64) -> ProvinceRow {
+        ProvinceRow {
+            code: code.into(),
+            name: code.into(),
+            accepted,
+            online: 0,
+            minutes: vec![],
+        }
+    }
+
+    fn codes(d: &TopicData) -> Vec<(String, u64)> {
+        let TopicData::Overview { rows } = d;
+        rows.iter().map(|r| (r.code.clone(), r.accepted)).collect()
+    }
+
+    #[test]
+    fn deltas_carry_only_rows_changed_since_base() {
+        let hub = Hub::new();
+        hub.publish("overview", vec![row("01", 1), row("79", 1)]);
+        let snap = hub.snapshot("overview").unwrap();
+        assert_eq!(snap.seq, 1);
+        hub.publish("overview", vec![row("01", 2)]);
+        hub.publish("overview", vec![row("48", 1), row("79", 1)]);
+        let (seq, d) = hub.delta_since("overview", 1).unwrap();
+        assert_eq!(seq, 3);
+        assert_eq!(
+            codes(&d),
+            vec![("01".into(), 2), ("48".into(), 1)],
+            "unchanged 79 is not resent"
+        );
+        assert!(hub.delta_since("overview", 3).is_none());
+        assert!(hub.snapshot("nope").is_none());
+    }
+}

@@ -1,0 +1,75 @@
+//! `govpulse`: the command line of the server crate.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use govpulse::config::Config;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "govpulse",
+    version,
+    about = "Real-time monitoring of digital public administration"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: ingest, engine, websocket hub and dashboard.
+    Serve {
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Data directory (event log, rejected records).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Directory of the built dashboard bundle.
+        #[arg(long)]
+        web: Option<PathBuf>,
+        /// Do not load sample events into an empty event log.
+        #[arg(long)]
+        no_sample: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GOVPULSE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            addr,
+            data,
+            config,
+            web,
+            no_sample,
+        } => {
+            let mut cfg = Config::load(config.as_deref(), std::env::vars())?;
+            if let Some(a) = addr {
+                cfg.server.addr = a;
+            }
+            if let Some(d) = data {
+                cfg.server.data_dir = d;
+            }
+            if let Some(w) = web {
+                cfg.server.web_dir = w;
+            }
+            if no_sample {
+                cfg.sample.load = false;
+            }
+            let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
+            rt.block_on(govpulse::serve::run(cfg))
+        }
+    }
+}

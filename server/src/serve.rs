@@ -1,0 +1,76 @@
+//! `govpulse serve`: open the data directory, load the sample stream into
+//! an empty log, start the engine and the web server.
+
+use crate::app::{AppState, router};
+use crate::config::Config;
+use crate::ingest;
+use anyhow::Context;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+/// The source name of events loaded from the sample stream.
+pub const SAMPLE_SOURCE: &str = "sample";
+
+/// Run until Ctrl-C or SIGTERM. Prints the URL to open once listening.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let state = AppState::open(config)?;
+    load_sample(&state).await?;
+    let engine = state.spawn_engine();
+    let addr: SocketAddr = state.config.server.addr.parse().context("server.addr")?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    println!("govpulse listening on http://{local}/");
+    tracing::info!(data_dir = %state.config.server.data_dir.display(), "serving");
+    let app = router(state);
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    tokio::select! {
+        r = server => r.context("web server")?,
+        r = engine => { r.context("engine task")?.context("engine")?; }
+    }
+    Ok(())
+}
+
+async fn load_sample(state: &AppState) -> anyhow::Result<()> {
+    let sample = &state.config.sample;
+    let empty = state
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_empty();
+    if !sample.load || !empty {
+        return Ok(());
+    }
+    let body = match &sample.file {
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("sample file {}", path.display()))?
+        }
+        None => sample_data::DEMO_SLICE_NDJSON.as_bytes().to_vec(),
+    };
+    let report = ingest::ingest_ndjson(state, SAMPLE_SOURCE, body.into(), false).await?;
+    tracing::info!(
+        accepted = report.accepted,
+        rejected = report.rejected.len(),
+        "sample events loaded"
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

@@ -1,0 +1,24 @@
+//! The govpulse dashboard: a Leptos client-side app, compiled to WASM and
+//! served by the server.
+//!
+//! ```text
+//!  /api/v1/live ──► live::Connection (reconnect, heartbeat, resync)
+//!                     │ model::live::Replica per topic
+//!                     ▼
+//!                   signals ──► view (KPI cards, province table)
+//! ```
+//!
+//! Protocol state (snapshot, deltas, gap detection) lives in the `model`
+//! crate so it is unit-tested natively; this crate only wires it to the
+//! browser's WebSocket and to the view.
+
+mod live;
+mod view;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(view::App);
+}

@@ -1,0 +1,207 @@
+//! End-to-end test support: start the real `govpulse` binary on port 0 with
+//! a temporary data directory ([`spawn_app`]), talk to it over HTTP and
+//! websockets, and drive headless Chromium through the DevTools protocol
+//! ([`cdp`]). The tests themselves live in `tests/`.
+
+pub mod cdp;
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `govpulse` binary: `$GOVPULSE_BIN`, or the one cargo builds next to
+/// this test executable (built here, once per test process, so it is never
+/// stale).
+pub fn govpulse_bin() -> Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| locate_bin().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn locate_bin() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("GOVPULSE_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test> → target/<profile>/govpulse
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test executable has no profile dir")?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let profile = profile_dir
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or("debug");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "govpulse", "--bin", "govpulse"])
+        .current_dir(workspace_root());
+    if profile != "debug" {
+        cmd.args(["--profile", profile]);
+    }
+    let status = cmd
+        .status()
+        .context("running cargo build for the govpulse binary")?;
+    if !status.success() {
+        bail!("cargo build -p govpulse failed");
+    }
+    let bin = profile_dir.join("govpulse");
+    if !bin.exists() {
+        bail!("{} does not exist after building it", bin.display());
+    }
+    Ok(bin)
+}
+
+/// The built dashboard bundle: `$GOVPULSE_WEB_DIR` or `frontend/dist`.
+pub fn web_dir() -> PathBuf {
+    std::env::var_os("GOVPULSE_WEB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("frontend/dist"))
+}
+
+/// Options for [`spawn_app`].
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Load the embedded sample stream (the default of `govpulse serve`).
+    pub sample: bool,
+    /// Reuse this data directory instead of a fresh one.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A running server. Killed when dropped.
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: String,
+    pub data_dir: PathBuf,
+    child: Child,
+    _tmp: Option<tempfile::TempDir>,
+    pub http: reqwest::Client,
+}
+
+/// Start `govpulse serve --addr 127.0.0.1:0` and wait for its URL line.
+pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
+    let bin = govpulse_bin()?;
+    let (tmp, data_dir) = match opts.data_dir {
+        Some(d) => (None, d),
+        None => {
+            let t = tempfile::tempdir()?;
+            let p = t.path().to_owned();
+            (Some(t), p)
+        }
+    };
+    let mut cmd = Command::new(&bin);
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(&data_dir)
+        .arg("--web")
+        .arg(web_dir())
+        .env("GOVPULSE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if !opts.sample {
+        cmd.arg("--no-sample");
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let addr = tokio::task::spawn_blocking(move || -> Result<String> {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line?;
+            if let Some(url) = line.strip_prefix("govpulse listening on http://") {
+                let addr = url.trim_end_matches('/').to_owned();
+                // Keep draining stdout so the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return Ok(addr);
+            }
+        }
+        bail!("govpulse exited before printing its address")
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(60), addr)
+        .await
+        .context("server did not start within 60 s")???;
+    Ok(TestApp {
+        addr,
+        data_dir,
+        child,
+        _tmp: tmp,
+        http: reqwest::Client::new(),
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/api/v1/live", self.addr)
+    }
+
+    /// POST an NDJSON body to the ingest endpoint; returns status and JSON.
+    pub async fn ingest(&self, ndjson: &str) -> Result<(u16, serde_json::Value)> {
+        let r = self
+            .http
+            .post(self.url("/api/v1/events"))
+            .header("content-type", "application/x-ndjson")
+            .body(ndjson.to_owned())
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await?))
+    }
+
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value> {
+        Ok(self
+            .http
+            .get(self.url(path))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// Wait until the engine has read everything the log committed.
+    pub async fn settle(&self) -> Result<serde_json::Value> {
+        for _ in 0..400 {
+            let h = self.get_json("/healthz").await?;
+            if h["engine_offset"] == h["log_bytes"] {
+                return Ok(h);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("engine did not catch up with the log within 20 s")
+    }
+
+    /// Kill the server (SIGKILL) and wait for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An accepted-dossier event line for tests.
+pub fn accepted_event(id: &str, at: &str, unit: &str, channel: &str) -> String {
+    serde_json::json!({
+        "event_id": id, "kind": "dossier", "occurred_at": at, "unit": unit,
+        "dossier_id": format!("D-{id}"), "status": "accepted", "procedure_code": "1.001757",
+        "channel": channel, "due_at": "2025-11-25T17:00:00+07:00",
+    })
+    .to_string()
+}

@@ -1,0 +1,242 @@
+//! The real server binary on port 0: ingest, the overview it feeds, the
+//! websocket protocol, and restart from the durable log.
+
+use e2e::{AppOptions, accepted_event, spawn_app};
+use futures::{SinkExt, StreamExt};
+use model::live::{ClientMsg, ServerMsg, TopicData};
+use serde_json::Value;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+fn row<'a>(overview: &'a Value, code: &str) -> Option<&'a Value> {
+    overview["rows"]
+        .as_array()?
+        .iter()
+        .find(|r| r["code"] == code)
+}
+
+#[tokio::test]
+async fn ingest_reports_every_record_and_feeds_the_overview() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let body = [
+        accepted_event("a1", "2025-11-20T08:00:05+07:00", "00070", "online"),
+        accepted_event("a2", "2025-11-20T08:00:40+07:00", "00073", "counter"),
+        r#"{"event_id":"bad","kind":"dossier"}"#.to_owned(),
+        "{oops".to_owned(),
+        accepted_event("a3", "2025-11-20T08:01:10+07:00", "79", "online"),
+        accepted_event("a1", "2025-11-20T08:00:05+07:00", "00070", "online"),
+    ]
+    .join("\n");
+    let (status, report) = app.ingest(&body).await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 3);
+    assert_eq!(report["duplicates"], 1);
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["line"], 3);
+    assert!(
+        rejected[0]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["field"] == "occurred_at" && e["rule"] == "required")
+    );
+    assert_eq!(rejected[1]["line"], 4);
+    assert_eq!(rejected[1]["errors"][0]["rule"], "json");
+
+    app.settle().await.unwrap();
+    let overview = app.get_json("/api/v1/overview").await.unwrap();
+    let hn = row(&overview, "01").expect("Hà Nội row");
+    assert_eq!(
+        (hn["accepted"].as_u64(), hn["online"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(hn["name"], "Thành phố Hà Nội");
+    let busy: Vec<_> = hn["minutes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["accepted"] != 0)
+        .collect();
+    assert_eq!(busy.len(), 1);
+    assert_eq!(
+        (busy[0]["minute"].as_str(), busy[0]["accepted"].as_u64()),
+        (Some("2025-11-20T08:00:00+07:00"), Some(2))
+    );
+    assert_eq!(row(&overview, "79").unwrap()["online"], 1);
+
+    // The same batch again: every event is a duplicate and nothing doubles.
+    let (_, again) = app.ingest(&body).await.unwrap();
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(4))
+    );
+    app.settle().await.unwrap();
+    let overview = app.get_json("/api/v1/overview").await.unwrap();
+    assert_eq!(row(&overview, "01").unwrap()["accepted"], 2);
+
+    // Rejected records are kept on disk with their reasons.
+    let rejects = std::fs::read_to_string(app.data_dir.join("rejected.ndjson")).unwrap();
+    assert_eq!(rejects.lines().count(), 4);
+    assert!(rejects.contains("\"rule\":\"json\""));
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors_and_the_server_stays_up() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/api/v1/events"))
+        .header("content-type", "application/xml")
+        .body("<x/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("application/x-ndjson")
+    );
+    let future = accepted_event("f1", "2099-01-01T00:00:00+07:00", "01", "online");
+    let (_, report) = app.ingest(&future).await.unwrap();
+    assert_eq!(report["rejected"][0]["errors"][0]["rule"], "not_in_future");
+    assert_eq!(app.get_json("/healthz").await.unwrap()["status"], "ok");
+}
+
+#[tokio::test]
+async fn the_sample_stream_loads_into_an_empty_log_once() {
+    let mut app = spawn_app(AppOptions {
+        sample: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let h = app.settle().await.unwrap();
+    assert_eq!(h["events_logged"], 240);
+    let before = app.get_json("/api/v1/overview").await.unwrap();
+    assert_eq!(before["rows"].as_array().unwrap().len(), 10);
+    let total: u64 = before["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["accepted"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 120);
+
+    // Restart on the same directory (after a kill -9): the log is replayed,
+    // the sample is not loaded twice, and the numbers are the same.
+    app.kill();
+    let dir = app.data_dir.clone();
+    let again = spawn_app(AppOptions {
+        sample: true,
+        data_dir: Some(dir),
+    })
+    .await
+    .unwrap();
+    let h = again.settle().await.unwrap();
+    assert_eq!(h["events_logged"], 240);
+    let after = again.get_json("/api/v1/overview").await.unwrap();
+    assert_eq!(after["rows"], before["rows"]);
+}
+
+async fn next_msg<S>(ws: &mut S) -> ServerMsg
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(t) = frame {
+            match serde_json::from_str(&t).unwrap() {
+                ServerMsg::Heartbeat { .. } => continue,
+                m => return m,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_gives_a_snapshot_then_deltas_after_ingest() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    app.ingest(&accepted_event(
+        "w1",
+        "2025-11-20T09:00:00+07:00",
+        "01",
+        "online",
+    ))
+    .await
+    .unwrap();
+    app.settle().await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
+    let sub = serde_json::to_string(&ClientMsg::Subscribe {
+        topic: "overview".into(),
+    })
+    .unwrap();
+    ws.send(Message::Text(sub.into())).await.unwrap();
+    let ServerMsg::Snapshot {
+        seq,
+        data: TopicData::Overview { rows },
+        ..
+    } = next_msg(&mut ws).await
+    else {
+        panic!("expected a snapshot")
+    };
+    assert_eq!(rows.len(), 1);
+    app.ingest(&accepted_event(
+        "w2",
+        "2025-11-20T09:00:30+07:00",
+        "79",
+        "counter",
+    ))
+    .await
+    .unwrap();
+    match next_msg(&mut ws).await {
+        ServerMsg::Delta {
+            base,
+            seq: new,
+            data: TopicData::Overview { rows },
+            ..
+        } => {
+            assert_eq!(base, seq);
+            assert!(new > seq);
+            assert_eq!(rows.len(), 1, "only the changed province is sent");
+            assert_eq!(
+                (rows[0].code.as_str(), rows[0].accepted, rows[0].online),
+                ("79", 1, 0)
+            );
+        }
+        m => panic!("expected a delta, got {m:?}"),
+    }
+    let bad = serde_json::to_string(&ClientMsg::Subscribe {
+        topic: "backlog/01".into(),
+    })
+    .unwrap();
+    ws.send(Message::Text(bad.into())).await.unwrap();
+    assert!(matches!(next_msg(&mut ws).await, ServerMsg::Error { .. }));
+}
+
+#[tokio::test]
+async fn a_cross_origin_websocket_handshake_is_refused() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let mut req = app.ws_url().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 403),
+        e => panic!("expected an HTTP 403, got {e}"),
+    }
+    let mut req = app.ws_url().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("origin", format!("http://{}", app.addr).parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+}

@@ -1,0 +1,89 @@
+//! Headless Chromium against the real server and the real WASM bundle:
+//! the dashboard shows the sample numbers, then a live number changes after
+//! an ingest, without a reload. Saves a screenshot for people to look at.
+
+use e2e::cdp::Browser;
+use e2e::{AppOptions, accepted_event, spawn_app, web_dir, workspace_root};
+use std::time::Duration;
+
+fn as_number(text: &str) -> u64 {
+    text.chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_live_number_changes_after_an_ingest() {
+    assert!(
+        web_dir().join("frontend.js").exists(),
+        "the WASM bundle is not built in {}: run ./scripts/build-web",
+        web_dir().display()
+    );
+    let app = spawn_app(AppOptions {
+        sample: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    app.settle().await.unwrap();
+    let mut browser = Browser::launch(&app.url("/"), 1440, 900).await.unwrap();
+
+    browser
+        .wait_text("#status", Duration::from_secs(30), |t| t == "live")
+        .await
+        .unwrap();
+    let first = browser
+        .wait_text("#total-accepted", Duration::from_secs(30), |t| {
+            as_number(t) == 120
+        })
+        .await
+        .unwrap();
+    assert_eq!(as_number(&first), 120);
+    let rows = browser
+        .eval("document.querySelectorAll('#provinces tbody tr').length")
+        .await
+        .unwrap();
+    assert_eq!(rows, 10);
+
+    let body: Vec<String> = (0..5)
+        .map(|i| {
+            accepted_event(
+                &format!("b{i}"),
+                "2025-11-20T08:31:00+07:00",
+                "00070",
+                "online",
+            )
+        })
+        .collect();
+    let (status, report) = app.ingest(&body.join("\n")).await.unwrap();
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(5)));
+
+    let after = browser
+        .wait_text("#total-accepted", Duration::from_secs(30), |t| {
+            as_number(t) == 125
+        })
+        .await
+        .unwrap();
+    assert_eq!(as_number(&after), 125);
+    let hanoi = browser
+        .eval("document.querySelector('#provinces tr[data-code=\"01\"] td.num').textContent")
+        .await
+        .unwrap();
+    assert!(
+        as_number(hanoi.as_str().unwrap()) >= 5,
+        "Hà Nội row: {hanoi}"
+    );
+
+    let png = browser.screenshot().await.unwrap();
+    let out = std::env::var_os("GOVPULSE_SCREENSHOT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/screenshots"));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("dashboard.png"), &png).unwrap();
+    assert!(
+        png.len() > 10_000,
+        "screenshot too small to show a dashboard"
+    );
+}

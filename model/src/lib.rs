@@ -13,6 +13,7 @@
 //! * [`kpi`]: KPI rows as they leave the engine.
 //! * [`live`]: the websocket protocol between the hub and the dashboard.
 
+pub mod calendar;
 pub mod event;
 pub mod kpi;
 pub mod live;

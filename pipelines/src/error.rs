@@ -8,8 +8,8 @@ pub enum Error {
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
-    #[error("reference data {file}: {message}")]
-    Reference { file: &'static str, message: String },
+    #[error(transparent)]
+    Reference(#[from] sample_data::ReferenceError),
     #[error("unexpected query result: {0}")]
     Schema(String),
 }

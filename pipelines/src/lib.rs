@@ -21,7 +21,8 @@
 pub mod error;
 pub mod kpi;
 pub mod sources;
-pub mod units;
 pub mod windows;
 
 pub use error::{Error, Result};
+/// The unit registry lives with the reference data it is loaded from.
+pub use sample_data::units;

@@ -1,7 +1,7 @@
 //! The unit registry: every unit code the project knows, its name and its
-//! parent. Loaded once from the embedded reference files in `sample-data`.
+//! parent. Loaded once from the embedded reference files.
 
-use crate::error::{Error, Result};
+use crate::{ReferenceError as Error, Result};
 use model::{UnitCode, UnitLevel};
 use std::collections::HashMap;
 
@@ -23,15 +23,12 @@ pub struct UnitRegistry {
 impl UnitRegistry {
     /// The registry of the embedded 2025 reference files.
     pub fn embedded() -> Result<Self> {
-        Self::from_csv(
-            sample_data::ADMINISTRATIVE_UNITS_CSV,
-            sample_data::MINISTRIES_CSV,
-        )
+        Self::from_csv(crate::ADMINISTRATIVE_UNITS_CSV, crate::MINISTRIES_CSV)
     }
 
     pub fn from_csv(units_csv: &str, ministries_csv: &str) -> Result<Self> {
         let mut units = HashMap::new();
-        let bad = |file, message: String| Error::Reference { file, message };
+        let bad = |file, message: String| Error { file, message };
         let mut rdr = csv::Reader::from_reader(units_csv.as_bytes());
         for (i, rec) in rdr.records().enumerate() {
             let file = "administrative-units-2025.csv";
@@ -93,8 +90,15 @@ impl UnitRegistry {
         self.units.get(code).map_or(code, |u| u.name.as_str())
     }
 
-    pub fn iter_level(&self, level: UnitLevel) -> impl Iterator<Item = &Unit> {
-        self.units.values().filter(move |u| u.code.level() == level)
+    /// Units of one level, ordered by code (deterministic for generators).
+    pub fn level(&self, level: UnitLevel) -> Vec<&Unit> {
+        let mut v: Vec<_> = self
+            .units
+            .values()
+            .filter(|u| u.code.level() == level)
+            .collect();
+        v.sort_by(|a, b| a.code.cmp(&b.code));
+        v
     }
 
     pub fn len(&self) -> usize {
@@ -113,9 +117,9 @@ mod tests {
     #[test]
     fn embedded_registry_has_every_unit() {
         let r = UnitRegistry::embedded().unwrap();
-        assert_eq!(r.iter_level(UnitLevel::Province).count(), 34);
-        assert_eq!(r.iter_level(UnitLevel::Commune).count(), 3321);
-        assert_eq!(r.iter_level(UnitLevel::Ministry).count(), 17);
+        assert_eq!(r.level(UnitLevel::Province).len(), 34);
+        assert_eq!(r.level(UnitLevel::Commune).len(), 3321);
+        assert_eq!(r.level(UnitLevel::Ministry).len(), 17);
         assert_eq!(r.top_unit("00070"), Some("01"));
         assert_eq!(r.top_unit("79"), Some("79"));
         assert_eq!(r.name("BVHTTDL"), "Bộ Văn hóa, Thể thao và Du lịch");

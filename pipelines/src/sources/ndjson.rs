@@ -1,55 +1,32 @@
 //! NDJSON decoder: one JSON object a line; blank lines are skipped.
 
-use super::validate::{Checks, validate};
-use super::{Decoded, FieldError, Rejection};
+use super::validate::Checks;
+use super::{Decoded, FieldError, Row, cut_raw, validate_rows};
 use crate::units::UnitRegistry;
-
-/// Longest record kept verbatim in a rejection.
-const RAW_KEEP: usize = 4096;
 
 /// Decode and validate every line of `input`. Never fails as a whole: bad
 /// lines become rejections and the rest goes on.
 pub fn decode(input: &[u8], units: &UnitRegistry, checks: Checks) -> Decoded {
-    let mut out = Decoded::default();
-    for (i, line) in input.split(|&b| b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let reject = |errors: Vec<FieldError>, event_id: Option<String>| Rejection {
-            line: line_no,
-            event_id,
-            errors,
-            raw: cut(line),
-        };
-        match serde_json::from_slice::<serde_json::Value>(line) {
-            Ok(value) => match validate(&value, units, checks) {
-                Ok(ev) => out.events.push((line_no, ev)),
-                Err(errors) => {
-                    let id = value
-                        .get("event_id")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned);
-                    out.rejected.push(reject(errors, id));
-                }
-            },
-            Err(e) => out.rejected.push(reject(
-                vec![FieldError {
-                    field: "$".into(),
-                    rule: "json".into(),
-                    message: format!("not valid JSON: {e}"),
-                }],
-                None,
-            )),
-        }
-    }
-    out
-}
-
-fn cut(line: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&line[..line.len().min(RAW_KEEP)]);
-    s.into_owned()
+    let rows = input
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return None;
+            }
+            let value = serde_json::from_slice::<serde_json::Value>(line).map_err(|e| FieldError {
+                field: "$".into(),
+                rule: "json".into(),
+                message: format!("not valid JSON: {e}"),
+            });
+            Some(Row {
+                line: i + 1,
+                value,
+                raw: cut_raw(line),
+            })
+        });
+    validate_rows(rows, units, checks)
 }
 
 #[cfg(test)]

@@ -8,35 +8,6 @@ use chrono::{DateTime, Datelike, FixedOffset};
 use model::{Channel, DocDirection, DossierStatus, Event, EventKind, MeetingMode, UnitCode};
 use serde_json::{Map, Value};
 
-/// Fields the contract knows; anything else is refused so a typo in a
-/// sender's field name cannot pass as a missing optional field.
-const KNOWN_FIELDS: &[&str] = &[
-    "event_id",
-    "kind",
-    "occurred_at",
-    "unit",
-    "dossier_id",
-    "status",
-    "procedure_code",
-    "channel",
-    "due_at",
-    "reused_data",
-    "from_citizen_store",
-    "digitized",
-    "e_result",
-    "amount",
-    "online",
-    "rating",
-    "doc_id",
-    "direction",
-    "electronic",
-    "signed",
-    "report_id",
-    "meeting_id",
-    "mode",
-    "minutes",
-];
-
 const MAX_ID_LEN: usize = 128;
 
 /// Validation settings that depend on the caller, not on the record.
@@ -203,7 +174,7 @@ pub fn validate(
         errors: Vec::new(),
     };
     for key in obj.keys() {
-        if !KNOWN_FIELDS.contains(&key.as_str()) {
+        if super::field_type(key).is_none() {
             c.fail(
                 key,
                 "unknown_field",

@@ -1,0 +1,238 @@
+//! Parquet with the contract's columns: text columns as UTF-8, flags as
+//! booleans, counts as 64-bit integers; times are RFC 3339 text so the
+//! sender's offset survives.
+
+use super::validate::Checks;
+use super::{Decoded, FIELDS, FieldError, FieldType, Row, validate_rows};
+use crate::error::Result;
+use crate::units::UnitRegistry;
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder,
+};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The Arrow schema of contract Parquet files.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(
+        FIELDS
+            .iter()
+            .map(|(name, t)| {
+                let dt = match t {
+                    FieldType::Text => DataType::Utf8,
+                    FieldType::Bool => DataType::Boolean,
+                    FieldType::Int => DataType::Int64,
+                };
+                Field::new(*name, dt, true)
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Decode and validate a Parquet file held in memory.
+pub fn decode(input: bytes::Bytes, units: &UnitRegistry, checks: Checks) -> Decoded {
+    let file_error = |message: String| {
+        let row = Row {
+            line: 0,
+            value: Err(FieldError {
+                field: "$".into(),
+                rule: "parquet".into(),
+                message,
+            }),
+            raw: String::new(),
+        };
+        validate_rows([row], units, checks)
+    };
+    let reader = match ParquetRecordBatchReaderBuilder::try_new(input)
+        .and_then(|b| b.with_batch_size(8192).build())
+    {
+        Ok(r) => r,
+        Err(e) => return file_error(format!("not a readable Parquet file: {e}")),
+    };
+    let mut rows = Vec::new();
+    let mut line = 0;
+    for batch in reader {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                line += 1;
+                rows.push(Row {
+                    line,
+                    value: Err(FieldError {
+                        field: "$".into(),
+                        rule: "parquet".into(),
+                        message: e.to_string(),
+                    }),
+                    raw: String::new(),
+                });
+                break;
+            }
+        };
+        for i in 0..batch.num_rows() {
+            line += 1;
+            let value = row_value(&batch, i);
+            let raw = value.as_ref().map(Value::to_string).unwrap_or_default();
+            rows.push(Row { line, value, raw });
+        }
+    }
+    validate_rows(rows, units, checks)
+}
+
+fn row_value(batch: &RecordBatch, i: usize) -> Result<Value, FieldError> {
+    let mut obj = Map::new();
+    for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
+        if col.is_null(i) {
+            continue;
+        }
+        let v = match col.data_type() {
+            DataType::Utf8 => Value::String(col.as_string::<i32>().value(i).to_owned()),
+            DataType::LargeUtf8 => Value::String(col.as_string::<i64>().value(i).to_owned()),
+            DataType::Utf8View => Value::String(col.as_string_view().value(i).to_owned()),
+            DataType::Boolean => Value::Bool(col.as_boolean().value(i)),
+            DataType::Int64 => Value::from(col.as_primitive::<Int64Type>().value(i)),
+            other => {
+                return Err(FieldError {
+                    field: field.name().clone(),
+                    rule: "type".into(),
+                    message: format!(
+                        "column {} has Parquet type {other}; the contract uses text, boolean and int64",
+                        field.name()
+                    ),
+                });
+            }
+        };
+        obj.insert(field.name().clone(), v);
+    }
+    Ok(Value::Object(obj))
+}
+
+/// Buffers records and writes them as Parquet row groups.
+pub struct Writer<W: std::io::Write + Send> {
+    inner: ArrowWriter<W>,
+    rows: Vec<Value>,
+}
+
+impl<W: std::io::Write + Send> std::fmt::Debug for Writer<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("parquet::Writer")
+            .field("buffered", &self.rows.len())
+            .finish()
+    }
+}
+
+const ROWS_PER_BATCH: usize = 65_536;
+
+impl<W: std::io::Write + Send> Writer<W> {
+    pub fn new(out: W) -> Result<Self> {
+        Ok(Self {
+            inner: ArrowWriter::try_new(out, schema(), None)
+                .map_err(datafusion::error::DataFusionError::from)?,
+            rows: Vec::new(),
+        })
+    }
+
+    /// Write one record given as a JSON object. A cell whose JSON type does
+    /// not fit its column is written as null (Parquet is typed; dirty data
+    /// of that kind shows up as a missing field).
+    pub fn write_value(&mut self, v: Value) -> Result<()> {
+        self.rows.push(v);
+        if self.rows.len() >= ROWS_PER_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let cols: Vec<ArrayRef> = FIELDS
+            .iter()
+            .map(|(name, t)| -> ArrayRef {
+                let cells = self.rows.iter().map(|r| r.get(*name));
+                match t {
+                    FieldType::Text => {
+                        let mut b = StringBuilder::new();
+                        for c in cells {
+                            b.append_option(c.and_then(Value::as_str));
+                        }
+                        Arc::new(b.finish())
+                    }
+                    FieldType::Bool => {
+                        let mut b = BooleanBuilder::new();
+                        for c in cells {
+                            b.append_option(c.and_then(Value::as_bool));
+                        }
+                        Arc::new(b.finish())
+                    }
+                    FieldType::Int => {
+                        let mut b = Int64Builder::new();
+                        for c in cells {
+                            b.append_option(c.and_then(Value::as_i64));
+                        }
+                        Arc::new(b.finish())
+                    }
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema(), cols)?;
+        self.inner
+            .write(&batch)
+            .map_err(datafusion::error::DataFusionError::from)?;
+        self.rows.clear();
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        self.inner
+            .close()
+            .map_err(datafusion::error::DataFusionError::from)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_events_decode_back_to_the_same_events() {
+        let units = UnitRegistry::embedded().unwrap();
+        let events = super::super::ndjson::decode(
+            sample_data::DEMO_SLICE_NDJSON.as_bytes(),
+            &units,
+            Checks::default(),
+        )
+        .events;
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf).unwrap();
+        for (_, e) in &events {
+            w.write_value(serde_json::to_value(e).unwrap()).unwrap();
+        }
+        w.write_value(serde_json::json!({"event_id": "x", "kind": "meeting"}))
+            .unwrap();
+        w.finish().unwrap();
+        let back = decode(bytes::Bytes::from(buf), &units, Checks::default());
+        let a: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
+        let b: Vec<_> = back.events.into_iter().map(|(_, e)| e).collect();
+        assert_eq!(a, b);
+        assert_eq!(back.rejected.len(), 1);
+        assert_eq!(back.rejected[0].line, 241);
+        assert_eq!(back.rejected[0].event_id.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn garbage_is_one_clear_rejection() {
+        let units = UnitRegistry::embedded().unwrap();
+        let d = decode(
+            bytes::Bytes::from_static(b"not parquet"),
+            &units,
+            Checks::default(),
+        );
+        assert_eq!(d.rejected[0].errors[0].rule, "parquet");
+    }
+}

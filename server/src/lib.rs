@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod app;
+pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod ingest;

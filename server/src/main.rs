@@ -36,6 +36,17 @@ enum Command {
         #[arg(long)]
         no_sample: bool,
     },
+    /// Write a seeded, calibrated national event stream to a file.
+    Generate(govpulse::commands::generate::Args),
+    /// Run the dashboard on a temporary data directory, fed with generated
+    /// events in accelerated time.
+    Demo {
+        #[command(flatten)]
+        args: govpulse::commands::demo::Args,
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,6 +81,12 @@ fn main() -> anyhow::Result<()> {
             }
             let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
             rt.block_on(govpulse::serve::run(cfg))
+        }
+        Command::Generate(args) => govpulse::commands::generate::run(args),
+        Command::Demo { args, config } => {
+            let cfg = Config::load(config.as_deref(), std::env::vars())?;
+            let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
+            rt.block_on(govpulse::commands::demo::run(args, cfg))
         }
     }
 }

@@ -11,8 +11,26 @@ use tokio::net::TcpListener;
 /// The source name of events loaded from the sample stream.
 pub const SAMPLE_SOURCE: &str = "sample";
 
-/// Run until Ctrl-C or SIGTERM. Prints the URL to open once listening.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// A started server: its state (for in-process feeders such as the demo),
+/// its address, and the tasks to wait on.
+pub struct Running {
+    pub state: AppState,
+    pub addr: SocketAddr,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    engine: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Open the data directory, load the sample into an empty log, start the
+/// engine and the web server. Prints the URL to open once listening.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
     let state = AppState::open(config)?;
     load_sample(&state).await?;
     let engine = state.spawn_engine();
@@ -20,16 +38,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener.local_addr()?;
-    println!("govpulse listening on http://{local}/");
+    let addr = listener.local_addr()?;
+    println!("govpulse listening on http://{addr}/");
     tracing::info!(data_dir = %state.config.server.data_dir.display(), "serving");
-    let app = router(state);
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
-    tokio::select! {
-        r = server => r.context("web server")?,
-        r = engine => { r.context("engine task")?.context("engine")?; }
+    let app = router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+    Ok(Running {
+        state,
+        addr,
+        server,
+        engine,
+    })
+}
+
+impl Running {
+    /// Wait until the server stops (Ctrl-C, SIGTERM) or the engine fails.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let Running { server, engine, .. } = self;
+        tokio::select! {
+            r = server => r.context("web server task")?.context("web server")?,
+            r = engine => r.context("engine task")?.context("engine")?,
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Run until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    start(config).await?.wait().await
 }
 
 async fn load_sample(state: &AppState) -> anyhow::Result<()> {

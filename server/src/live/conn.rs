@@ -262,10 +262,10 @@ mod tests {
         assert_eq!(c.recv().await, ServerMsg::Pong);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_silent_peer_is_dropped_after_missed_heartbeats() {
         let hub = Arc::new(Hub::new());
-        let (mut c, task) = connect(hub, Duration::from_secs(1));
+        let (mut c, task) = connect(hub, Duration::from_millis(20));
         let mut beats = 0;
         while let Some(m) = c.rx.next().await {
             assert!(matches!(m, ServerMsg::Heartbeat { .. }));

@@ -47,9 +47,14 @@ async fn golden_cases() {
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let input = std::fs::read(case.join("input.ndjson")).unwrap();
-        let expected: Value = serde_json::from_slice(&std::fs::read(case.join("expected.json")).unwrap()).unwrap();
+        let expected: Value =
+            serde_json::from_slice(&std::fs::read(case.join("expected.json")).unwrap()).unwrap();
         let decoded = ndjson::decode(&input, &units, Checks::default());
-        assert!(decoded.rejected.is_empty(), "{name}: {:?}", decoded.rejected);
+        assert!(
+            decoded.rejected.is_empty(),
+            "{name}: {:?}",
+            decoded.rejected
+        );
         let events: Vec<_> = decoded.events.into_iter().map(|(_, e)| e).collect();
         for batch in [events.len(), 3, 1] {
             let mut w = MinuteWindows::new(units.clone(), 48 * 60, 48 * 60);

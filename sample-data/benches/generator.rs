@@ -9,7 +9,10 @@ use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -32,7 +35,14 @@ fn main() {
     println!("generator: scale {scale}, {days} day(s) from {from} (working day)");
     println!("  dossiers submitted  {:>12}", summary.dossiers);
     println!("  events written      {:>12}", summary.events);
-    println!("  NDJSON size         {:>12.1} MB ({:.0} bytes/event)", bytes as f64 / 1e6, bytes as f64 / summary.events.max(1) as f64);
+    println!(
+        "  NDJSON size         {:>12.1} MB ({:.0} bytes/event)",
+        bytes as f64 / 1e6,
+        bytes as f64 / summary.events.max(1) as f64
+    );
     println!("  wall time           {:>12.2} s", secs);
-    println!("  throughput          {:>12.0} events/s", summary.events as f64 / secs);
+    println!(
+        "  throughput          {:>12.0} events/s",
+        summary.events as f64 / secs
+    );
 }

@@ -87,6 +87,61 @@ impl WorkCalendar {
         }
     }
 
+    /// The instant `minutes` working minutes before `end` (the inverse of
+    /// [`Self::add_working_minutes`]); an end outside working time counts
+    /// back from the previous session's close.
+    pub fn sub_working_minutes(
+        &self,
+        end: DateTime<FixedOffset>,
+        minutes: i64,
+    ) -> DateTime<FixedOffset> {
+        let tz = vn_offset();
+        let mut t = end.with_timezone(&tz).naive_local();
+        let mut left = minutes.max(0);
+        loop {
+            let day = t.date();
+            if !self.is_working_day(day) {
+                t = prev_day_close(day);
+                continue;
+            }
+            let m = minute_of_day(t);
+            let exact = t.time().second() == 0 && t.time().nanosecond() == 0;
+            // The last session that started before t (or at t's minute with seconds).
+            let Some(&(open, close)) = SESSIONS
+                .iter()
+                .rev()
+                .find(|(open, _)| m > *open || (m == *open && !exact))
+            else {
+                t = prev_day_close(day);
+                continue;
+            };
+            let at = if m < close {
+                t
+            } else {
+                day.and_time(NaiveTime::MIN) + Duration::minutes(close)
+            };
+            let opened = day.and_time(NaiveTime::MIN) + Duration::minutes(open);
+            let room = (at - opened).num_seconds();
+            if left * 60 <= room {
+                let start = at - Duration::minutes(left);
+                return start
+                    .and_local_timezone(tz)
+                    .single()
+                    .unwrap_or_else(|| end.with_timezone(&tz));
+            }
+            left -= room.div_euclid(60);
+            // Any leftover seconds of a partial minute are dropped with the
+            // truncation above; sessions open on whole minutes.
+            t = opened;
+            if left == 0 {
+                return t
+                    .and_local_timezone(tz)
+                    .single()
+                    .unwrap_or_else(|| end.with_timezone(&tz));
+            }
+        }
+    }
+
     /// `days` working days after `start` (8 working hours a day).
     pub fn add_working_days(
         &self,
@@ -135,6 +190,11 @@ impl WorkCalendar {
 
 fn minute_of_day(t: NaiveDateTime) -> i64 {
     i64::from(t.time().num_seconds_from_midnight()) / 60
+}
+
+fn prev_day_close(day: NaiveDate) -> NaiveDateTime {
+    let prev = day.pred_opt().unwrap_or(day);
+    prev.and_time(NaiveTime::MIN) + Duration::minutes(SESSIONS[SESSIONS.len() - 1].1)
 }
 
 fn next_day_open(day: NaiveDate) -> NaiveDateTime {
@@ -237,6 +297,36 @@ mod tests {
             cal().add_working_days(t("2025-08-29T17:00:00+07:00"), 1),
             t("2025-09-03T17:00:00+07:00")
         );
+    }
+
+    #[test]
+    fn subtracting_inverts_adding() {
+        let c = cal();
+        // Monday 08:00 minus one working day: Friday 08:00.
+        assert_eq!(
+            c.sub_working_minutes(t("2025-11-24T08:00:00+07:00"), 480),
+            t("2025-11-21T08:00:00+07:00")
+        );
+        // 14:00 minus 1 h: 13:30 then back across lunch to 11:00.
+        assert_eq!(
+            c.sub_working_minutes(t("2025-11-20T14:00:00+07:00"), 60),
+            t("2025-11-20T11:00:00+07:00")
+        );
+        for start in [
+            "2025-04-24T09:17:00+07:00",
+            "2025-11-20T13:30:00+07:00",
+            "2025-11-21T16:59:00+07:00",
+        ] {
+            let start = t(start);
+            for minutes in [1, 59, 133, 480, 481, 2400, 9999] {
+                let end = c.add_working_minutes(start, minutes);
+                assert_eq!(
+                    c.sub_working_minutes(end, minutes),
+                    start,
+                    "{minutes} from {start}"
+                );
+            }
+        }
     }
 
     #[test]

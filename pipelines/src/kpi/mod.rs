@@ -3,6 +3,10 @@
 //! micro-batch into per-bin *partial sums*; the window state adds partial
 //! sums together, so every KPI here must be a sum or a ratio of sums.
 
+pub mod defs;
+pub mod dossiers;
+pub mod report;
+
 /// The name the current micro-batch is registered under.
 pub const BATCH_TABLE: &str = "batch";
 

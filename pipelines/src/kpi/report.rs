@@ -1,0 +1,354 @@
+//! The batch KPI report behind `govpulse kpi`: every KPI of [`super::defs`]
+//! per period and unit at one level, from a set of events.
+//!
+//! ```text
+//!  events ─► Arrow batches ─► DataFusion hourly partial sums per unit ─┐
+//!        └─► dossier histories (on time, open/overdue/due-soon spans) ──┤
+//!                                              roll up to the level, ◄─┘
+//!                                              merge hours into periods
+//! ```
+
+use super::defs::{COUNTERS, COUNTS, KPIS, counter_index, counter_names, hourly_sql};
+use super::dossiers::{self, Span};
+use crate::error::{Error, Result};
+use crate::units::UnitRegistry;
+use crate::windows::batch::to_record_batch;
+use crate::windows::periods::Period;
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType, TimestampNanosecondType};
+use datafusion::prelude::SessionContext;
+use model::calendar::WorkCalendar;
+use model::{Event, UnitLevel};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// The roll-up levels of the hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Commune,
+    Province,
+    Ministry,
+    Ministries,
+    Localities,
+    Nation,
+}
+
+impl FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "commune" => Self::Commune,
+            "province" => Self::Province,
+            "ministry" => Self::Ministry,
+            "ministries" => Self::Ministries,
+            "localities" => Self::Localities,
+            "nation" => Self::Nation,
+            _ => {
+                return Err(format!(
+                    "unknown level {s:?}: use commune, province, ministry, ministries, localities or nation"
+                ));
+            }
+        })
+    }
+}
+
+/// Codes of the aggregate units.
+pub const ALL_MINISTRIES: &str = "MINISTRIES";
+pub const ALL_LOCALITIES: &str = "LOCALITIES";
+
+impl Level {
+    /// The unit at this level that a leaf unit rolls up into, if any.
+    pub fn key<'a>(self, unit: &'a str, units: &'a UnitRegistry) -> Option<&'a str> {
+        let level = model::UnitCode::parse(unit).ok()?.level();
+        let ministry = level == UnitLevel::Ministry;
+        match self {
+            Self::Commune => (level == UnitLevel::Commune).then_some(unit),
+            Self::Province => (!ministry).then(|| units.top_unit(unit)).flatten(),
+            Self::Ministry => ministry.then_some(unit),
+            Self::Ministries => ministry.then_some(ALL_MINISTRIES),
+            Self::Localities => (!ministry).then_some(ALL_LOCALITIES),
+            Self::Nation => Some(model::UnitCode::NATION),
+        }
+    }
+}
+
+/// One KPI value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiValue {
+    pub numerator: i64,
+    pub denominator: i64,
+    /// Percent; `None` when the denominator is zero.
+    pub value: Option<f64>,
+}
+
+/// One output row: a unit in a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiRow {
+    pub period: String,
+    pub period_start: String,
+    pub unit: String,
+    pub name: String,
+    pub kpis: BTreeMap<&'static str, KpiValue>,
+    pub overdue_open: i64,
+    pub due_soon_open: i64,
+}
+
+/// Hourly partial sums per leaf unit, in [`counter_names`] order.
+type Partials = HashMap<(String, i64), Vec<i64>>;
+
+/// Run the hourly partial-aggregate query over `events` in chunks.
+pub async fn hourly_partials(
+    events: &[Event],
+    units: &UnitRegistry,
+    chunk: usize,
+) -> Result<Partials> {
+    let ctx = SessionContext::new();
+    let sql = hourly_sql("batch");
+    let width = counter_names().len();
+    let mut out: Partials = HashMap::new();
+    for part in events.chunks(chunk.max(1)) {
+        let batch = to_record_batch(part, units)?;
+        ctx.register_batch("batch", batch)?;
+        let result = ctx.sql(&sql).await?.collect().await;
+        ctx.deregister_table("batch")?;
+        for rb in result? {
+            let unit = rb.column(0).as_string::<i32>();
+            let bins = bin_seconds(rb.column(1).as_ref())?;
+            for (i, bin) in bins.into_iter().enumerate() {
+                let Some(bin) = bin else { continue };
+                let sums = out
+                    .entry((unit.value(i).to_owned(), bin))
+                    .or_insert_with(|| vec![0; width]);
+                for (c, slot) in sums.iter_mut().enumerate().take(COUNTERS.len()) {
+                    let col = rb.column(2 + c);
+                    let v = col
+                        .as_primitive_opt::<Int64Type>()
+                        .filter(|a| !a.is_null(i))
+                        .map_or(0, |a| a.value(i));
+                    *slot += v;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn bin_seconds(col: &dyn Array) -> Result<Vec<Option<i64>>> {
+    if let Some(a) = col.as_primitive_opt::<TimestampNanosecondType>() {
+        return Ok(a
+            .iter()
+            .map(|v| v.map(|ns| ns.div_euclid(1_000_000_000)))
+            .collect());
+    }
+    if let Some(a) = col.as_primitive_opt::<TimestampMicrosecondType>() {
+        return Ok(a
+            .iter()
+            .map(|v| v.map(|us| us.div_euclid(1_000_000)))
+            .collect());
+    }
+    Err(Error::Schema(format!("bin is {}", col.data_type())))
+}
+
+/// Options of a batch report.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportSpec {
+    pub level: Level,
+    pub period: Period,
+    /// Events per DataFusion micro-batch.
+    pub chunk: usize,
+}
+
+/// Compute the report. State counters are read at the end of each period,
+/// or at the newest event time for the period that holds it.
+pub async fn report(
+    events: &[Event],
+    units: Arc<UnitRegistry>,
+    calendar: &WorkCalendar,
+    spec: ReportSpec,
+) -> Result<Vec<KpiRow>> {
+    let Some(newest) = events.iter().map(|e| e.occurred_at.timestamp()).max() else {
+        return Ok(Vec::new());
+    };
+    let oldest = events
+        .iter()
+        .map(|e| e.occurred_at.timestamp())
+        .min()
+        .unwrap_or(newest);
+    let names = counter_names();
+    let width = names.len();
+    let mut partials = hourly_partials(events, &units, spec.chunk).await?;
+    let facts = dossiers::facts(events, calendar);
+    let on_time = counter_index("resolved_on_time")
+        .ok_or_else(|| Error::Schema("resolved_on_time".into()))?;
+    for (unit, f) in &facts {
+        for &t in &f.resolved_on_time {
+            partials
+                .entry((unit.clone(), t.div_euclid(3600) * 3600))
+                .or_insert_with(|| vec![0; width])[on_time] += 1;
+        }
+    }
+
+    // Event counters: merge hours into (key, period).
+    let mut sums: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
+    for ((unit, hour), v) in partials {
+        let Some(key) = spec.level.key(&unit, &units) else {
+            continue;
+        };
+        let slot = sums
+            .entry((spec.period.start(hour), key.to_owned()))
+            .or_insert_with(|| vec![0; width]);
+        for (a, b) in slot.iter_mut().zip(&v) {
+            *a += b;
+        }
+    }
+
+    // State counters at the end of every period from the oldest to the newest event.
+    let mut spans_by_key: HashMap<String, Vec<Span>> = HashMap::new();
+    for (unit, f) in facts {
+        if let Some(key) = spec.level.key(&unit, &units) {
+            spans_by_key
+                .entry(key.to_owned())
+                .or_default()
+                .extend(f.spans);
+        }
+    }
+    let state: Vec<(&str, usize)> = super::defs::STATE_COUNTERS
+        .iter()
+        .filter(|n| **n != "resolved_on_time")
+        .filter_map(|n| Some((*n, counter_index(n)?)))
+        .collect();
+    let mut period = spec.period.start(oldest);
+    loop {
+        let at = spec.period.next(period).min(newest + 1) - 1;
+        for (key, spans) in &spans_by_key {
+            let mut values = vec![0i64; width];
+            for s in spans {
+                if s.start <= at
+                    && at < s.end
+                    && let Some((_, i)) = state.iter().find(|(n, _)| *n == s.counter)
+                {
+                    values[*i] += 1;
+                }
+            }
+            if values.iter().any(|v| *v != 0) {
+                let slot = sums
+                    .entry((period, key.clone()))
+                    .or_insert_with(|| vec![0; width]);
+                for (i, v) in values.iter().enumerate() {
+                    if *v != 0 {
+                        slot[i] = *v;
+                    }
+                }
+            }
+        }
+        let next = spec.period.next(period);
+        if next > newest || spec.period == Period::All {
+            break;
+        }
+        period = next;
+    }
+
+    let idx = |n: &str| counter_index(n).unwrap_or(0);
+    let rows = sums
+        .into_iter()
+        .map(|((start, key), v)| {
+            let sum = |names: &[&str]| names.iter().map(|n| v[idx(n)]).sum::<i64>();
+            let kpis = KPIS
+                .iter()
+                .map(|k| {
+                    let (numerator, denominator) = (sum(k.numerator), sum(k.denominator));
+                    let value =
+                        (denominator > 0).then(|| numerator as f64 * 100.0 / denominator as f64);
+                    (
+                        k.name,
+                        KpiValue {
+                            numerator,
+                            denominator,
+                            value,
+                        },
+                    )
+                })
+                .collect();
+            KpiRow {
+                period: spec.period.label(start),
+                period_start: if spec.period == Period::All {
+                    String::new()
+                } else {
+                    label_time(start)
+                },
+                name: unit_name(&key, &units),
+                unit: key,
+                kpis,
+                overdue_open: v[idx(COUNTS[0])],
+                due_soon_open: v[idx(COUNTS[1])],
+            }
+        })
+        .collect();
+    Ok(rows)
+}
+
+fn label_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .with_timezone(&model::calendar::vn_offset())
+        .to_rfc3339()
+}
+
+fn unit_name(key: &str, units: &UnitRegistry) -> String {
+    match key {
+        ALL_MINISTRIES => "Các bộ, cơ quan ngang bộ".into(),
+        ALL_LOCALITIES => "Các địa phương".into(),
+        model::UnitCode::NATION => "Toàn quốc".into(),
+        k => units.name(k).to_owned(),
+    }
+}
+
+/// The CSV header of [`write_csv`].
+pub fn csv_header() -> Vec<String> {
+    let mut h: Vec<String> = ["period", "period_start", "unit", "name"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for k in KPIS {
+        h.extend([
+            format!("{}_numerator", k.name),
+            format!("{}_denominator", k.name),
+            format!("{}_pct", k.name),
+        ]);
+    }
+    h.extend(COUNTS.iter().map(|c| c.to_string()));
+    h
+}
+
+/// Write rows as CSV, one line per period and unit.
+pub fn write_csv(rows: &[KpiRow], out: impl std::io::Write) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let io = |e: csv::Error| std::io::Error::other(e.to_string());
+    w.write_record(csv_header()).map_err(io)?;
+    for r in rows {
+        let mut rec = vec![
+            r.period.clone(),
+            r.period_start.clone(),
+            r.unit.clone(),
+            r.name.clone(),
+        ];
+        for k in KPIS {
+            let v = &r.kpis[k.name];
+            rec.extend([
+                v.numerator.to_string(),
+                v.denominator.to_string(),
+                v.value.map_or(String::new(), |p| format!("{p:.2}")),
+            ]);
+        }
+        rec.extend([r.overdue_open.to_string(), r.due_soon_open.to_string()]);
+        w.write_record(rec).map_err(io)?;
+    }
+    w.flush()
+}
+
+/// Distinct leaf units in the events, for callers that list what was seen.
+pub fn units_seen(events: &[Event]) -> BTreeSet<String> {
+    events.iter().map(|e| e.unit.as_str().to_owned()).collect()
+}

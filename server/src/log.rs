@@ -21,7 +21,8 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 
-const FILE_NAME: &str = "events.ndjson";
+/// The log file inside a data directory.
+pub const FILE_NAME: &str = "events.ndjson";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {

@@ -1,7 +1,8 @@
-//! Subcommands beside `serve`: data generation and the demo.
+//! Subcommands beside `serve`: data generation, the demo, batch KPIs.
 
 pub mod demo;
 pub mod generate;
+pub mod kpi;
 
 /// A progress bar on standard error over `len` steps; hidden when standard
 /// error is not a terminal (CI logs stay clean).

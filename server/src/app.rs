@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/events", post(ingest::http::post_events))
         .route("/api/v1/overview", get(api::overview))
+        .route("/api/v1/schema", get(api::schema))
         .route("/api/v1/live", get(live::ws::handler))
         .route("/healthz", get(api::health))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit));

@@ -240,3 +240,110 @@ async fn a_cross_origin_websocket_handshake_is_refused() {
         .insert("origin", format!("http://{}", app.addr).parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
 }
+
+async fn post(
+    app: &e2e::TestApp,
+    ctype: &str,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(app.url("/api/v1/events"))
+        .header("content-type", ctype)
+        .body(body);
+    if let Some(e) = encoding {
+        req = req.header("content-encoding", e);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn csv_parquet_and_gzip_bodies_are_ingested_like_ndjson() {
+    use std::io::Write;
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let event = |id: &str| -> Value {
+        serde_json::from_str(&accepted_event(
+            id,
+            "2025-11-20T08:00:00+07:00",
+            "00070",
+            "online",
+        ))
+        .unwrap()
+    };
+
+    let mut w = pipelines::sources::csv::Writer::new(Vec::new()).unwrap();
+    w.write_value(&event("c1")).unwrap();
+    w.write_text("broken,row").unwrap();
+    let (status, report) = post(&app, "text/csv", None, w.finish().unwrap()).await;
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (200, Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["rejected"][0]["line"], 3);
+
+    let mut buf = Vec::new();
+    let mut w = pipelines::sources::parquet::Writer::new(&mut buf).unwrap();
+    w.write_value(event("p1")).unwrap();
+    w.write_value(event("c1")).unwrap();
+    w.finish().unwrap();
+    let (status, report) = post(&app, "application/vnd.apache.parquet", None, buf).await;
+    assert_eq!(
+        (
+            status,
+            report["accepted"].as_u64(),
+            report["duplicates"].as_u64()
+        ),
+        (200, Some(1), Some(1)),
+        "{report}"
+    );
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(accepted_event("g1", "2025-11-20T08:00:00+07:00", "00070", "counter").as_bytes())
+        .unwrap();
+    let (status, report) = post(
+        &app,
+        "application/x-ndjson",
+        Some("gzip"),
+        gz.finish().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (200, Some(1)),
+        "{report}"
+    );
+
+    let (status, report) = post(
+        &app,
+        "application/x-ndjson",
+        Some("gzip"),
+        b"not gzip".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(report["error"].as_str().unwrap().contains("gzip"));
+    let (status, _) = post(&app, "application/x-ndjson", Some("br"), b"{}".to_vec()).await;
+    assert_eq!(status, 415);
+
+    app.settle().await.unwrap();
+    let overview = app.get_json("/api/v1/overview").await.unwrap();
+    assert_eq!(row(&overview, "01").unwrap()["accepted"], 3);
+}
+
+#[tokio::test]
+async fn the_event_contract_schema_is_served() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/v1/schema"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/schema+json");
+    let schema: Value = r.json().await.unwrap();
+    assert_eq!(schema["title"], "govpulse event contract v1");
+    assert!(schema["properties"]["procedure_code"]["pattern"].is_string());
+}

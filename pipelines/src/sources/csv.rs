@@ -2,7 +2,10 @@
 //! cell = absent field). Booleans are `true`/`false`, integers decimal.
 
 use super::validate::Checks;
-use super::{Decoded, FIELDS, FieldError, FieldType, Row, cut_raw, field_type, validate_rows};
+use super::{
+    Decoded, FIELDS, FieldError, FieldType, MAX_RECORD_BYTES, Row, cut_raw, field_type, too_long,
+    validate_rows,
+};
 use crate::units::UnitRegistry;
 use serde_json::{Map, Value};
 
@@ -30,6 +33,13 @@ pub fn decode(input: &[u8], units: &UnitRegistry, checks: Checks) -> Decoded {
         Ok(rec) => {
             let line = rec.position().map_or(0, |p| p.line() as usize);
             let raw = cut_raw(rec.iter().collect::<Vec<_>>().join(",").as_bytes());
+            if rec.as_slice().len() > MAX_RECORD_BYTES {
+                return Row {
+                    line,
+                    value: Err(too_long(rec.as_slice().len())),
+                    raw,
+                };
+            }
             if rec.len() != header.len() {
                 let message = format!(
                     "row has {} cells, the header has {}",

@@ -41,6 +41,80 @@ pub struct Decoded {
     pub rejected: Vec<Rejection>,
 }
 
+/// The JSON Schema of the event contract (`docs/event-contract.schema.json`),
+/// served at `/api/v1/schema`. A test keeps it in step with [`FIELDS`] and
+/// the validator's enums.
+pub const JSON_SCHEMA: &str = include_str!("../../../docs/event-contract.schema.json");
+
+/// Longest single record accepted, in bytes; a longer one is rejected
+/// with the rule `max_record_size` and the rest of the input goes on.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// The wire formats of the event contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Ndjson,
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    /// The format of a media type (parameters such as `charset` ignored).
+    pub fn from_media_type(media: &str) -> Option<Self> {
+        match media
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/json-seq"
+            | "text/plain" => Some(Self::Ndjson),
+            "text/csv" | "application/csv" => Some(Self::Csv),
+            "application/vnd.apache.parquet" | "application/x-parquet" | "application/parquet" => {
+                Some(Self::Parquet)
+            }
+            _ => None,
+        }
+    }
+
+    /// The format of a file name's extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
+            "csv" => Some(Self::Csv),
+            "parquet" => Some(Self::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// Decode and validate `input` in `format`.
+pub fn decode(
+    format: Format,
+    input: bytes::Bytes,
+    units: &crate::units::UnitRegistry,
+    checks: validate::Checks,
+) -> Decoded {
+    match format {
+        Format::Ndjson => ndjson::decode(&input, units, checks),
+        Format::Csv => csv::decode(&input, units, checks),
+        Format::Parquet => parquet::decode(input, units, checks),
+    }
+}
+
+pub(crate) fn too_long(len: usize) -> FieldError {
+    FieldError {
+        field: "$".into(),
+        rule: "max_record_size".into(),
+        message: format!("the record is {len} bytes; at most {MAX_RECORD_BYTES} are accepted"),
+    }
+}
+
 /// The type of a contract column in CSV and Parquet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
@@ -137,4 +211,42 @@ pub(crate) fn validate_rows(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn the_json_schema_matches_the_validator() {
+        let schema: serde_json::Value = serde_json::from_str(JSON_SCHEMA).unwrap();
+        let props = schema["properties"].as_object().unwrap();
+        let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
+        let mut fields: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
+        names.sort();
+        fields.sort();
+        assert_eq!(names, fields);
+        for (name, t) in FIELDS {
+            let declared = props[name]["type"].as_str();
+            let want = match t {
+                FieldType::Bool => Some("boolean"),
+                FieldType::Int => Some("integer"),
+                FieldType::Text => declared
+                    .filter(|_| props[name].get("enum").is_none())
+                    .map(|_| "string"),
+            };
+            assert_eq!(declared, want, "{name}");
+        }
+        let statuses: Vec<&str> = props["status"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let known: Vec<&str> = model::DossierStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(statuses, known);
+    }
 }

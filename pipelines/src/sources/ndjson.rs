@@ -1,7 +1,7 @@
 //! NDJSON decoder: one JSON object a line; blank lines are skipped.
 
 use super::validate::Checks;
-use super::{Decoded, FieldError, Row, cut_raw, validate_rows};
+use super::{Decoded, FieldError, MAX_RECORD_BYTES, Row, cut_raw, too_long, validate_rows};
 use crate::units::UnitRegistry;
 
 /// Decode and validate every line of `input`. Never fails as a whole: bad
@@ -14,6 +14,13 @@ pub fn decode(input: &[u8], units: &UnitRegistry, checks: Checks) -> Decoded {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 return None;
+            }
+            if line.len() > MAX_RECORD_BYTES {
+                return Some(Row {
+                    line: i + 1,
+                    value: Err(too_long(line.len())),
+                    raw: cut_raw(line),
+                });
             }
             let value = serde_json::from_slice::<serde_json::Value>(line).map_err(|e| FieldError {
                 field: "$".into(),
@@ -60,6 +67,17 @@ mod tests {
             (4, "mode")
         );
         assert_eq!(d.rejected[1].event_id.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn an_oversized_record_is_refused_alone() {
+        let units = UnitRegistry::embedded().unwrap();
+        let big = format!("{{\"event_id\":\"{}\"}}", "x".repeat(MAX_RECORD_BYTES));
+        let ok = r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video"}"#;
+        let d = decode(format!("{big}\n{ok}").as_bytes(), &units, Checks::default());
+        assert_eq!(d.events.len(), 1);
+        assert_eq!(d.rejected[0].errors[0].rule, "max_record_size");
+        assert!(d.rejected[0].raw.len() <= 4096);
     }
 
     #[test]

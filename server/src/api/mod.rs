@@ -20,6 +20,14 @@ pub async fn overview(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// `GET /api/v1/schema`: the JSON Schema of the event contract.
+pub async fn schema() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/schema+json")],
+        pipelines::sources::JSON_SCHEMA,
+    )
+}
+
 /// `GET /healthz`: liveness plus the counters an operator looks at first.
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let m = &state.metrics;

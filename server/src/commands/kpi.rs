@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use pipelines::kpi::report::{self, Level, ReportSpec};
 use pipelines::sources::validate::Checks;
-use pipelines::sources::{Decoded, csv, ndjson, parquet};
+use pipelines::sources::{Decoded, Format};
 use pipelines::units::UnitRegistry;
 use pipelines::windows::periods::Period;
 use std::io::Write;
@@ -39,21 +39,19 @@ pub struct Args {
 }
 
 fn decode_file(path: &Path, units: &UnitRegistry) -> Result<Decoded> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    Ok(match ext.as_str() {
-        "ndjson" | "jsonl" | "json" => ndjson::decode(&bytes, units, Checks::default()),
-        "csv" => csv::decode(&bytes, units, Checks::default()),
-        "parquet" => parquet::decode(bytes.into(), units, Checks::default()),
-        other => bail!(
-            "{}: unknown extension {other:?} (use .ndjson, .csv or .parquet)",
+    let Some(format) = Format::from_path(path) else {
+        bail!(
+            "{}: unknown extension (use .ndjson, .jsonl, .csv or .parquet)",
             path.display()
-        ),
-    })
+        );
+    };
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(pipelines::sources::decode(
+        format,
+        bytes.into(),
+        units,
+        Checks::default(),
+    ))
 }
 
 pub async fn run(args: Args) -> Result<()> {

@@ -1,12 +1,14 @@
-//! `POST /api/v1/events`: NDJSON in, a per-record report out.
+//! `POST /api/v1/events`: NDJSON, CSV or Parquet in (optionally gzip), a
+//! per-record report out.
 
-use super::{IngestError, ingest_ndjson};
+use super::{IngestError, ingest};
 use crate::app::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use pipelines::sources::Format;
 
 /// The source name of unauthenticated HTTP ingest.
 pub const HTTP_SOURCE: &str = "http";
@@ -20,17 +22,31 @@ pub async fn post_events(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/x-ndjson");
-    let essence = ctype.split(';').next().unwrap_or_default().trim();
-    if !matches!(
-        essence,
-        "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "text/plain"
-    ) {
+    let Some(format) = Format::from_media_type(ctype) else {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("content-type {essence:?} is not supported; send application/x-ndjson"),
+            format!(
+                "content-type {ctype:?} is not supported; send application/x-ndjson, text/csv or application/vnd.apache.parquet"
+            ),
         );
-    }
-    match ingest_ndjson(&state, HTTP_SOURCE, body, true).await {
+    };
+    let body = match headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    {
+        None | Some("identity") => body,
+        Some("gzip") => match gunzip(&body, state.config.server.max_body_bytes) {
+            Ok(b) => b,
+            Err((status, message)) => return error(status, message),
+        },
+        Some(other) => {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("content-encoding {other:?} is not supported; send gzip or nothing"),
+            );
+        }
+    };
+    match ingest(&state, HTTP_SOURCE, format, body, true).await {
         Ok(report) => Json(report).into_response(),
         Err(e @ IngestError::Log(_)) => {
             tracing::error!("ingest: {e}");
@@ -50,6 +66,27 @@ pub async fn post_events(
             )
         }
     }
+}
+
+/// Inflate a gzip body, refusing anything that inflates past `limit` bytes
+/// (the same limit as an uncompressed body, so a small bomb cannot fill memory).
+fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, (StatusCode, String)> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut reader = flate2::read::GzDecoder::new(body).take(limit as u64 + 1);
+    if let Err(e) = reader.read_to_end(&mut out) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("the gzip body does not inflate: {e}"),
+        ));
+    }
+    if out.len() > limit {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body inflates past {limit} bytes; send smaller batches"),
+        ));
+    }
+    Ok(out.into())
 }
 
 fn error(status: StatusCode, message: String) -> Response {

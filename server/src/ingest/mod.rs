@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::log::Appended;
 use chrono::Utc;
 use pipelines::sources::validate::Checks;
-use pipelines::sources::{Decoded, Rejection, ndjson};
+use pipelines::sources::{Decoded, Format, Rejection};
 use serde::Serialize;
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -35,10 +35,21 @@ pub enum IngestError {
 const MAX_SKEW_MINUTES: i64 = 10;
 
 /// Decode an NDJSON body from `source` and append its valid events.
-/// Blocking work (decoding, fsync) runs on the blocking pool.
 pub async fn ingest_ndjson(
     state: &AppState,
     source: &str,
+    body: axum::body::Bytes,
+    check_clock: bool,
+) -> Result<IngestReport, IngestError> {
+    ingest(state, source, Format::Ndjson, body, check_clock).await
+}
+
+/// Decode a body in `format` from `source` and append its valid events.
+/// Blocking work (decoding, fsync) runs on the blocking pool.
+pub async fn ingest(
+    state: &AppState,
+    source: &str,
+    format: Format,
     body: axum::body::Bytes,
     check_clock: bool,
 ) -> Result<IngestReport, IngestError> {
@@ -49,7 +60,7 @@ pub async fn ingest_ndjson(
             not_after: check_clock
                 .then(|| (Utc::now() + chrono::Duration::minutes(MAX_SKEW_MINUTES)).fixed_offset()),
         };
-        let decoded = ndjson::decode(&body, &state.units, checks);
+        let decoded = pipelines::sources::decode(format, body, &state.units, checks);
         append(&state, &source, decoded)
     })
     .await?

@@ -38,6 +38,8 @@ enum Command {
     },
     /// Write a seeded, calibrated national event stream to a file.
     Generate(govpulse::commands::generate::Args),
+    /// Send event files to a running server, paced by event time.
+    Replay(govpulse::commands::replay::Args),
     /// Compute every KPI per period and unit from files or a data directory.
     Kpi(govpulse::commands::kpi::Args),
     /// Run the dashboard on a temporary data directory, fed with generated
@@ -85,6 +87,10 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(govpulse::serve::run(cfg))
         }
         Command::Generate(args) => govpulse::commands::generate::run(args),
+        Command::Replay(args) => {
+            let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
+            rt.block_on(govpulse::commands::replay::run(args))
+        }
         Command::Kpi(args) => {
             let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
             rt.block_on(govpulse::commands::kpi::run(args))

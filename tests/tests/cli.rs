@@ -154,3 +154,58 @@ fn bad_arguments_are_named() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("baseline, lagging or dirty"));
 }
+
+#[test]
+fn replay_feeds_a_running_server_and_counts_match_the_batch_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("day.ndjson");
+    let file_s = file.to_str().unwrap();
+    ok(govpulse(&[
+        "generate",
+        "--from",
+        "2025-11-18",
+        "--days",
+        "1",
+        "--scale",
+        "0.002",
+        "--seed",
+        "8",
+        "--out",
+        file_s,
+    ]));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let app = rt.block_on(spawn_app(AppOptions::default())).unwrap();
+    let url = format!("http://{}", app.addr);
+    let out = govpulse(&["replay", file_s, "--url", &url, "--batch", "700"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("0 duplicates") && stderr.contains("0 rejected"),
+        "{stderr}"
+    );
+    // Replaying again is safe: everything is a duplicate.
+    let again = govpulse(&["replay", file_s, "--url", &url]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains(" 0 accepted"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    rt.block_on(app.settle()).unwrap();
+    let overview = rt.block_on(app.get_json("/api/v1/overview")).unwrap();
+    let live: u64 = overview["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["accepted"].as_u64().unwrap())
+        .sum();
+    let batch = nation_all(&ok(govpulse(&[
+        "kpi", "--input", file_s, "--level", "nation", "--period", "all",
+    ])));
+    assert_eq!(
+        live as i64,
+        batch["kpis"]["online_dossiers"]["denominator"]
+            .as_i64()
+            .unwrap()
+    );
+    assert!(live > 100);
+}

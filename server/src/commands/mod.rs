@@ -1,8 +1,9 @@
-//! Subcommands beside `serve`: data generation, the demo, batch KPIs.
+//! Subcommands beside `serve`: data generation, the demo, batch KPIs, replay.
 
 pub mod demo;
 pub mod generate;
 pub mod kpi;
+pub mod replay;
 
 /// A progress bar on standard error over `len` steps; hidden when standard
 /// error is not a terminal (CI logs stay clean).

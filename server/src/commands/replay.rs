@@ -68,13 +68,13 @@ pub async fn run(args: Args) -> Result<()> {
     let t0 = events.first().map(|e| e.occurred_at);
     let (mut accepted, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
     for chunk in events.chunks(args.batch) {
-        if let (Some(t0), Some(last)) = (t0, chunk.last()) {
-            if args.speed > 0.0 {
-                let due = (last.occurred_at - t0).num_milliseconds().max(0) as f64 / args.speed;
-                let wait = due - started.elapsed().as_millis() as f64;
-                if wait > 0.0 {
-                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-                }
+        if let (Some(t0), Some(last)) = (t0, chunk.last())
+            && args.speed > 0.0
+        {
+            let due = (last.occurred_at - t0).num_milliseconds().max(0) as f64 / args.speed;
+            let wait = due - started.elapsed().as_millis() as f64;
+            if wait > 0.0 {
+                tokio::time::sleep(Duration::from_millis(wait as u64)).await;
             }
         }
         let mut body = Vec::with_capacity(chunk.len() * 256);

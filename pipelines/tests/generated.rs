@@ -10,18 +10,7 @@ use sample_data::generator::{GenConfig, Generator, RawRecord, Record, Scenario};
 use std::collections::{BTreeSet, HashSet};
 
 fn generate(cfg: GenConfig) -> Vec<Record> {
-    let mut out = Vec::new();
-    Generator::new(cfg)
-        .unwrap()
-        .run(
-            |r| {
-                out.push(r);
-                Ok::<_, ()>(())
-            },
-            |_| {},
-        )
-        .unwrap();
-    out
+    Generator::new(cfg).unwrap().collect()
 }
 
 fn cfg(scenario: Scenario) -> GenConfig {

@@ -14,20 +14,15 @@ use std::sync::Arc;
 
 fn generate(seed: u64, days: u32) -> Vec<Event> {
     let from = NaiveDate::from_ymd_opt(2025, 11, 19).unwrap();
-    let mut out = Vec::new();
     Generator::new(GenConfig::new(from, days, 0.0004, seed))
         .unwrap()
-        .run(
-            |r| {
-                if let Record::Event(e) = r {
-                    out.push(e);
-                }
-                Ok::<_, ()>(())
-            },
-            |_| {},
-        )
-        .unwrap();
-    out
+        .collect()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Event(e) => Some(e),
+            Record::Raw(_) => None,
+        })
+        .collect()
 }
 
 /// KPI name → (numerator, denominator), per (day start, province).

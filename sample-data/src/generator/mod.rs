@@ -359,6 +359,19 @@ impl Generator {
         }));
     }
 
+    /// Generate everything into memory, in arrival order (tests, demo).
+    pub fn collect(self) -> Vec<Record> {
+        let mut out = Vec::new();
+        let _ = self.run(
+            |r| {
+                out.push(r);
+                Ok::<_, std::convert::Infallible>(())
+            },
+            |_| {},
+        );
+        out
+    }
+
     /// Generate everything, handing records to `sink` in arrival order.
     /// `progress` is called after each simulated day with the day count.
     pub fn run<E>(

@@ -9,7 +9,7 @@
 //! ```
 
 use super::defs::{COUNTERS, COUNTS, KPIS, counter_index, counter_names, hourly_sql};
-use super::dossiers::{self, Span};
+use super::dossiers;
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
 use crate::windows::batch::to_record_batch;
@@ -151,6 +151,15 @@ fn bin_seconds(col: &dyn Array) -> Result<Vec<Option<i64>>> {
     Err(Error::Schema(format!("bin is {}", col.data_type())))
 }
 
+/// One key's state counters, swept forward through period ends.
+struct Sweep {
+    key: String,
+    /// (time, counter index, +1 at a span's start / -1 at its end), sorted.
+    deltas: Vec<(i64, usize, i64)>,
+    cursor: usize,
+    current: Vec<i64>,
+}
+
 /// Options of a batch report.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportSpec {
@@ -204,42 +213,56 @@ pub async fn report(
         }
     }
 
-    // State counters at the end of every period from the oldest to the newest event.
-    let mut spans_by_key: HashMap<String, Vec<Span>> = HashMap::new();
-    for (unit, f) in facts {
-        if let Some(key) = spec.level.key(&unit, &units) {
-            spans_by_key
-                .entry(key.to_owned())
-                .or_default()
-                .extend(f.spans);
-        }
-    }
+    // State counters at the end of every period from the oldest to the
+    // newest event: one sorted sweep per key over span starts (+1) and ends
+    // (-1), so a span counts at `at` exactly when start <= at < end.
     let state: Vec<(&str, usize)> = super::defs::STATE_COUNTERS
         .iter()
         .filter(|n| **n != "resolved_on_time")
         .filter_map(|n| Some((*n, counter_index(n)?)))
         .collect();
+    let mut deltas_by_key: HashMap<String, Vec<(i64, usize, i64)>> = HashMap::new();
+    for (unit, f) in facts {
+        let Some(key) = spec.level.key(&unit, &units) else {
+            continue;
+        };
+        let deltas = deltas_by_key.entry(key.to_owned()).or_default();
+        for s in f.spans {
+            let Some(&(_, i)) = state.iter().find(|(n, _)| *n == s.counter) else {
+                continue;
+            };
+            deltas.push((s.start, i, 1));
+            if s.end != i64::MAX {
+                deltas.push((s.end, i, -1));
+            }
+        }
+    }
+    let mut sweeps: Vec<Sweep> = deltas_by_key
+        .into_iter()
+        .map(|(key, mut deltas)| {
+            deltas.sort_unstable();
+            Sweep {
+                key,
+                deltas,
+                cursor: 0,
+                current: vec![0i64; width],
+            }
+        })
+        .collect();
     let mut period = spec.period.start(oldest);
     loop {
         let at = spec.period.next(period).min(newest + 1) - 1;
-        for (key, spans) in &spans_by_key {
-            let mut values = vec![0i64; width];
-            for s in spans {
-                if s.start <= at
-                    && at < s.end
-                    && let Some((_, i)) = state.iter().find(|(n, _)| *n == s.counter)
-                {
-                    values[*i] += 1;
-                }
+        for sw in &mut sweeps {
+            while let Some(&(_, i, d)) = sw.deltas.get(sw.cursor).filter(|(t, _, _)| *t <= at) {
+                sw.current[i] += d;
+                sw.cursor += 1;
             }
-            if values.iter().any(|v| *v != 0) {
+            if sw.current.iter().any(|v| *v != 0) {
                 let slot = sums
-                    .entry((period, key.clone()))
+                    .entry((period, sw.key.clone()))
                     .or_insert_with(|| vec![0; width]);
-                for (i, v) in values.iter().enumerate() {
-                    if *v != 0 {
-                        slot[i] = *v;
-                    }
+                for &(_, i) in &state {
+                    slot[i] = sw.current[i];
                 }
             }
         }

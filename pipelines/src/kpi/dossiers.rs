@@ -140,18 +140,18 @@ fn local(t: i64) -> DateTime<FixedOffset> {
         .with_timezone(&model::calendar::vn_offset())
 }
 
-/// How many spans of `counter` contain the instant `t`.
-pub fn count_at(spans: &[Span], counter: &str, t: i64) -> i64 {
-    spans
-        .iter()
-        .filter(|s| s.counter == counter && s.start <= t && t < s.end)
-        .count() as i64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use model::{Channel, UnitCode};
+
+    /// How many spans of `counter` contain the instant `t`.
+    fn count_at(spans: &[Span], counter: &str, t: i64) -> i64 {
+        spans
+            .iter()
+            .filter(|s| s.counter == counter && s.start <= t && t < s.end)
+            .count() as i64
+    }
 
     fn ev(id: &str, dossier: &str, status: S, at: &str, due: Option<&str>) -> Event {
         let t = DateTime::parse_from_rfc3339(at).unwrap();

@@ -12,15 +12,15 @@ use super::defs::{COUNTERS, COUNTS, KPIS, counter_index, counter_names, hourly_s
 use super::dossiers;
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
-use crate::windows::batch::to_record_batch;
+use crate::windows::batch::{bin_starts_micros, to_record_batch};
 use crate::windows::periods::Period;
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Int64Type, TimestampMicrosecondType, TimestampNanosecondType};
+use arrow::datatypes::Int64Type;
 use datafusion::prelude::SessionContext;
 use model::calendar::WorkCalendar;
 use model::{Event, UnitLevel};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -115,9 +115,11 @@ pub async fn hourly_partials(
         ctx.deregister_table("batch")?;
         for rb in result? {
             let unit = rb.column(0).as_string::<i32>();
-            let bins = bin_seconds(rb.column(1).as_ref())?;
+            let bins = bin_starts_micros(rb.column(1).as_ref())?;
             for (i, bin) in bins.into_iter().enumerate() {
-                let Some(bin) = bin else { continue };
+                let Some(bin) = bin.map(|us| us.div_euclid(1_000_000)) else {
+                    continue;
+                };
                 let sums = out
                     .entry((unit.value(i).to_owned(), bin))
                     .or_insert_with(|| vec![0; width]);
@@ -133,22 +135,6 @@ pub async fn hourly_partials(
         }
     }
     Ok(out)
-}
-
-fn bin_seconds(col: &dyn Array) -> Result<Vec<Option<i64>>> {
-    if let Some(a) = col.as_primitive_opt::<TimestampNanosecondType>() {
-        return Ok(a
-            .iter()
-            .map(|v| v.map(|ns| ns.div_euclid(1_000_000_000)))
-            .collect());
-    }
-    if let Some(a) = col.as_primitive_opt::<TimestampMicrosecondType>() {
-        return Ok(a
-            .iter()
-            .map(|v| v.map(|us| us.div_euclid(1_000_000)))
-            .collect());
-    }
-    Err(Error::Schema(format!("bin is {}", col.data_type())))
 }
 
 /// One key's state counters, swept forward through period ends.
@@ -369,9 +355,4 @@ pub fn write_csv(rows: &[KpiRow], out: impl std::io::Write) -> std::io::Result<(
         w.write_record(rec).map_err(io)?;
     }
     w.flush()
-}
-
-/// Distinct leaf units in the events, for callers that list what was seen.
-pub fn units_seen(events: &[Event]) -> BTreeSet<String> {
-    events.iter().map(|e| e.unit.as_str().to_owned()).collect()
 }

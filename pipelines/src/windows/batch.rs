@@ -8,12 +8,15 @@
 //! | `reused_data`, `digitized`, `e_result`, `online`, `electronic`, `signed` | boolean | the event |
 //! | `rating`, `minutes` | int64 | the event |
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{
+    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampNanosecondType,
+};
 use arrow::record_batch::RecordBatch;
 use model::{Event, EventKind, MeetingMode};
 use std::sync::{Arc, LazyLock};
@@ -131,4 +134,16 @@ fn mode_str(m: MeetingMode) -> &'static str {
         MeetingMode::InPerson => "in_person",
         MeetingMode::Hybrid => "hybrid",
     }
+}
+
+/// Bin starts as microseconds since the epoch. `date_bin` answers in the
+/// unit DataFusion chooses (nanoseconds in 55), so both are accepted.
+pub(crate) fn bin_starts_micros(col: &dyn Array) -> Result<Vec<Option<i64>>> {
+    if let Some(a) = col.as_primitive_opt::<TimestampMicrosecondType>() {
+        return Ok(a.iter().collect());
+    }
+    if let Some(a) = col.as_primitive_opt::<TimestampNanosecondType>() {
+        return Ok(a.iter().map(|v| v.map(|ns| ns.div_euclid(1000))).collect());
+    }
+    Err(Error::Schema(format!("bin start is {}", col.data_type())))
 }

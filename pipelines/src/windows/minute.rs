@@ -5,12 +5,12 @@
 //! Buckets older than the retention behind the newest event time are pruned;
 //! unit totals keep counting.
 
-use super::batch::to_record_batch;
-use crate::error::{Error, Result};
+use super::batch::{bin_starts_micros, to_record_batch};
+use crate::error::Result;
 use crate::kpi::{BATCH_TABLE, MINUTE_ONLINE_DOSSIERS};
 use crate::units::UnitRegistry;
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Int64Type, TimestampMicrosecondType, TimestampNanosecondType};
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
 use chrono::{DateTime, FixedOffset};
 use datafusion::prelude::SessionContext;
 use model::Event;
@@ -29,18 +29,6 @@ pub fn local_offset() -> FixedOffset {
 struct Counts {
     accepted: u64,
     online: u64,
-}
-
-/// Bin starts as microseconds since the epoch. `date_bin` answers in the
-/// unit DataFusion chooses (nanoseconds in 55), so both are accepted.
-fn bin_starts_micros(col: &dyn Array) -> Result<Vec<Option<i64>>> {
-    if let Some(a) = col.as_primitive_opt::<TimestampMicrosecondType>() {
-        return Ok(a.iter().collect());
-    }
-    if let Some(a) = col.as_primitive_opt::<TimestampNanosecondType>() {
-        return Ok(a.iter().map(|v| v.map(|ns| ns.div_euclid(1000))).collect());
-    }
-    Err(Error::Schema(format!("bin start is {}", col.data_type())))
 }
 
 /// Keyed state of the one-minute windows.

@@ -115,10 +115,6 @@ impl Hub {
         let t = topics.get(topic)?;
         (t.seq > base).then(|| (t.seq, t.data_since(base)))
     }
-
-    pub fn seq(&self, topic: &str) -> Option<u64> {
-        self.lock().get(topic).map(|t| t.seq)
-    }
 }
 
 #[cfg(test)]

@@ -85,6 +85,18 @@ impl UnitRegistry {
         Some(unit.parent.as_ref().map_or(code, |p| p.as_str()))
     }
 
+    /// Whether `unit` lies in the subtree of `scope`: the unit itself, a
+    /// commune of a province, or anything at all under the nation.
+    pub fn covers(&self, scope: &str, unit: &str) -> bool {
+        scope == UnitCode::NATION
+            || scope == unit
+            || self
+                .units
+                .get(unit)
+                .and_then(|u| u.parent.as_ref())
+                .is_some_and(|p| p.as_str() == scope)
+    }
+
     /// Display name of a unit code, or the code itself when unknown.
     pub fn name<'a>(&'a self, code: &'a str) -> &'a str {
         self.units.get(code).map_or(code, |u| u.name.as_str())

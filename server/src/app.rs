@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::live::Hub;
 use crate::log::EventLog;
+use crate::store::Store;
 use crate::{api, engine, ingest, live};
 use axum::Router;
 use axum::routing::{get, post};
@@ -19,6 +20,10 @@ pub struct Metrics {
     pub events_duplicate: AtomicI64,
     pub events_rejected: AtomicI64,
     pub engine_offset: AtomicI64,
+    pub nats_connected: AtomicI64,
+    pub nats_delivered: AtomicI64,
+    pub nats_redelivered: AtomicI64,
+    pub nats_acked: AtomicI64,
 }
 
 /// Everything a handler may need; cheap to clone.
@@ -27,6 +32,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub units: Arc<UnitRegistry>,
     pub log: Arc<Mutex<EventLog>>,
+    pub store: Arc<Store>,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
 }
@@ -42,13 +48,20 @@ impl AppState {
     pub fn open(config: Config) -> anyhow::Result<Self> {
         let units = Arc::new(UnitRegistry::embedded()?);
         let log = EventLog::open(&config.server.data_dir)?;
+        let store = Arc::new(Store::open(&config.server.data_dir)?);
         Ok(Self {
             config: Arc::new(config),
             units,
             log: Arc::new(Mutex::new(log)),
+            store,
             hub: Arc::new(Hub::new()),
             metrics: Arc::new(Metrics::default()),
         })
+    }
+
+    /// Start the NATS JetStream consumer (idle when `nats.url` is unset).
+    pub fn spawn_nats(&self) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        tokio::spawn(crate::nats::run(self.clone()))
     }
 
     /// Start the engine task that follows the log into the hub.

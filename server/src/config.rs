@@ -14,6 +14,7 @@ pub struct Config {
     pub engine: EngineConfig,
     pub live: LiveConfig,
     pub sample: SampleConfig,
+    pub nats: NatsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +46,43 @@ pub struct EngineConfig {
 pub struct LiveConfig {
     /// Seconds between heartbeats; a peer silent for three is dropped.
     pub heartbeat_secs: u64,
+}
+
+/// The NATS JetStream source. Off unless `url` is set. Publishers send
+/// NDJSON (or CSV/Parquet, by `Content-Type` header) on
+/// `events.<source-name>[.…]`, where the source name is one made by
+/// `govpulse sources add` and its units bound what it may report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URL, e.g. `nats://127.0.0.1:4222`; unset or empty: no NATS.
+    pub url: Option<String>,
+    /// The stream, created with `subjects` if it does not exist.
+    pub stream: String,
+    /// Subjects of the stream and filter of the consumer.
+    pub subjects: String,
+    /// Durable pull consumer name.
+    pub consumer: String,
+    /// Most messages fetched (and appended to the log) at once.
+    pub batch: usize,
+    /// Seconds before an unacknowledged message is redelivered.
+    pub ack_wait_secs: u64,
+    /// Seconds in which JetStream drops a repeated `Nats-Msg-Id`.
+    pub duplicate_window_secs: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            stream: "EVENTS".into(),
+            subjects: "events.>".into(),
+            consumer: "govpulse".into(),
+            batch: 1000,
+            ack_wait_secs: 30,
+            duplicate_window_secs: 120,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,6 +207,15 @@ impl Config {
         }
         if self.engine.retention_minutes < 60 {
             p.push("engine.retention_minutes must be at least 60".into());
+        }
+        if self.nats.batch == 0 || self.nats.ack_wait_secs == 0 {
+            p.push("nats.batch and nats.ack_wait_secs must be at least 1".into());
+        }
+        if !self.nats.subjects.ends_with(".>") {
+            p.push(format!(
+                "nats.subjects {:?} must end in '.>' (the next token names the source)",
+                self.nats.subjects
+            ));
         }
         if self.live.heartbeat_secs == 0 {
             p.push("live.heartbeat_secs must be at least 1".into());

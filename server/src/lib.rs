@@ -1,7 +1,8 @@
 //! The govpulse server: everything between the sources and the browser.
 //!
 //! ```text
-//!  POST /api/v1/events ─► ingest (decode, validate, reject with reason)
+//!  POST /api/v1/events ─┐
+//!  NATS events.<source> ─┴► ingest (decode, validate, scope, reject with reason)
 //!                           │ append + fsync, dedup (source, event_id)
 //!                           ▼
 //!                         log (events.ndjson, committed length on a watch)
@@ -25,4 +26,6 @@ pub mod engine;
 pub mod ingest;
 pub mod live;
 pub mod log;
+pub mod nats;
 pub mod serve;
+pub mod store;

@@ -1,28 +1,44 @@
 //! The event log: durable, append-only, replayable; the source of truth for
 //! everything downstream (DESIGN.md, "Storage and recovery").
 //!
-//! One NDJSON line per accepted event, `{"source":…,"event":{…}}`, written
-//! and `fsync`ed before the ingest request is answered. Readers follow the
-//! log by byte offset and are woken through a `watch` channel that carries
-//! the committed length, so the engine never sees an event that is not
-//! durable and never depends on the ingest path to hand it data.
+//! One line per accepted event:
+//!
+//! ```text
+//! 3f1a9c02 - {"source":"hanoi-dvc","event":{…}}
+//! 9b00e1d7 c {"source":"hanoi-dvc","event":{…}}
+//! ```
+//!
+//! The first field is the CRC-32 of the rest of the line; the second is `c`
+//! on the last record of an append (the batch commits) and `-` before it.
+//! An append is one `write` and one `fsync`, and is acknowledged only after
+//! both. Readers follow the log by byte offset up to the committed length,
+//! published on a `watch` channel, and only ever hand out whole batches, so
+//! nothing downstream sees an event that is not durable.
+//!
+//! At open, every record is checked. A tail after the last committed batch
+//! (a crash inside an append, never acknowledged) is cut off. A bad record
+//! followed by a committed batch is corruption of acknowledged data: open
+//! fails and names the byte offset, never turning it into a shorter history.
+//! The one thing the format cannot tell apart is damage to the very last
+//! commit line from a torn write; that batch is then cut.
 //!
 //! Duplicates (same source and `event_id`) are recognised by an in-memory
-//! index rebuilt from the log at open, so they are recognised after a
-//! restart too. A torn last line (a crash mid-write) is cut off at open; a
-//! line that does not parse anywhere else is an error, never a silently
-//! shorter history.
+//! index of 128-bit hashes rebuilt from the log at open, so they are
+//! recognised after a restart too. An exclusive lock on `DATA/LOCK` keeps a
+//! second writer (another server on the same directory) out.
 
 use model::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 
 /// The log file inside a data directory.
 pub const FILE_NAME: &str = "events.ndjson";
+/// The writer's lock file inside a data directory.
+pub const LOCK_NAME: &str = "LOCK";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -37,6 +53,8 @@ pub enum LogError {
         offset: u64,
         message: String,
     },
+    #[error("data directory {0} is in use by another govpulse process")]
+    Locked(PathBuf),
 }
 
 /// One log record.
@@ -53,11 +71,137 @@ pub struct Appended {
     pub duplicates: usize,
 }
 
+/// A parsed line: the record and whether it commits its batch.
+struct Line {
+    record: Record,
+    commits: bool,
+}
+
+/// Check and parse one line (with its newline).
+fn parse_line(line: &[u8]) -> Result<Line, String> {
+    let body = line.strip_suffix(b"\n").ok_or("the record has no end")?;
+    if body.len() < 12 || body[8] != b' ' || body[10] != b' ' {
+        return Err("not a log record (expected 'CRC FLAG JSON')".into());
+    }
+    let crc = std::str::from_utf8(&body[..8])
+        .ok()
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .ok_or("the checksum is not 8 hex digits")?;
+    let actual = crc32fast::hash(&body[9..]);
+    if actual != crc {
+        return Err(format!(
+            "checksum mismatch (stored {crc:08x}, computed {actual:08x})"
+        ));
+    }
+    let commits = match body[9] {
+        b'c' => true,
+        b'-' => false,
+        other => return Err(format!("unknown flag {:?}", other as char)),
+    };
+    let record = serde_json::from_slice(&body[11..]).map_err(|e| e.to_string())?;
+    Ok(Line { record, commits })
+}
+
+/// Append one encoded line for `rec` to `buf`.
+fn encode_line(buf: &mut Vec<u8>, rec: &Record, commits: bool) -> serde_json::Result<()> {
+    let start = buf.len();
+    buf.extend_from_slice(b"00000000 ");
+    buf.push(if commits { b'c' } else { b'-' });
+    buf.push(b' ');
+    serde_json::to_writer(&mut *buf, rec)?;
+    let crc = crc32fast::hash(&buf[start + 9..]);
+    buf[start..start + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// The dedup key of an event: a 128-bit hash of (source, event_id). At a
+/// billion events the chance of any collision is about 1e-21.
+fn dedup_key(source: &str, event_id: &str) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(source.as_bytes());
+    h.update(&[0xff]);
+    h.update(event_id.as_bytes());
+    h.digest128()
+}
+
+/// What a scan of the log found.
+struct Scan {
+    /// Bytes up to the end of the last committed batch.
+    committed: u64,
+    seen: HashSet<u128>,
+}
+
+/// Check every record of `file` from the start.
+fn scan(path: &Path, file: &File) -> Result<Scan, LogError> {
+    let io = |source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut seen = HashSet::new();
+    let mut pending = Vec::new();
+    let (mut offset, mut committed) = (0u64, 0u64);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        match parse_line(&line) {
+            Ok(l) => {
+                pending.push(dedup_key(&l.record.source, &l.record.event.event_id));
+                offset += n as u64;
+                if l.commits {
+                    seen.extend(pending.drain(..));
+                    committed = offset;
+                }
+            }
+            Err(message) => {
+                // Corruption of acknowledged data if any committed batch follows.
+                if committed_batch_follows(&line, &mut reader).map_err(io)? {
+                    return Err(LogError::Corrupt {
+                        path: path.to_owned(),
+                        offset,
+                        message,
+                    });
+                }
+                break;
+            }
+        }
+    }
+    Ok(Scan { committed, seen })
+}
+
+/// Whether a valid commit line follows a bad line: inside it (damage to a
+/// newline joins two lines) or in the rest of `reader`.
+fn committed_batch_follows(bad: &[u8], reader: &mut impl BufRead) -> std::io::Result<bool> {
+    let embedded = (1..bad.len().saturating_sub(11)).any(|p| {
+        bad[p + 8] == b' ' && bad[p + 10] == b' ' && parse_line(&bad[p..]).is_ok_and(|l| l.commits)
+    });
+    if embedded {
+        return Ok(true);
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(false);
+        }
+        if parse_line(&line).is_ok_and(|l| l.commits) {
+            return Ok(true);
+        }
+    }
+}
+
 /// The writer side. One per data directory.
 pub struct EventLog {
     path: PathBuf,
     file: File,
-    seen: HashSet<(String, String)>,
+    _lock: File,
+    seen: HashSet<u128>,
     committed: watch::Sender<u64>,
 }
 
@@ -71,8 +215,9 @@ impl std::fmt::Debug for EventLog {
 }
 
 impl EventLog {
-    /// Open (or create) the log in `dir`, cutting a torn tail and indexing
-    /// every record for deduplication.
+    /// Open (or create) the log in `dir`: take the directory lock, check
+    /// every record, cut an uncommitted tail, and index every event for
+    /// deduplication.
     pub fn open(dir: &Path) -> Result<Self, LogError> {
         let path = dir.join(FILE_NAME);
         let io = |source| LogError::Io {
@@ -80,45 +225,39 @@ impl EventLog {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_NAME))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked(dir.to_owned())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(&path)
             .map_err(io)?;
-        let mut seen = HashSet::new();
-        let mut offset = 0u64;
-        let mut reader = BufReader::new(&file);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            if line.last() != Some(&b'\n') {
-                // Torn tail: the process died inside this write, before the
-                // fsync that would have acknowledged it.
-                break;
-            }
-            let rec: Record = serde_json::from_slice(&line).map_err(|e| LogError::Corrupt {
-                path: path.clone(),
-                offset,
-                message: e.to_string(),
-            })?;
-            seen.insert((rec.source, rec.event.event_id));
-            offset += n as u64;
-        }
-        drop(reader);
+        let Scan { committed, seen } = scan(&path, &file)?;
         let len = file.seek(SeekFrom::End(0)).map_err(io)?;
-        if len != offset {
-            file.set_len(offset).map_err(io)?;
+        if len != committed {
+            tracing::warn!(
+                path = %path.display(),
+                cut = len - committed,
+                "cutting an uncommitted tail (a crash inside an append)"
+            );
+            file.set_len(committed).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
-        let (committed, _) = watch::channel(offset);
+        let (committed, _) = watch::channel(committed);
         Ok(Self {
             path,
             file,
+            _lock: lock,
             seen,
             committed,
         })
@@ -151,34 +290,32 @@ impl EventLog {
     /// blocking thread.
     pub fn append(&mut self, source: &str, events: Vec<Event>) -> Result<Appended, LogError> {
         let mut out = Appended::default();
-        let mut buf = Vec::with_capacity(events.len() * 256);
         let mut fresh = HashSet::new();
+        let mut records = Vec::with_capacity(events.len());
         for event in events {
-            let key = (source.to_owned(), event.event_id.clone());
-            if self.seen.contains(&key) || fresh.contains(&key) {
+            let key = dedup_key(source, &event.event_id);
+            if self.seen.contains(&key) || !fresh.insert(key) {
                 out.duplicates += 1;
                 continue;
             }
-            let rec = Record {
+            records.push(Record {
                 source: source.to_owned(),
                 event,
-            };
-            serde_json::to_writer(&mut buf, &rec).map_err(|e| LogError::Io {
+            });
+        }
+        out.accepted = records.len();
+        if records.is_empty() {
+            return Ok(out);
+        }
+        let mut buf = Vec::with_capacity(records.len() * 300);
+        let last = records.len() - 1;
+        for (i, rec) in records.iter().enumerate() {
+            encode_line(&mut buf, rec, i == last).map_err(|e| LogError::Io {
                 path: self.path.clone(),
                 source: e.into(),
             })?;
-            buf.push(b'\n');
-            fresh.insert(key);
-            out.accepted += 1;
-        }
-        if buf.is_empty() {
-            return Ok(out);
         }
         let before = self.committed();
-        let io = |source| LogError::Io {
-            path: self.path.clone(),
-            source,
-        };
         let written = self
             .file
             .write_all(&buf)
@@ -186,8 +323,12 @@ impl EventLog {
         if let Err(e) = written {
             // Nothing of this batch is acknowledged: cut whatever part of it
             // reached the file so the next append starts on a whole record.
+            // (If even that fails, the uncommitted tail is cut at next open.)
             let _ = self.file.set_len(before);
-            return Err(io(e));
+            return Err(LogError::Io {
+                path: self.path.clone(),
+                source: e,
+            });
         }
         self.seen.extend(fresh);
         self.committed.send_replace(before + buf.len() as u64);
@@ -195,7 +336,7 @@ impl EventLog {
     }
 }
 
-/// A follower of the log from a byte offset.
+/// A follower of the log from a byte offset. Hands out whole batches only.
 #[derive(Debug)]
 pub struct LogReader {
     path: PathBuf,
@@ -211,8 +352,10 @@ impl LogReader {
         self.offset
     }
 
-    /// Read whole records from the current offset up to `committed` bytes,
-    /// at most `max` of them. Blocking.
+    /// Read whole committed batches from the current offset up to
+    /// `committed` bytes, stopping after the batch that reaches `max`
+    /// records. With `committed = u64::MAX` (reading a log no server is
+    /// writing), an uncommitted tail is left unread. Blocking.
     pub fn read(&mut self, committed: u64, max: usize) -> Result<Vec<Record>, LogError> {
         let mut out = Vec::new();
         if self.offset >= committed {
@@ -224,22 +367,30 @@ impl LogReader {
         };
         let mut file = File::open(&self.path).map_err(io)?;
         file.seek(SeekFrom::Start(self.offset)).map_err(io)?;
-        let mut reader = BufReader::new(file);
+        let mut reader = BufReader::with_capacity(1 << 20, file.take(committed - self.offset));
         let mut line = Vec::new();
-        while self.offset < committed && out.len() < max {
+        let (mut pos, mut batch_start) = (self.offset, 0);
+        // Stop at a batch boundary once `max` is reached; a batch is never split.
+        while !(batch_start == out.len() && out.len() >= max) {
             line.clear();
             let n = reader.read_until(b'\n', &mut line).map_err(io)?;
             if n == 0 || line.last() != Some(&b'\n') {
                 break;
             }
-            let rec: Record = serde_json::from_slice(&line).map_err(|e| LogError::Corrupt {
+            let l = parse_line(&line).map_err(|message| LogError::Corrupt {
                 path: self.path.clone(),
-                offset: self.offset,
-                message: e.to_string(),
+                offset: pos,
+                message,
             })?;
-            self.offset += n as u64;
-            out.push(rec);
+            pos += n as u64;
+            out.push(l.record);
+            if l.commits {
+                self.offset = pos;
+                batch_start = out.len();
+            }
         }
+        // Records of a batch whose commit line was not reached are read again next time.
+        out.truncate(batch_start);
         Ok(out)
     }
 }
@@ -289,28 +440,100 @@ mod tests {
         assert_eq!(ids, ["a", "b", "a", "c"]);
     }
 
-    #[test]
-    fn a_torn_tail_is_cut_and_a_corrupt_middle_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = EventLog::open(dir.path()).unwrap();
-        log.append("s", vec![ev("a"), ev("b")]).unwrap();
+    /// A log of three appends (one event, two events, one event).
+    fn three_batches(dir: &Path) -> (PathBuf, Vec<u8>, [usize; 3]) {
+        let mut log = EventLog::open(dir).unwrap();
+        log.append("s", vec![ev("a")]).unwrap();
+        let one = log.committed() as usize;
+        log.append("s", vec![ev("b"), ev("c")]).unwrap();
+        let two = log.committed() as usize;
+        log.append("s", vec![ev("d")]).unwrap();
+        let three = log.committed() as usize;
         let path = log.path().to_owned();
         drop(log);
         let whole = std::fs::read(&path).unwrap();
-        let first_len = whole.iter().position(|&b| b == b'\n').unwrap() + 1;
-        for cut in first_len..whole.len() {
+        assert_eq!(whole.len(), three);
+        (path, whole, [one, two, three])
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_to_the_last_committed_batch_at_every_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, whole, [one, two, three]) = three_batches(dir.path());
+        for cut in 0..three {
             std::fs::write(&path, &whole[..cut]).unwrap();
             let log = EventLog::open(dir.path()).unwrap();
-            assert_eq!(log.len(), 1, "cut at {cut}");
-            assert_eq!(log.committed(), first_len as u64);
+            let (len, committed) = match cut {
+                c if c < one => (0, 0),
+                c if c < two => (1, one),
+                _ => (3, two),
+            };
+            assert_eq!(
+                (log.len(), log.committed()),
+                (len, committed as u64),
+                "cut at {cut}"
+            );
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), committed as u64);
         }
+        // A tail of zeros (blocks allocated, never written) is cut as well.
+        let mut zeros = whole.clone();
+        zeros.extend(std::iter::repeat_n(0u8, 4096));
+        std::fs::write(&path, &zeros).unwrap();
+        assert_eq!(EventLog::open(dir.path()).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_flipped_bit_in_an_acknowledged_batch_is_reported_not_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, whole, [one, two, _]) = three_batches(dir.path());
+        let line_start = |at: usize| {
+            whole[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1)
+        };
+        // Every byte of the first two batches, each bit: a later commit exists,
+        // so this is corruption, never a shorter history.
+        for at in 0..two {
+            for bit in [0u8, 3, 7] {
+                let mut bad = whole.clone();
+                bad[at] ^= 1 << bit;
+                std::fs::write(&path, &bad).unwrap();
+                match EventLog::open(dir.path()) {
+                    Err(LogError::Corrupt { offset, .. }) => {
+                        // The bad record is the one holding the byte (or,
+                        // for its newline, the line it ends).
+                        let holder = line_start(at);
+                        assert!(
+                            offset as usize == holder,
+                            "byte {at} bit {bit}: offset {offset}, line at {holder}"
+                        );
+                    }
+                    other => panic!("byte {at} bit {bit}: expected corruption, got {other:?}"),
+                }
+            }
+        }
+        // A reader reports it too.
         let mut bad = whole.clone();
-        bad[3] = b'#';
+        bad[one + 20] ^= 4;
         std::fs::write(&path, &bad).unwrap();
+        let mut r = LogReader::new(path, 0);
+        assert!(matches!(
+            r.read(u64::MAX, 100),
+            Err(LogError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn a_second_writer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
         assert!(matches!(
             EventLog::open(dir.path()),
-            Err(LogError::Corrupt { offset: 0, .. })
+            Err(LogError::Locked(_))
         ));
+        drop(log);
+        EventLog::open(dir.path()).unwrap();
     }
 
     #[test]
@@ -322,8 +545,10 @@ mod tests {
         log.append("s", vec![ev("b"), ev("c")]).unwrap();
         let mut r = LogReader::new(log.path().to_owned(), 0);
         assert_eq!(r.read(first, 100).unwrap().len(), 1);
-        assert_eq!(r.read(log.committed(), 1).unwrap().len(), 1);
-        assert_eq!(r.read(log.committed(), 100).unwrap().len(), 1);
+        // A batch is never split, even past `max`.
+        assert_eq!(r.read(log.committed(), 1).unwrap().len(), 2);
         assert_eq!(r.offset(), log.committed());
+        log.append("s", vec![ev("d")]).unwrap();
+        assert_eq!(r.read(u64::MAX, 100).unwrap().len(), 1);
     }
 }

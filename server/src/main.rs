@@ -42,6 +42,12 @@ enum Command {
     Replay(govpulse::commands::replay::Args),
     /// Compute every KPI per period and unit from files or a data directory.
     Kpi(govpulse::commands::kpi::Args),
+    /// Manage the sources allowed to push events, and their tokens.
+    Sources(govpulse::commands::sources::Args),
+    /// Check or export the event log of a data directory.
+    Log(govpulse::commands::log::Args),
+    /// List or export the rejected-records store.
+    Rejected(govpulse::commands::rejected::Args),
     /// Run the dashboard on a temporary data directory, fed with generated
     /// events in accelerated time.
     Demo {
@@ -87,6 +93,9 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(govpulse::serve::run(cfg))
         }
         Command::Generate(args) => govpulse::commands::generate::run(args),
+        Command::Sources(args) => govpulse::commands::sources::run(args),
+        Command::Rejected(args) => govpulse::commands::rejected::run(args),
+        Command::Log(args) => govpulse::commands::log::run(args),
         Command::Replay(args) => {
             let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
             rt.block_on(govpulse::commands::replay::run(args))

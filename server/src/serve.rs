@@ -18,6 +18,7 @@ pub struct Running {
     pub addr: SocketAddr,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: tokio::task::JoinHandle<anyhow::Result<()>>,
+    nats: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl std::fmt::Debug for Running {
@@ -34,6 +35,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let state = AppState::open(config)?;
     load_sample(&state).await?;
     let engine = state.spawn_engine();
+    let nats = state.spawn_nats();
     let addr: SocketAddr = state.config.server.addr.parse().context("server.addr")?;
     let listener = TcpListener::bind(addr)
         .await
@@ -52,16 +54,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         addr,
         server,
         engine,
+        nats,
     })
 }
 
 impl Running {
     /// Wait until the server stops (Ctrl-C, SIGTERM) or the engine fails.
     pub async fn wait(self) -> anyhow::Result<()> {
-        let Running { server, engine, .. } = self;
+        let Running {
+            server,
+            engine,
+            nats,
+            ..
+        } = self;
         tokio::select! {
             r = server => r.context("web server task")?.context("web server")?,
             r = engine => r.context("engine task")?.context("engine")?,
+            r = nats => r.context("NATS task")?.context("NATS source")?,
         }
         Ok(())
     }
@@ -88,7 +97,13 @@ async fn load_sample(state: &AppState) -> anyhow::Result<()> {
         }
         None => sample_data::DEMO_SLICE_NDJSON.as_bytes().to_vec(),
     };
-    let report = ingest::ingest_ndjson(state, SAMPLE_SOURCE, body.into(), false).await?;
+    let report = ingest::ingest_ndjson(
+        state,
+        &ingest::internal_source(SAMPLE_SOURCE),
+        body.into(),
+        false,
+    )
+    .await?;
     tracing::info!(
         accepted = report.accepted,
         rejected = report.rejected.len(),

@@ -75,6 +75,29 @@ pub struct AppOptions {
     pub sample: bool,
     /// Reuse this data directory instead of a fresh one.
     pub data_dir: Option<PathBuf>,
+    /// The source token for [`TestApp::ingest`]; without one, a source `e2e`
+    /// for every unit is created with `govpulse sources add`.
+    pub token: Option<String>,
+    /// Extra environment for the server (`GOVPULSE__SECTION__KEY=…`).
+    pub env: Vec<(String, String)>,
+}
+
+/// Create a source in `data_dir` with the real CLI; returns its token (the
+/// last line of standard output).
+pub fn add_source(data_dir: &Path, name: &str, units: &str) -> Result<String> {
+    let out = Command::new(govpulse_bin()?)
+        .args(["sources", "add", "--name", name, "--units", units, "--data"])
+        .arg(data_dir)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "sources add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8(out.stdout)?;
+    let token = stdout.lines().last().context("no token printed")?.trim();
+    Ok(token.to_owned())
 }
 
 /// A running server. Killed when dropped.
@@ -82,6 +105,8 @@ pub struct AppOptions {
 pub struct TestApp {
     pub addr: String,
     pub data_dir: PathBuf,
+    /// Token of the source `ingest` sends as.
+    pub token: String,
     child: Child,
     _tmp: Option<tempfile::TempDir>,
     pub http: reqwest::Client,
@@ -98,6 +123,10 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
             (Some(t), p)
         }
     };
+    let token = match opts.token {
+        Some(t) => t,
+        None => add_source(&data_dir, "e2e", "VN")?,
+    };
     let mut cmd = Command::new(&bin);
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(&data_dir)
@@ -109,6 +138,7 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
     if !opts.sample {
         cmd.arg("--no-sample");
     }
+    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
@@ -132,6 +162,7 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
     Ok(TestApp {
         addr,
         data_dir,
+        token,
         child,
         _tmp: tmp,
         http: reqwest::Client::new(),
@@ -147,12 +178,19 @@ impl TestApp {
         format!("ws://{}/api/v1/live", self.addr)
     }
 
-    /// POST an NDJSON body to the ingest endpoint; returns status and JSON.
+    /// POST an NDJSON body to the ingest endpoint as the test source;
+    /// returns status and JSON.
     pub async fn ingest(&self, ndjson: &str) -> Result<(u16, serde_json::Value)> {
+        self.ingest_as(&self.token, ndjson).await
+    }
+
+    /// POST an NDJSON body with the given source token.
+    pub async fn ingest_as(&self, token: &str, ndjson: &str) -> Result<(u16, serde_json::Value)> {
         let r = self
             .http
             .post(self.url("/api/v1/events"))
             .header("content-type", "application/x-ndjson")
+            .bearer_auth(token)
             .body(ndjson.to_owned())
             .send()
             .await?;
@@ -204,4 +242,69 @@ pub fn accepted_event(id: &str, at: &str, unit: &str, channel: &str) -> String {
         "channel": channel, "due_at": "2025-11-25T17:00:00+07:00",
     })
     .to_string()
+}
+
+/// A real `nats-server` with JetStream on a free loopback port and a
+/// temporary store directory. Killed when dropped.
+#[derive(Debug)]
+pub struct NatsServer {
+    pub url: String,
+    child: Child,
+    _store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Start `nats-server -js` (installed by `./scripts/test` from apt) and
+    /// wait until it takes connections.
+    pub async fn start() -> Result<Self> {
+        let bin = which("nats-server").context(
+            "nats-server is not installed; ./scripts/test installs it (apt package nats-server)",
+        )?;
+        let store = tempfile::tempdir()?;
+        // Pick a free port; the small race with other processes is retried.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let mut child = Command::new(&bin)
+                .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+                .arg(store.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .with_context(|| format!("starting {}", bin.display()))?;
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(Self {
+                        url: format!("nats://127.0.0.1:{port}"),
+                        child,
+                        _store: store,
+                    });
+                }
+                if child.try_wait()?.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        bail!("nats-server did not start")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A program on `PATH`, or in `/usr/sbin` where Debian puts nats-server.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .chain(["/usr/sbin", "/usr/bin"])
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }

@@ -76,10 +76,23 @@ async fn ingest_reports_every_record_and_feeds_the_overview() {
     let overview = app.get_json("/api/v1/overview").await.unwrap();
     assert_eq!(row(&overview, "01").unwrap()["accepted"], 2);
 
-    // Rejected records are kept on disk with their reasons.
-    let rejects = std::fs::read_to_string(app.data_dir.join("rejected.ndjson")).unwrap();
-    assert_eq!(rejects.lines().count(), 4);
-    assert!(rejects.contains("\"rule\":\"json\""));
+    // Rejected records are kept with their reasons, for the administrator.
+    let out = std::process::Command::new(e2e::govpulse_bin().unwrap())
+        .args(["rejected", "export", "--format", "csv", "--data"])
+        .arg(&app.data_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rejects = String::from_utf8(out.stdout).unwrap();
+    assert!(rejects.starts_with("id,at,source,line,event_id,field,rule,message,raw"));
+    assert!(rejects.lines().any(|l| l.contains(",json,")), "{rejects}");
+    let out = std::process::Command::new(e2e::govpulse_bin().unwrap())
+        .args(["rejected", "list", "--data"])
+        .arg(&app.data_dir)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(listed.starts_with("4 rejected records stored"), "{listed}");
 }
 
 #[tokio::test]
@@ -89,6 +102,7 @@ async fn bad_requests_get_clear_errors_and_the_server_stays_up() {
         .http
         .post(app.url("/api/v1/events"))
         .header("content-type", "application/xml")
+        .bearer_auth(&app.token)
         .body("<x/>")
         .send()
         .await
@@ -134,6 +148,8 @@ async fn the_sample_stream_loads_into_an_empty_log_once() {
     let again = spawn_app(AppOptions {
         sample: true,
         data_dir: Some(dir),
+        token: Some(app.token.clone()),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -251,6 +267,7 @@ async fn post(
         .http
         .post(app.url("/api/v1/events"))
         .header("content-type", ctype)
+        .bearer_auth(&app.token)
         .body(body);
     if let Some(e) = encoding {
         req = req.header("content-encoding", e);
@@ -346,4 +363,75 @@ async fn the_event_contract_schema_is_served() {
     let schema: Value = r.json().await.unwrap();
     assert_eq!(schema["title"], "govpulse event contract v1");
     assert!(schema["properties"]["procedure_code"]["pattern"].is_string());
+}
+
+#[tokio::test]
+async fn ingest_needs_a_live_token_and_stays_inside_its_units() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let hanoi = e2e::add_source(&app.data_dir, "hanoi-dvc", "01").unwrap();
+    let at = "2025-11-20T08:00:00+07:00";
+    // 00070 is a commune of Hà Nội (01); 79 is Hồ Chí Minh City.
+    let body = [
+        accepted_event("in-1", at, "00070", "online"),
+        accepted_event("out-1", at, "79", "online"),
+        accepted_event("in-2", at, "01", "counter"),
+    ]
+    .join("\n");
+
+    let r = app
+        .http
+        .post(app.url("/api/v1/events"))
+        .header("content-type", "application/x-ndjson")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let (status, _) = app.ingest_as("gps_not-a-token", &body).await.unwrap();
+    assert_eq!(status, 401);
+
+    let (status, report) = app.ingest_as(&hanoi, &body).await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+    let rejected = &report["rejected"][0];
+    assert_eq!(rejected["line"], 2);
+    assert_eq!(rejected["event_id"], "out-1");
+    assert_eq!(rejected["errors"][0]["field"], "unit");
+    assert_eq!(rejected["errors"][0]["rule"], "scope");
+
+    // Deduplication is per source: the same ids from another source count.
+    let (_, again) = app.ingest_as(&hanoi, &body).await.unwrap();
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+
+    // The rejection is kept, with its reason, for the administrator.
+    let out = std::process::Command::new(e2e::govpulse_bin().unwrap())
+        .args(["rejected", "export", "--source", "hanoi-dvc", "--data"])
+        .arg(&app.data_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let kept: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(kept.len(), 2, "{stdout}");
+    assert!(
+        kept.iter()
+            .all(|r| r["event_id"] == "out-1" && r["errors"][0]["rule"] == "scope")
+    );
+
+    // A revoked token stops working at once, with the server still running.
+    let out = std::process::Command::new(e2e::govpulse_bin().unwrap())
+        .args(["sources", "revoke", "hanoi-dvc", "--data"])
+        .arg(&app.data_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (status, _) = app.ingest_as(&hanoi, &body).await.unwrap();
+    assert_eq!(status, 401);
 }

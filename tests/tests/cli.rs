@@ -176,7 +176,9 @@ fn replay_feeds_a_running_server_and_counts_match_the_batch_report() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = rt.block_on(spawn_app(AppOptions::default())).unwrap();
     let url = format!("http://{}", app.addr);
-    let out = govpulse(&["replay", file_s, "--url", &url, "--batch", "700"]);
+    let out = govpulse(&[
+        "replay", file_s, "--url", &url, "--batch", "700", "--token", &app.token,
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -184,7 +186,7 @@ fn replay_feeds_a_running_server_and_counts_match_the_batch_report() {
         "{stderr}"
     );
     // Replaying again is safe: everything is a duplicate.
-    let again = govpulse(&["replay", file_s, "--url", &url]);
+    let again = govpulse(&["replay", file_s, "--url", &url, "--token", &app.token]);
     assert!(
         String::from_utf8_lossy(&again.stderr).contains(" 0 accepted"),
         "{}",

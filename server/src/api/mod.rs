@@ -44,6 +44,13 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
         "duplicates": m.events_duplicate.load(Ordering::Relaxed),
         "rejected": m.events_rejected.load(Ordering::Relaxed),
         "connections": m.connections.load(Ordering::Relaxed),
+        "nats": {
+            "enabled": state.config.nats.url.as_deref().is_some_and(|u| !u.is_empty()),
+            "connected": m.nats_connected.load(Ordering::Relaxed) == 1,
+            "delivered": m.nats_delivered.load(Ordering::Relaxed),
+            "redelivered": m.nats_redelivered.load(Ordering::Relaxed),
+            "acked": m.nats_acked.load(Ordering::Relaxed),
+        },
     }))
 }
 

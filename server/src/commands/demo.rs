@@ -94,6 +94,7 @@ pub async fn run(args: Args, mut config: Config) -> Result<()> {
         args.speed
     );
 
+    let source = ingest::internal_source(DEMO_SOURCE);
     let replay = async move {
         let started = Instant::now();
         let t0 = Utc::now() - Duration::minutes(args.lead);
@@ -110,7 +111,7 @@ pub async fn run(args: Args, mut config: Config) -> Result<()> {
                     serde_json::to_writer(&mut body, e)?;
                     body.push(b'\n');
                 }
-                ingest::ingest_ndjson(&state, DEMO_SOURCE, body.into(), true).await?;
+                ingest::ingest_ndjson(&state, &source, body.into(), true).await?;
                 next = upto;
             }
             if next == records.len() {

@@ -1,9 +1,13 @@
-//! Subcommands beside `serve`: data generation, the demo, batch KPIs, replay.
+//! Subcommands beside `serve`: data generation, the demo, batch KPIs,
+//! replay, and the administration of sources and rejected records.
 
 pub mod demo;
 pub mod generate;
 pub mod kpi;
+pub mod log;
+pub mod rejected;
 pub mod replay;
+pub mod sources;
 
 /// A progress bar on standard error over `len` steps; hidden when standard
 /// error is not a terminal (CI logs stay clean).

@@ -26,6 +26,9 @@ pub struct Args {
     /// Events per request.
     #[arg(long, default_value_t = 5000)]
     pub batch: usize,
+    /// The source token (from `govpulse sources add`).
+    #[arg(long, env = "GOVPULSE_TOKEN", hide_env_values = true)]
+    pub token: String,
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -82,7 +85,7 @@ pub async fn run(args: Args) -> Result<()> {
             serde_json::to_writer(&mut body, e)?;
             body.push(b'\n');
         }
-        let report = send(&client, &endpoint, body).await?;
+        let report = send(&client, &endpoint, &args.token, body).await?;
         accepted += report["accepted"].as_u64().unwrap_or(0);
         duplicates += report["duplicates"].as_u64().unwrap_or(0);
         rejected += report["rejected"].as_array().map_or(0, |r| r.len() as u64);
@@ -103,6 +106,7 @@ pub async fn run(args: Args) -> Result<()> {
 async fn send(
     client: &reqwest::Client,
     endpoint: &str,
+    token: &str,
     body: Vec<u8>,
 ) -> Result<serde_json::Value> {
     let mut backoff = Duration::from_millis(200);
@@ -110,6 +114,7 @@ async fn send(
         let resp = client
             .post(endpoint)
             .header("content-type", "application/x-ndjson")
+            .bearer_auth(token)
             .body(body.clone())
             .send()
             .await

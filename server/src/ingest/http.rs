@@ -1,5 +1,6 @@
 //! `POST /api/v1/events`: NDJSON, CSV or Parquet in (optionally gzip), a
-//! per-record report out.
+//! per-record report out. Authenticated by a source token
+//! (`Authorization: Bearer gps_…`) bound to a set of units.
 
 use super::{IngestError, ingest};
 use crate::app::AppState;
@@ -10,14 +11,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pipelines::sources::Format;
 
-/// The source name of unauthenticated HTTP ingest.
-pub const HTTP_SOURCE: &str = "http";
-
 pub async fn post_events(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let source = match authenticate(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -46,13 +48,13 @@ pub async fn post_events(
             );
         }
     };
-    match ingest(&state, HTTP_SOURCE, format, body, true).await {
+    match ingest(&state, &source, format, body, true).await {
         Ok(report) => Json(report).into_response(),
-        Err(e @ IngestError::Log(_)) => {
+        Err(e @ (IngestError::Log(_) | IngestError::Rejects(_))) => {
             tracing::error!("ingest: {e}");
             let mut r = error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the event log cannot take writes now; nothing of this request was stored".into(),
+                "storage cannot take writes now (disk full or failing); retry this request whole, nothing acknowledged is lost".into(),
             );
             r.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
@@ -64,6 +66,53 @@ pub async fn post_events(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ingest failed; nothing of this request was stored".into(),
             )
+        }
+    }
+}
+
+/// The live source a request's bearer token belongs to, or the 401/503
+/// answer. The answer never says whether a token exists but was revoked.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<crate::store::SourceInfo, Response> {
+    let unauthorized = |message: &str| {
+        let mut r = error(StatusCode::UNAUTHORIZED, message.to_owned());
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"govpulse ingest\""),
+        );
+        r
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+    else {
+        return Err(unauthorized(
+            "send the source token as 'Authorization: Bearer <token>' (create one with `govpulse sources add`)",
+        ));
+    };
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.source_by_token(&token)).await {
+        Ok(Ok(Some(source))) => Ok(source),
+        Ok(Ok(None)) => Err(unauthorized(
+            "the source token is not valid (unknown or revoked)",
+        )),
+        Ok(Err(e)) => {
+            tracing::error!("source lookup: {e}");
+            Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sources cannot be checked now; retry".into(),
+            ))
+        }
+        Err(e) => {
+            tracing::error!("source lookup task: {e}");
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "sources cannot be checked".into(),
+            ))
         }
     }
 }

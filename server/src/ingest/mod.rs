@@ -6,11 +6,12 @@ pub mod http;
 
 use crate::app::AppState;
 use crate::log::Appended;
+use crate::store::{SourceInfo, StoreError};
 use chrono::Utc;
+use model::UnitCode;
 use pipelines::sources::validate::Checks;
-use pipelines::sources::{Decoded, Format, Rejection};
+use pipelines::sources::{Decoded, FieldError, Format, Rejection};
 use serde::Serialize;
-use std::io::Write;
 use std::sync::atomic::Ordering;
 
 /// What happened to one submitted batch.
@@ -26,35 +27,46 @@ pub enum IngestError {
     #[error(transparent)]
     Log(#[from] crate::log::LogError),
     #[error("rejected-records store: {0}")]
-    Rejects(std::io::Error),
+    Rejects(#[from] StoreError),
     #[error("ingest worker failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 
 /// Clock skew allowed between a source and this server.
-const MAX_SKEW_MINUTES: i64 = 10;
+pub const MAX_SKEW_MINUTES: i64 = 10;
+
+/// A source the server feeds itself (sample data, files), allowed every unit.
+pub fn internal_source(name: &str) -> SourceInfo {
+    SourceInfo {
+        name: name.to_owned(),
+        units: vec![UnitCode::nation()],
+        created_at: Utc::now(),
+        revoked_at: None,
+    }
+}
 
 /// Decode an NDJSON body from `source` and append its valid events.
 pub async fn ingest_ndjson(
     state: &AppState,
-    source: &str,
+    source: &SourceInfo,
     body: axum::body::Bytes,
     check_clock: bool,
 ) -> Result<IngestReport, IngestError> {
     ingest(state, source, Format::Ndjson, body, check_clock).await
 }
 
-/// Decode a body in `format` from `source` and append its valid events.
-/// Blocking work (decoding, fsync) runs on the blocking pool.
+/// Decode a body in `format` from `source` and append its valid events;
+/// events for units outside the source's units are rejected with the rule
+/// `scope`. Blocking work (decoding, fsync) runs on the blocking pool.
 pub async fn ingest(
     state: &AppState,
-    source: &str,
+    source: &SourceInfo,
     format: Format,
     body: axum::body::Bytes,
     check_clock: bool,
 ) -> Result<IngestReport, IngestError> {
     let state = state.clone();
-    let source = source.to_owned();
+    let source = source.clone();
     tokio::task::spawn_blocking(move || {
         let checks = Checks {
             not_after: check_clock
@@ -66,19 +78,68 @@ pub async fn ingest(
     .await?
 }
 
-fn append(state: &AppState, source: &str, decoded: Decoded) -> Result<IngestReport, IngestError> {
-    let Decoded { events, rejected } = decoded;
-    if !rejected.is_empty() {
-        store_rejections(state, source, &rejected).map_err(IngestError::Rejects)?;
+/// Move events for units outside `source`'s units into the rejections.
+fn enforce_scope(state: &AppState, source: &SourceInfo, decoded: Decoded) -> Decoded {
+    let Decoded {
+        events,
+        mut rejected,
+    } = decoded;
+    let (inside, outside): (Vec<_>, Vec<_>) = events
+        .into_iter()
+        .partition(|(_, e)| source.covers(&state.units, e.unit.as_str()));
+    if outside.is_empty() {
+        return Decoded {
+            events: inside,
+            rejected,
+        };
     }
+    let allowed = source
+        .units
+        .iter()
+        .map(UnitCode::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    for (line, e) in outside {
+        rejected.push(Rejection {
+            line,
+            event_id: Some(e.event_id.clone()),
+            errors: vec![FieldError {
+                field: "unit".into(),
+                rule: "scope".into(),
+                message: format!(
+                    "unit {} is outside the units of source {:?} ({allowed})",
+                    e.unit, source.name
+                ),
+            }],
+            raw: serde_json::to_string(&e).unwrap_or_default(),
+        });
+    }
+    rejected.sort_by_key(|r| r.line);
+    Decoded {
+        events: inside,
+        rejected,
+    }
+}
+
+/// Scope-check already decoded events, append them and keep the
+/// rejections. Blocking: call it from a blocking thread.
+pub fn append(
+    state: &AppState,
+    source: &SourceInfo,
+    decoded: Decoded,
+) -> Result<IngestReport, IngestError> {
+    let Decoded { events, rejected } = enforce_scope(state, source, decoded);
     let events = events.into_iter().map(|(_, e)| e).collect();
     let Appended {
         accepted,
         duplicates,
     } = {
         let mut log = state.log.lock().unwrap_or_else(|p| p.into_inner());
-        log.append(source, events)?
+        log.append(&source.name, events)?
     };
+    // After the append: when the log cannot write, the request is retried
+    // whole, and its rejections are stored once, by the retry.
+    state.store.add_rejections(&source.name, &rejected)?;
     let m = &state.metrics;
     m.events_accepted
         .fetch_add(accepted as i64, Ordering::Relaxed);
@@ -91,24 +152,4 @@ fn append(state: &AppState, source: &str, decoded: Decoded) -> Result<IngestRepo
         duplicates,
         rejected,
     })
-}
-
-/// Rejected records are kept with their reason, never dropped silently.
-fn store_rejections(state: &AppState, source: &str, rejected: &[Rejection]) -> std::io::Result<()> {
-    let path = state.config.server.data_dir.join("rejected.ndjson");
-    let mut buf = Vec::new();
-    let at = Utc::now().to_rfc3339();
-    for r in rejected {
-        serde_json::to_writer(
-            &mut buf,
-            &serde_json::json!({"at": at, "source": source, "record": r}),
-        )?;
-        buf.push(b'\n');
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    f.write_all(&buf)?;
-    f.sync_data()
 }

@@ -4,6 +4,7 @@
 //! rejection names the field and the rule it broke, whatever the format.
 
 pub mod csv;
+pub mod invariants;
 pub mod ndjson;
 pub mod parquet;
 pub mod validate;

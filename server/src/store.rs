@@ -244,28 +244,25 @@ impl Store {
 
     /// The live (not revoked) source a bearer token belongs to.
     pub fn source_by_token(&self, token: &str) -> Result<Option<SourceInfo>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT name, units, created_at, revoked_at FROM sources
-                 WHERE token_sha256 = ?1 AND revoked_at IS NULL",
-            )
-            .map_err(|e| self.sql(e))?;
-        stmt.query_row([token_hash(token)], source_row)
-            .optional()
-            .map_err(|e| self.sql(e))
+        self.live_source("token_sha256", &token_hash(token))
     }
 
     /// The live (not revoked) source of this name.
     pub fn source_by_name(&self, name: &str) -> Result<Option<SourceInfo>, StoreError> {
+        self.live_source("name", name)
+    }
+
+    /// The live source whose unique `column` (a fixed name, never input)
+    /// equals `value`.
+    fn live_source(&self, column: &str, value: &str) -> Result<Option<SourceInfo>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT name, units, created_at, revoked_at FROM sources
-                 WHERE name = ?1 AND revoked_at IS NULL",
-            )
+                 WHERE {column} = ?1 AND revoked_at IS NULL"
+            ))
             .map_err(|e| self.sql(e))?;
-        stmt.query_row([name], source_row)
+        stmt.query_row([value], source_row)
             .optional()
             .map_err(|e| self.sql(e))
     }

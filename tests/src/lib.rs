@@ -82,6 +82,18 @@ pub struct AppOptions {
     pub env: Vec<(String, String)>,
 }
 
+/// Run `govpulse ARGS…`, require success, and return its standard output.
+pub fn govpulse(args: &[&str]) -> Result<String> {
+    let out = Command::new(govpulse_bin()?).args(args).output()?;
+    if !out.status.success() {
+        bail!(
+            "govpulse {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
 /// Create a source in `data_dir` with the real CLI; returns its token (the
 /// last line of standard output).
 pub fn add_source(data_dir: &Path, name: &str, units: &str) -> Result<String> {

@@ -6,9 +6,8 @@
 //! `GOVPULSE_CRASH_KILLS` sets the number of kills (20 in CI;
 //! `scripts/crash-loop` runs 100) and `GOVPULSE_CRASH_SEED` replays a run.
 
-use e2e::{AppOptions, TestApp, govpulse_bin, spawn_app};
+use e2e::{AppOptions, TestApp, spawn_app};
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 use std::time::Duration;
 
 /// xorshift64*: enough randomness for kill moments and batch sizes.
@@ -23,16 +22,7 @@ impl Rng {
 }
 
 fn govpulse(args: &[&str]) -> String {
-    let out = Command::new(govpulse_bin().unwrap())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "govpulse {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    e2e::govpulse(args).unwrap()
 }
 
 /// Send `batches[*next..]` one after another, advancing `next` and

@@ -4,11 +4,10 @@
 //! all end with every event in the log exactly once.
 
 use async_nats::jetstream::{self, consumer::pull, stream};
-use e2e::{AppOptions, NatsServer, accepted_event, add_source, govpulse_bin, spawn_app};
+use e2e::{AppOptions, NatsServer, accepted_event, add_source, spawn_app};
 use futures::StreamExt;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Duration;
 
 const MESSAGES: usize = 300;
@@ -42,16 +41,7 @@ async fn publish(js: &jetstream::Context, subject: &str, id: &str, body: bytes::
 }
 
 fn govpulse(args: &[&str]) -> String {
-    let out = Command::new(govpulse_bin().unwrap())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    e2e::govpulse(args).unwrap()
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! served by the server.
 //!
 //! ```text
+//!  /api/v1/session ──► api (login form, user and scope)
 //!  /api/v1/live ──► live::Connection (reconnect, heartbeat, resync)
 //!                     │ model::live::Replica per topic
 //!                     ▼
@@ -12,6 +13,7 @@
 //! crate so it is unit-tested natively; this crate only wires it to the
 //! browser's WebSocket and to the view.
 
+mod api;
 mod live;
 mod view;
 

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use model::kpi::ProvinceRow;
-use model::live::{Applied, ClientMsg, Replica, ServerMsg, topics};
+use model::live::{Applied, ClientMsg, Replica, ServerMsg};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -39,14 +39,14 @@ struct Inner {
 
 const MAX_BACKOFF_MS: u32 = 10_000;
 
-/// Open the live connection and return the signals it drives.
-pub fn connect() -> LiveSignals {
+/// Open the live connection on `topic` and return the signals it drives.
+pub fn connect(topic: String) -> LiveSignals {
     let (status, set_status) = signal(Status::Connecting);
     let (rows, set_rows) = signal(Vec::new());
     let (seq, set_seq) = signal(None);
     let (updates, set_updates) = signal(0u64);
     let inner = Rc::new(RefCell::new(Inner {
-        overview: Replica::new(topics::OVERVIEW),
+        overview: Replica::new(topic),
         backoff_ms: 250,
         set_status,
         set_rows,
@@ -94,7 +94,7 @@ fn open(inner: Rc<RefCell<Inner>>) {
             send(
                 &ws,
                 &ClientMsg::Subscribe {
-                    topic: topics::OVERVIEW.into(),
+                    topic: s.overview.topic.clone(),
                 },
             );
         })
@@ -128,7 +128,7 @@ fn open(inner: Rc<RefCell<Inner>>) {
                 Applied::Gap => send(
                     &ws,
                     &ClientMsg::Resync {
-                        topic: topics::OVERVIEW.into(),
+                        topic: s.overview.topic.clone(),
                     },
                 ),
                 Applied::Ignored => {}
@@ -153,6 +153,8 @@ fn open(inner: Rc<RefCell<Inner>>) {
     on_close.forget();
 }
 
+/// Reconnect after a backoff; if the session has ended meanwhile, reload
+/// to the login form instead of knocking forever.
 fn retry(inner: Rc<RefCell<Inner>>) {
     let delay = {
         let mut s = inner.borrow_mut();
@@ -162,7 +164,15 @@ fn retry(inner: Rc<RefCell<Inner>>) {
     };
     // Leptos' set_timeout wants a Send closure; this one holds an Rc, and
     // the browser has one thread, so the plain window timer is used.
-    let cb = Closure::once_into_js(move || open(inner));
+    let cb = Closure::once_into_js(move || {
+        leptos::task::spawn_local(async move {
+            if let Ok((401, _)) = crate::api::request("GET", "/api/v1/session", None).await {
+                crate::api::reload();
+                return;
+            }
+            open(inner);
+        });
+    });
     if let Some(w) = web_sys::window() {
         let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
             cb.unchecked_ref(),

@@ -1,8 +1,11 @@
-//! The dashboard view: national KPI cards and the live province table.
+//! The dashboard view: the login form, then KPI cards and the live
+//! province table for the user's scope, and a locality's backlog.
 
+use crate::api::{self, User};
 use crate::live::{self, Status};
 use leptos::prelude::*;
 use model::kpi::{ProvinceRow, pct};
+use serde_json::{Value, json};
 
 /// National target for online dossiers (Secretariat conclusion): 95 %.
 const ONLINE_TARGET_PCT: f64 = 95.0;
@@ -23,9 +26,106 @@ fn fmt_pct(p: Option<f64>) -> String {
     p.map_or_else(|| "–".to_owned(), |p| format!("{p:.1} %"))
 }
 
+/// Where the app stands with the session.
+#[derive(Debug, Clone, PartialEq)]
+enum Session {
+    Checking,
+    LoggedOut,
+    LoggedIn(User),
+}
+
 #[component]
 pub fn App() -> impl IntoView {
-    let live = live::connect();
+    let (session, set_session) = signal(Session::Checking);
+    leptos::task::spawn_local(async move {
+        let next = match api::request("GET", "/api/v1/session", None).await {
+            Ok((200, body)) => User::from_json(&body).map_or(Session::LoggedOut, Session::LoggedIn),
+            _ => Session::LoggedOut,
+        };
+        set_session.set(next);
+    });
+    move || match session.get() {
+        Session::Checking => view! { <p class="empty">"…"</p> }.into_any(),
+        Session::LoggedOut => {
+            view! { <Login on_login=move |u| set_session.set(Session::LoggedIn(u)) /> }.into_any()
+        }
+        Session::LoggedIn(user) => view! { <Dashboard user=user /> }.into_any(),
+    }
+}
+
+#[component]
+fn Login(on_login: impl Fn(User) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let username = NodeRef::<leptos::html::Input>::new();
+    let password = NodeRef::<leptos::html::Input>::new();
+    let (error, set_error) = signal(String::new());
+    let (busy, set_busy) = signal(false);
+    let submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(u), Some(p)) = (username.get(), password.get()) else {
+            return;
+        };
+        let body = json!({ "username": u.value(), "password": p.value() });
+        set_busy.set(true);
+        leptos::task::spawn_local(async move {
+            match api::request("POST", "/api/v1/session", Some(&body)).await {
+                Ok((200, body)) => match User::from_json(&body) {
+                    Some(user) => on_login(user),
+                    None => set_error.set("unexpected answer from the server".into()),
+                },
+                Ok((status, body)) => set_error.set(api::error_text(status, &body)),
+                Err(e) => set_error.set(e),
+            }
+            set_busy.set(false);
+        });
+    };
+    view! {
+        <header>
+            <div>
+                <h1>"govpulse"</h1>
+                <p class="sub">"Chuyển đổi số hành chính công — giám sát trực tiếp"</p>
+            </div>
+        </header>
+        <main>
+            <form id="login" class="panel login" on:submit=submit>
+                <h2>"Đăng nhập — Sign in"</h2>
+                <label>"User name" <input id="username" node_ref=username autocomplete="username" required /></label>
+                <label>"Password" <input id="password" type="password" node_ref=password autocomplete="current-password" required /></label>
+                <button id="login-button" type="submit" disabled=move || busy.get()>"Sign in"</button>
+                <p id="login-error" class="error">{move || error.get()}</p>
+            </form>
+        </main>
+    }
+}
+
+#[component]
+fn UserBar(user: User) -> impl IntoView {
+    let logout = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = api::request("DELETE", "/api/v1/session", None).await;
+            api::reload();
+        });
+    };
+    view! {
+        <span class="user" id="user">{format!("{} · {} · {}", user.name, user.role, user.scope)}</span>
+        <button id="logout" class="link" on:click=logout>"Sign out"</button>
+    }
+}
+
+#[component]
+fn Dashboard(user: User) -> impl IntoView {
+    let topic = user.live_topic();
+    let national = user.national;
+    let live_view = topic.map(|t| view! { <Live topic=t user=user.clone() /> });
+    let backlog = (!national).then(|| view! { <Backlog unit=user.scope.clone() /> });
+    let bar = live_view
+        .is_none()
+        .then(|| view! { <header><div><h1>"govpulse"</h1></div><div class="status"><UserBar user=user.clone() /></div></header> });
+    view! { {bar} {live_view} {backlog} }
+}
+
+#[component]
+fn Live(topic: String, user: User) -> impl IntoView {
+    let live = live::connect(topic);
     let totals = Memo::new(move |_| {
         live.rows.with(|rows| {
             rows.iter()
@@ -50,6 +150,7 @@ pub fn App() -> impl IntoView {
             <div class="status">
                 <span id="status" class=status_class>{status_text}</span>
                 <span class="seq">"seq " <span id="seq">{move || live.seq.get().map_or("–".into(), |s| s.to_string())}</span></span>
+                <UserBar user=user />
             </div>
         </header>
         <main>
@@ -87,6 +188,71 @@ pub fn App() -> impl IntoView {
             </section>
         </main>
         <footer>"Updates received: " <span id="updates">{move || live.updates.get()}</span></footer>
+    }
+}
+
+/// A locality's open dossiers, most urgent first (from the REST API; the
+/// backlog is per dossier, so it is not pushed on the live socket).
+#[component]
+fn Backlog(unit: String) -> impl IntoView {
+    let (data, set_data) = signal(Value::Null);
+    let (error, set_error) = signal(String::new());
+    let path = format!("/api/v1/units/{unit}/backlog?per_page=50");
+    let csv = format!("/api/v1/units/{unit}/backlog?format=csv");
+    let load = move || {
+        let path = path.clone();
+        leptos::task::spawn_local(async move {
+            match api::request("GET", &path, None).await {
+                Ok((200, body)) => {
+                    set_error.set(String::new());
+                    set_data.set(body);
+                }
+                Ok((status, body)) => set_error.set(api::error_text(status, &body)),
+                Err(e) => set_error.set(e),
+            }
+        });
+    };
+    load();
+    let count = move |k: &str| data.with(|d| d["summary"][k].as_u64().map_or("–".into(), fmt_int));
+    let rows = move || {
+        data.with(|d| d["rows"].as_array().cloned().unwrap_or_default())
+            .into_iter()
+            .map(|r| {
+                let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+                let state = s("state");
+                let day = |k: &str| s(k).get(..16).unwrap_or("").replace('T', " ");
+                view! {
+                    <tr class=format!("state-{state}")>
+                        <td>{s("dossier_id")}</td>
+                        <td class="name">{s("unit_name")}</td>
+                        <td>{s("procedure_code")}</td>
+                        <td>{day("accepted_at")}</td>
+                        <td>{day("due_at")}</td>
+                        <td class="state">{state.replace('_', " ")}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <main>
+            <section class="cards">
+                <Card label="Open dossiers" id="backlog-open" value=Signal::derive(move || count("open")) />
+                <Card label="Due within one working day" id="backlog-due-soon" value=Signal::derive(move || count("due_soon")) />
+                <Card label="Overdue" id="backlog-overdue" value=Signal::derive(move || count("overdue")) />
+            </section>
+            <section class="panel">
+                <h2>
+                    "Backlog — " {unit.clone()} " (as of " {move || data.with(|d| d["as_of"].as_str().unwrap_or("–").get(..16).unwrap_or("–").replace('T', " "))} ")"
+                    <a class="link" href=csv download>"Export CSV"</a>
+                </h2>
+                <p class="error">{move || error.get()}</p>
+                <table id="backlog">
+                    <thead><tr><th>"Dossier"</th><th class="name">"Unit"</th><th>"Procedure"</th><th>"Accepted"</th><th>"Due"</th><th>"State"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        </main>
     }
 }
 

@@ -10,7 +10,18 @@ use serde::{Deserialize, Serialize};
 
 /// Topic names, as on the wire.
 pub mod topics {
+    /// Every province's row: national viewers only.
     pub const OVERVIEW: &str = "overview";
+
+    /// One unit's rows, for anyone whose scope covers the unit.
+    pub fn unit(code: &str) -> String {
+        format!("unit/{code}")
+    }
+
+    /// The unit code of a `unit/{code}` topic.
+    pub fn unit_code(topic: &str) -> Option<&str> {
+        topic.strip_prefix("unit/")
+    }
 }
 
 /// Messages from the browser.

@@ -15,6 +15,45 @@ pub struct Config {
     pub live: LiveConfig,
     pub sample: SampleConfig,
     pub nats: NatsConfig,
+    pub auth: AuthConfig,
+}
+
+/// Accounts and sessions (DESIGN.md, "Access and security").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Minutes without a request after which a session ends.
+    pub session_idle_minutes: i64,
+    /// Hours after login after which a session ends regardless.
+    pub session_absolute_hours: i64,
+    /// Failed logins for one account within `login_window_minutes` after
+    /// which that account's logins are refused until the window passes.
+    pub login_failures_per_account: usize,
+    /// Failed logins from one client address within the window after which
+    /// that client's logins are refused.
+    pub login_failures_per_client: usize,
+    pub login_window_minutes: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            login_failures_per_account: 5,
+            login_failures_per_client: 20,
+            login_window_minutes: 15,
+        }
+    }
+}
+
+impl AuthConfig {
+    pub fn session_limits(&self) -> crate::store::SessionLimits {
+        crate::store::SessionLimits {
+            idle_secs: self.session_idle_minutes * 60,
+            absolute_secs: self.session_absolute_hours * 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -219,6 +258,19 @@ impl Config {
         }
         if self.live.heartbeat_secs == 0 {
             p.push("live.heartbeat_secs must be at least 1".into());
+        }
+        let a = &self.auth;
+        if a.session_idle_minutes < 1 || a.session_absolute_hours < 1 {
+            p.push(
+                "auth.session_idle_minutes and auth.session_absolute_hours must be at least 1"
+                    .into(),
+            );
+        }
+        if a.login_failures_per_account == 0
+            || a.login_failures_per_client == 0
+            || a.login_window_minutes == 0
+        {
+            p.push("auth.login_failures_per_account, auth.login_failures_per_client and auth.login_window_minutes must be at least 1".into());
         }
         p
     }

@@ -8,6 +8,7 @@ use crate::log::LogReader;
 use model::live::topics;
 use pipelines::windows::minute::MinuteWindows;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 pub async fn run(state: AppState) -> anyhow::Result<()> {
     let cfg = &state.config.engine;
@@ -18,6 +19,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
         (log.path().to_owned(), log.watch())
     };
     let mut reader = Some(LogReader::new(path, 0));
+    let mut woke = Instant::now();
     loop {
         let upto = *committed.borrow_and_update();
         loop {
@@ -36,8 +38,18 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             }
             let events: Vec<_> = records.into_iter().map(|r| r.event).collect();
             let changed = windows.apply(&events).await?;
-            let rows = changed.iter().map(|code| windows.row(code)).collect();
+            let rows: Vec<_> = changed.iter().map(|code| windows.row(code)).collect();
+            for row in &rows {
+                state
+                    .hub
+                    .publish(&topics::unit(&row.code), vec![row.clone()]);
+            }
             state.hub.publish(topics::OVERVIEW, rows);
+            // Events committed before the wake-up are now visible.
+            state
+                .metrics
+                .pipeline_latency
+                .observe(woke.elapsed().as_secs_f64());
             state
                 .metrics
                 .engine_offset
@@ -46,5 +58,6 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
         if committed.changed().await.is_err() {
             return Ok(());
         }
+        woke = Instant::now();
     }
 }

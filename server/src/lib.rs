@@ -20,9 +20,11 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod feeds;
 pub mod ingest;
 pub mod live;
 pub mod log;

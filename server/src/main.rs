@@ -44,6 +44,8 @@ enum Command {
     Kpi(govpulse::commands::kpi::Args),
     /// Manage the sources allowed to push events, and their tokens.
     Sources(govpulse::commands::sources::Args),
+    /// Manage the accounts people log in with.
+    Users(govpulse::commands::users::Args),
     /// Check or export the event log of a data directory.
     Log(govpulse::commands::log::Args),
     /// List or export the rejected-records store.
@@ -94,6 +96,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Generate(args) => govpulse::commands::generate::run(args),
         Command::Sources(args) => govpulse::commands::sources::run(args),
+        Command::Users(args) => govpulse::commands::users::run(args),
         Command::Rejected(args) => govpulse::commands::rejected::run(args),
         Command::Log(args) => govpulse::commands::log::run(args),
         Command::Replay(args) => {

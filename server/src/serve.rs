@@ -33,6 +33,7 @@ impl std::fmt::Debug for Running {
 /// engine and the web server. Prints the URL to open once listening.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let state = AppState::open(config)?;
+    first_admin(&state)?;
     load_sample(&state).await?;
     let engine = state.spawn_engine();
     let nats = state.spawn_nats();
@@ -45,9 +46,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tracing::info!(data_dir = %state.config.server.data_dir.display(), "serving");
     let app = router(state.clone());
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     });
     Ok(Running {
         state,
@@ -79,6 +83,38 @@ impl Running {
 /// Run until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     start(config).await?.wait().await
+}
+
+/// On a first start with no accounts, create the administrator `admin`
+/// with a random password and print it once. Change it after logging in.
+fn first_admin(state: &AppState) -> anyhow::Result<()> {
+    if state.store.user_count()? > 0 {
+        return Ok(());
+    }
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random password: {e}"))?;
+    let password = hex::encode(bytes);
+    let admin = state.store.add_user(
+        "admin",
+        crate::store::Role::Admin,
+        None,
+        &password,
+        &state.units,
+    )?;
+    state.store.audit(
+        Some("server"),
+        "user_add",
+        Some(&admin.name),
+        None,
+        serde_json::json!({ "role": "admin", "first_start": true }),
+    )?;
+    println!(
+        "govpulse: no accounts yet; created administrator \"admin\" with the one-time password {password}"
+    );
+    println!(
+        "govpulse: log in and change it (POST /api/v1/session/password), or use `govpulse users`."
+    );
+    Ok(())
 }
 
 async fn load_sample(state: &AppState) -> anyhow::Result<()> {

@@ -19,6 +19,11 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod accounts;
+pub use accounts::{
+    AuditEntry, LoginError, MIN_PASSWORD_CHARS, Role, SessionLimits, User, validate_password,
+};
+
 /// The database file inside a data directory.
 pub const FILE_NAME: &str = "govpulse.db";
 
@@ -41,6 +46,10 @@ pub enum StoreError {
     SourceExists(String),
     #[error("random token: {0}")]
     Random(String),
+    #[error("a user named {0:?} already exists")]
+    UserExists(String),
+    #[error("password hash: {0}")]
+    Hash(String),
 }
 
 /// Migrations, applied in order; `user_version` is the number applied.
@@ -65,6 +74,32 @@ const MIGRATIONS: &[&str] = &[
         raw TEXT NOT NULL
     );
     CREATE INDEX rejected_source ON rejected (source, id);",
+    // 2: accounts, sessions and the audit log.
+    "CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'committee', 'locality')),
+        unit TEXT,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        disabled_at TEXT
+    );
+    CREATE TABLE sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        client TEXT,
+        detail TEXT NOT NULL
+    );",
 ];
 
 /// A source as listed; the token itself is never stored, only its hash.
@@ -395,12 +430,17 @@ pub fn validate_source_name(name: &str) -> Result<(), StoreError> {
 
 /// A fresh source token: `gps_` and 256 random bits in hex.
 fn new_token() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
-    Ok(format!("gps_{}", hex::encode(bytes)))
+    random_hex("gps_")
 }
 
-/// Tokens carry 256 random bits, so a plain SHA-256 is enough to make the
+/// `prefix` and 256 random bits in hex (source tokens, session ids).
+fn random_hex(prefix: &str) -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
+    Ok(format!("{prefix}{}", hex::encode(bytes)))
+}
+
+/// Tokens and session ids carry 256 random bits, so a plain SHA-256 is enough to make the
 /// stored value useless to a reader of the database (no password hashing).
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

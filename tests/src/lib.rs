@@ -80,6 +80,51 @@ pub struct AppOptions {
     pub token: Option<String>,
     /// Extra environment for the server (`GOVPULSE__SECTION__KEY=…`).
     pub env: Vec<(String, String)>,
+    /// Start with no accounts (the server then creates `admin` and prints
+    /// its password) instead of the committee account [`E2E_USER`].
+    pub no_users: bool,
+}
+
+/// The committee account every [`spawn_app`] server has (unless
+/// `no_users`), and which [`TestApp::get_json`] is logged in as.
+pub const E2E_USER: &str = "e2e-committee";
+/// Test fixtures' password (never used outside throw-away data dirs).
+pub const E2E_PASSWORD: &str = "e2e-password-not-secret";
+
+/// Create a user with the real CLI (`users add --password-stdin`).
+/// An existing user of that name is left as it is.
+pub fn add_user(data_dir: &Path, name: &str, role: &str, unit: Option<&str>) -> Result<()> {
+    use std::io::Write;
+    let mut cmd = Command::new(govpulse_bin()?);
+    cmd.args([
+        "users",
+        "add",
+        "--name",
+        name,
+        "--role",
+        role,
+        "--password-stdin",
+        "--data",
+    ])
+    .arg(data_dir)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if let Some(u) = unit {
+        cmd.args(["--unit", u]);
+    }
+    let mut child = cmd.spawn()?;
+    child
+        .stdin
+        .take()
+        .context("no stdin")?
+        .write_all(format!("{E2E_PASSWORD}\n").as_bytes())?;
+    let out = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && !stderr.contains("already exists") {
+        bail!("users add {name}: {stderr}");
+    }
+    Ok(())
 }
 
 /// Run `govpulse ARGS…`, require success, and return its standard output.
@@ -122,6 +167,24 @@ pub struct TestApp {
     child: Child,
     _tmp: Option<tempfile::TempDir>,
     pub http: reqwest::Client,
+    /// `Cookie` header of the [`E2E_USER`] session (None with `no_users`).
+    pub cookie: Option<String>,
+    /// Standard output lines before the address line.
+    pub startup: Vec<String>,
+}
+
+/// An HTTP answer: status, headers and body text.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// Start `govpulse serve --addr 127.0.0.1:0` and wait for its URL line.
@@ -139,6 +202,9 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
         Some(t) => t,
         None => add_source(&data_dir, "e2e", "VN")?,
     };
+    if !opts.no_users {
+        add_user(&data_dir, E2E_USER, "committee", None)?;
+    }
     let mut cmd = Command::new(&bin);
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(&data_dir)
@@ -155,30 +221,38 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     let stdout = child.stdout.take().context("no stdout")?;
-    let addr = tokio::task::spawn_blocking(move || -> Result<String> {
+    let addr = tokio::task::spawn_blocking(move || -> Result<(String, Vec<String>)> {
         let mut lines = BufReader::new(stdout).lines();
+        let mut before = Vec::new();
         for line in lines.by_ref() {
             let line = line?;
             if let Some(url) = line.strip_prefix("govpulse listening on http://") {
                 let addr = url.trim_end_matches('/').to_owned();
                 // Keep draining stdout so the server never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
-                return Ok(addr);
+                return Ok((addr, before));
             }
+            before.push(line);
         }
         bail!("govpulse exited before printing its address")
     });
-    let addr = tokio::time::timeout(Duration::from_secs(60), addr)
+    let (addr, startup) = tokio::time::timeout(Duration::from_secs(60), addr)
         .await
         .context("server did not start within 60 s")???;
-    Ok(TestApp {
+    let mut app = TestApp {
         addr,
         data_dir,
         token,
         child,
         _tmp: tmp,
         http: reqwest::Client::new(),
-    })
+        cookie: None,
+        startup,
+    };
+    if !opts.no_users {
+        app.cookie = Some(app.login(E2E_USER, E2E_PASSWORD).await?);
+    }
+    Ok(app)
 }
 
 impl TestApp {
@@ -188,6 +262,81 @@ impl TestApp {
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}/api/v1/live", self.addr)
+    }
+
+    /// This server's origin, as a browser on its pages would send it.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A websocket handshake request carrying `cookie` (a `Cookie` header
+    /// value) and no Origin, as a non-browser client sends it.
+    pub fn ws_request(
+        &self,
+        cookie: Option<&str>,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = self
+            .ws_url()
+            .into_client_request()
+            .expect("a valid websocket URL");
+        if let Some(c) = cookie
+            && let Ok(v) = c.parse()
+        {
+            req.headers_mut().insert("cookie", v);
+        }
+        req
+    }
+
+    /// Send a request with an optional session cookie and Origin.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+        json: Option<serde_json::Value>,
+    ) -> Result<Answer> {
+        let mut r = self.http.request(method, self.url(path));
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        if let Some(j) = json {
+            r = r.json(&j);
+        }
+        let resp = r.send().await?;
+        Ok(Answer {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.text().await?,
+        })
+    }
+
+    /// GET with a session cookie.
+    pub async fn get_as(&self, cookie: Option<&str>, path: &str) -> Result<Answer> {
+        self.request(reqwest::Method::GET, path, cookie, None, None)
+            .await
+    }
+
+    /// Log in as a browser on this server's pages would; returns the
+    /// `Cookie` header value of the new session.
+    pub async fn login(&self, user: &str, password: &str) -> Result<String> {
+        let a = self
+            .request(
+                reqwest::Method::POST,
+                "/api/v1/session",
+                None,
+                Some(&self.origin()),
+                Some(serde_json::json!({ "username": user, "password": password })),
+            )
+            .await?;
+        if a.status != 200 {
+            bail!("login as {user}: {} {}", a.status, a.body);
+        }
+        session_cookie(&a.headers).context("no session cookie set")
     }
 
     /// POST an NDJSON body to the ingest endpoint as the test source;
@@ -210,15 +359,13 @@ impl TestApp {
         Ok((status, r.json().await?))
     }
 
+    /// GET as the [`E2E_USER`] session; fails on a non-2xx status.
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value> {
-        Ok(self
-            .http
-            .get(self.url(path))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
+        let mut r = self.http.get(self.url(path));
+        if let Some(c) = &self.cookie {
+            r = r.header("cookie", c);
+        }
+        Ok(r.send().await?.error_for_status()?.json().await?)
     }
 
     /// Wait until the engine has read everything the log committed.
@@ -244,6 +391,17 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The `Cookie` header value (`__Host-govpulse=…`) from a `Set-Cookie`.
+pub fn session_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|kv| kv.starts_with("__Host-govpulse=") && kv.len() > "__Host-govpulse=".len())
+        .map(str::to_owned)
 }
 
 /// An accepted-dossier event line for tests.

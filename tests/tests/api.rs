@@ -7,7 +7,6 @@ use model::live::{ClientMsg, ServerMsg, TopicData};
 use serde_json::Value;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 fn row<'a>(overview: &'a Value, code: &str) -> Option<&'a Value> {
     overview["rows"]
@@ -190,7 +189,7 @@ async fn websocket_gives_a_snapshot_then_deltas_after_ingest() {
     .await
     .unwrap();
     app.settle().await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_request(app.cookie.as_deref()))
         .await
         .unwrap();
     let sub = serde_json::to_string(&ClientMsg::Subscribe {
@@ -243,17 +242,31 @@ async fn websocket_gives_a_snapshot_then_deltas_after_ingest() {
 #[tokio::test]
 async fn a_cross_origin_websocket_handshake_is_refused() {
     let app = spawn_app(AppOptions::default()).await.unwrap();
-    let mut req = app.ws_url().into_client_request().unwrap();
+    let status = |err| match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => resp.status().as_u16(),
+        e => panic!("expected an HTTP refusal, got {e}"),
+    };
+    let mut req = app.ws_request(app.cookie.as_deref());
     req.headers_mut()
         .insert("origin", "http://evil.example".parse().unwrap());
     let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
-    match err {
-        tokio_tungstenite::tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 403),
-        e => panic!("expected an HTTP 403, got {e}"),
-    }
-    let mut req = app.ws_url().into_client_request().unwrap();
+    assert_eq!(
+        status(err),
+        403,
+        "a valid session does not help a foreign page"
+    );
+    let err = tokio_tungstenite::connect_async(app.ws_request(None))
+        .await
+        .unwrap_err();
+    assert_eq!(status(err), 401, "no session, no socket");
+    let err =
+        tokio_tungstenite::connect_async(app.ws_request(Some("__Host-govpulse=0000000000000000")))
+            .await
+            .unwrap_err();
+    assert_eq!(status(err), 401, "a made-up session id");
+    let mut req = app.ws_request(app.cookie.as_deref());
     req.headers_mut()
-        .insert("origin", format!("http://{}", app.addr).parse().unwrap());
+        .insert("origin", app.origin().parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
 }
 

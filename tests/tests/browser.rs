@@ -3,7 +3,10 @@
 //! an ingest, without a reload. Saves a screenshot for people to look at.
 
 use e2e::cdp::Browser;
-use e2e::{AppOptions, accepted_event, spawn_app, web_dir, workspace_root};
+use e2e::{
+    AppOptions, E2E_PASSWORD, E2E_USER, accepted_event, add_user, spawn_app, web_dir,
+    workspace_root,
+};
 use std::time::Duration;
 
 fn as_number(text: &str) -> u64 {
@@ -29,6 +32,14 @@ async fn a_live_number_changes_after_an_ingest() {
     .unwrap();
     app.settle().await.unwrap();
     let mut browser = Browser::launch(&app.url("/"), 1440, 900).await.unwrap();
+    sign_in(&mut browser, "wrong-user", "wrong password").await;
+    browser
+        .wait_text("#login-error", Duration::from_secs(30), |t| {
+            t.contains("wrong user name or password")
+        })
+        .await
+        .unwrap();
+    sign_in(&mut browser, E2E_USER, E2E_PASSWORD).await;
 
     browser
         .wait_text("#status", Duration::from_secs(30), |t| t == "live")
@@ -76,14 +87,80 @@ async fn a_live_number_changes_after_an_ingest() {
         "Hà Nội row: {hanoi}"
     );
 
+    save_screenshot(&mut browser, "dashboard.png").await;
+
+    // Signing out ends the session and returns to the form.
+    browser
+        .eval("document.querySelector('#logout').click()")
+        .await
+        .unwrap();
+    browser
+        .wait_text("#login-button", Duration::from_secs(30), |t| t == "Sign in")
+        .await
+        .unwrap();
+}
+
+/// Fill in and submit the login form.
+async fn sign_in(browser: &mut Browser, user: &str, password: &str) {
+    browser
+        .wait_text("#login-button", Duration::from_secs(30), |t| t == "Sign in")
+        .await
+        .unwrap();
+    let js = format!(
+        "document.querySelector('#username').value = {user:?};\
+         document.querySelector('#password').value = {password:?};\
+         document.querySelector('#login').requestSubmit(); true"
+    );
+    browser.eval(&js).await.unwrap();
+}
+
+async fn save_screenshot(browser: &mut Browser, name: &str) {
     let png = browser.screenshot().await.unwrap();
     let out = std::env::var_os("GOVPULSE_SCREENSHOT_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target/screenshots"));
     std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("dashboard.png"), &png).unwrap();
-    assert!(
-        png.len() > 10_000,
-        "screenshot too small to show a dashboard"
+    std::fs::write(out.join(name), &png).unwrap();
+    assert!(png.len() > 10_000, "screenshot too small to show a page");
+}
+
+#[tokio::test]
+async fn a_province_officer_sees_its_province_and_its_backlog_only() {
+    let app = spawn_app(AppOptions {
+        sample: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    add_user(&app.data_dir, "hanoi", "locality", Some("01")).unwrap();
+    app.settle().await.unwrap();
+    let mut browser = Browser::launch(&app.url("/"), 1440, 900).await.unwrap();
+    sign_in(&mut browser, "hanoi", E2E_PASSWORD).await;
+    browser
+        .wait_text("#status", Duration::from_secs(30), |t| t == "live")
+        .await
+        .unwrap();
+    browser
+        .wait_text("#backlog-open", Duration::from_secs(30), |t| t != "–")
+        .await
+        .unwrap();
+    let codes = browser
+        .eval("[...document.querySelectorAll('#provinces tbody tr')].map(r => r.dataset.code).join(',')")
+        .await
+        .unwrap();
+    assert_eq!(
+        codes, "01",
+        "only Hà Nội's row is pushed to a Hà Nội officer"
     );
+    let open = as_number(&browser.text("#backlog-open").await.unwrap().unwrap());
+    let rows = browser
+        .eval("document.querySelectorAll('#backlog tbody tr').length")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.as_u64(),
+        Some(open.min(50)),
+        "one row per open dossier, up to a page"
+    );
+    save_screenshot(&mut browser, "locality.png").await;
 }

@@ -28,6 +28,8 @@ pub struct UnitFacts {
 #[derive(Debug, Default)]
 struct History {
     unit: Option<String>,
+    procedure: Option<String>,
+    channel: Option<model::Channel>,
     accepted: Option<i64>,
     finished: Option<i64>,
     resolved: Option<i64>,
@@ -35,8 +37,9 @@ struct History {
     dues: Vec<(i64, i64)>,
 }
 
-/// Derive every dossier's facts, grouped by the unit holding the dossier.
-pub fn facts(events: &[Event], calendar: &WorkCalendar) -> HashMap<String, UnitFacts> {
+/// Every dossier's history, keyed by (unit, dossier id), in event-time
+/// terms whatever the arrival order.
+fn histories(events: &[Event]) -> HashMap<(&str, &str), History> {
     let mut histories: HashMap<(&str, &str), History> = HashMap::new();
     for e in events {
         let (EventKind::Dossier, Some(id), Some(status)) =
@@ -46,6 +49,12 @@ pub fn facts(events: &[Event], calendar: &WorkCalendar) -> HashMap<String, UnitF
         };
         let h = histories.entry((e.unit.as_str(), id)).or_default();
         h.unit.get_or_insert_with(|| e.unit.as_str().to_owned());
+        if h.procedure.is_none() {
+            h.procedure.clone_from(&e.procedure_code);
+        }
+        if e.channel.is_some() {
+            h.channel = e.channel;
+        }
         let t = e.occurred_at.timestamp();
         let first = |slot: &mut Option<i64>| *slot = Some(slot.map_or(t, |s| s.min(t)));
         match status {
@@ -68,6 +77,110 @@ pub fn facts(events: &[Event], calendar: &WorkCalendar) -> HashMap<String, UnitF
             _ => {}
         }
     }
+    histories
+}
+
+/// The due date in force at `t`: the latest change at or before `t` (the
+/// first one if every change is later). `dues` is sorted.
+fn due_in_force(dues: &[(i64, i64)], t: i64) -> Option<i64> {
+    dues.iter()
+        .rev()
+        .find(|(at, _)| *at <= t)
+        .or(dues.first())
+        .map(|(_, d)| *d)
+}
+
+/// The instant a dossier due at `due` becomes "due soon": one working day
+/// before, taken at its earliest (Thursday 17:00, not Friday 07:00).
+fn due_soon_from(calendar: &WorkCalendar, due: i64) -> i64 {
+    let soon = calendar.sub_working_minutes(local(due), DAY_MINUTES);
+    calendar.sub_working_minutes(soon, 0).timestamp()
+}
+
+/// Where an open dossier stands against its due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BacklogState {
+    /// Open, more than one working day before its due date (or none given).
+    NotDue,
+    /// Open and due within one working day.
+    DueSoon,
+    /// Open past its due date.
+    Overdue,
+}
+
+impl BacklogState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotDue => "not_due",
+            Self::DueSoon => "due_soon",
+            Self::Overdue => "overdue",
+        }
+    }
+}
+
+/// One dossier open at a given instant: a line of a unit's backlog.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenDossier {
+    pub dossier_id: String,
+    pub unit: String,
+    pub procedure_code: Option<String>,
+    pub channel: Option<&'static str>,
+    /// Unix seconds.
+    pub accepted_at: i64,
+    /// The due date in force at the instant asked about, Unix seconds.
+    pub due_at: Option<i64>,
+    pub state: BacklogState,
+}
+
+/// Dossiers accepted at or before `as_of` and not finished by then, with
+/// their state at `as_of`, for the units `keep` admits. Sorted by due date
+/// (most urgent first), then unit and id.
+pub fn open_dossiers(
+    events: &[Event],
+    calendar: &WorkCalendar,
+    as_of: i64,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<OpenDossier> {
+    let mut out = Vec::new();
+    for ((_, id), h) in histories(events) {
+        let (Some(unit), Some(accepted)) = (h.unit, h.accepted) else {
+            continue;
+        };
+        if accepted > as_of || h.finished.is_some_and(|f| f <= as_of) || !keep(&unit) {
+            continue;
+        }
+        let mut dues = h.dues;
+        dues.sort_unstable();
+        let due = due_in_force(&dues, as_of);
+        let state = match due {
+            Some(d) if as_of > d => BacklogState::Overdue,
+            Some(d) if as_of >= due_soon_from(calendar, d) => BacklogState::DueSoon,
+            _ => BacklogState::NotDue,
+        };
+        out.push(OpenDossier {
+            dossier_id: id.to_owned(),
+            unit,
+            procedure_code: h.procedure,
+            channel: h.channel.map(model::Channel::as_str),
+            accepted_at: accepted,
+            due_at: due,
+            state,
+        });
+    }
+    out.sort_by(|a, b| {
+        (a.due_at.unwrap_or(i64::MAX), &a.unit, &a.dossier_id).cmp(&(
+            b.due_at.unwrap_or(i64::MAX),
+            &b.unit,
+            &b.dossier_id,
+        ))
+    });
+    out
+}
+
+/// Derive every dossier's facts, grouped by the unit holding the dossier.
+pub fn facts(events: &[Event], calendar: &WorkCalendar) -> HashMap<String, UnitFacts> {
+    let histories = histories(events);
     let mut out: HashMap<String, UnitFacts> = HashMap::new();
     for h in histories.into_values() {
         let (Some(unit), Some(accepted)) = (h.unit, h.accepted) else {
@@ -78,13 +191,7 @@ pub fn facts(events: &[Event], calendar: &WorkCalendar) -> HashMap<String, UnitF
         dues.sort_unstable();
         // The due date in force at `t`: the latest change at or before t
         // (the first one if every change is later).
-        let due_at = |t: i64| {
-            dues.iter()
-                .rev()
-                .find(|(at, _)| *at <= t)
-                .or(dues.first())
-                .map(|(_, d)| *d)
-        };
+        let due_at = |t: i64| due_in_force(&dues, t);
         if let (Some(r), Some(due)) = (h.resolved, h.resolved.and_then(due_at))
             && r <= due
         {
@@ -112,10 +219,7 @@ pub fn facts(events: &[Event], calendar: &WorkCalendar) -> HashMap<String, UnitF
                 continue;
             }
             let Some(due) = due_at(s) else { continue };
-            // One working day before the due date, taken at its earliest
-            // (Thursday 17:00, not the equivalent Friday 07:00).
-            let soon = calendar.sub_working_minutes(local(due), DAY_MINUTES);
-            let soon = calendar.sub_working_minutes(soon, 0).timestamp();
+            let soon = due_soon_from(calendar, due);
             let mut span = |counter, a: i64, b: i64| {
                 let (a, b) = (a.max(s), b.min(e));
                 if a < b {
@@ -288,5 +392,61 @@ mod tests {
             count_at(&f.spans, "open_end", ts("2025-11-20T09:00:00+07:00")),
             0
         );
+    }
+
+    #[test]
+    fn the_backlog_at_an_instant_moves_through_due_soon_to_overdue() {
+        let cal = WorkCalendar::default();
+        let events = [
+            ev(
+                "1",
+                "D1",
+                S::Accepted,
+                "2025-11-19T09:00:00+07:00",
+                Some("2025-11-21T17:00:00+07:00"),
+            ),
+            ev(
+                "2",
+                "D2",
+                S::Accepted,
+                "2025-11-19T09:30:00+07:00",
+                Some("2025-11-28T17:00:00+07:00"),
+            ),
+            ev("3", "D2", S::Resolved, "2025-11-21T10:00:00+07:00", None),
+        ];
+        let at = |t: &str| {
+            open_dossiers(&events, &cal, ts(t), |_| true)
+                .into_iter()
+                .map(|d| (d.dossier_id, d.state))
+                .collect::<Vec<_>>()
+        };
+        use BacklogState::*;
+        assert_eq!(at("2025-11-19T08:00:00+07:00"), vec![]);
+        assert_eq!(
+            at("2025-11-19T10:00:00+07:00"),
+            vec![("D1".into(), NotDue), ("D2".into(), NotDue)]
+        );
+        // One working day before Fri 17:00 is Thu 17:00.
+        assert_eq!(
+            at("2025-11-20T16:59:00+07:00"),
+            vec![("D1".into(), NotDue), ("D2".into(), NotDue)]
+        );
+        assert_eq!(
+            at("2025-11-20T17:00:00+07:00"),
+            vec![("D1".into(), DueSoon), ("D2".into(), NotDue)]
+        );
+        // D2 resolved Friday 10:00; D1 overdue after Fri 17:00.
+        assert_eq!(
+            at("2025-11-21T17:00:01+07:00"),
+            vec![("D1".into(), Overdue)]
+        );
+        let none = open_dossiers(&events, &cal, ts("2025-11-20T10:00:00+07:00"), |u| {
+            u != "00070"
+        });
+        assert!(none.is_empty(), "the unit filter applies");
+        let d = &open_dossiers(&events, &cal, ts("2025-11-20T10:00:00+07:00"), |_| true)[0];
+        assert_eq!(d.procedure_code.as_deref(), Some("1.001193"));
+        assert_eq!(d.channel, Some("online"));
+        assert_eq!(d.due_at, Some(ts("2025-11-21T17:00:00+07:00")));
     }
 }

@@ -1,16 +1,108 @@
-//! Read-side REST endpoints.
+//! The REST API under `/api/v1` (documented in `server/openapi.json`,
+//! served at `/api/v1/openapi.json`). Every handler that returns unit data
+//! takes the caller from the session and answers only within its scope.
+
+pub mod admin;
+pub mod error;
+pub mod metrics;
+pub mod session;
+pub mod units;
 
 use crate::app::AppState;
+use crate::auth::National;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
+use error::{ApiError, ApiResult};
 use model::live::{TopicData, topics};
+use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::atomic::Ordering;
 
-/// `GET /api/v1/overview`: the overview topic's current rows and sequence
-/// number, the same state a websocket snapshot carries.
-pub async fn overview(State(state): State<AppState>) -> impl IntoResponse {
+/// The OpenAPI 3.1 document of this API.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+/// Query parameters, checked: an unknown name or a bad value is a 400
+/// naming the parameter and the rule.
+#[derive(Debug)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    pub fn new(map: HashMap<String, String>, allowed: &[&str]) -> ApiResult<Self> {
+        let mut unknown: Vec<&String> = map
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .collect();
+        unknown.sort();
+        if let Some(k) = unknown.first() {
+            let shown: String = k.chars().take(32).collect();
+            return Err(ApiError::field(
+                shown,
+                format!("unknown parameter; use {}", allowed.join(", ")),
+            ));
+        }
+        Ok(Self(map))
+    }
+
+    /// A non-empty string value.
+    pub fn str(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name).filter(|v| !v.is_empty())
+    }
+
+    pub fn parse<T: FromStr>(&mut self, name: &str) -> ApiResult<Option<T>>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.str(name)
+            .map(|v| v.parse().map_err(|e| ApiError::field(name, format!("{e}"))))
+            .transpose()
+    }
+
+    pub fn int(&mut self, name: &str, default: i64, min: i64, max: i64) -> ApiResult<i64> {
+        let Some(v) = self.str(name) else {
+            return Ok(default);
+        };
+        match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::field(
+                name,
+                format!("must be a whole number from {min} to {max}"),
+            )),
+        }
+    }
+
+    /// A local date `YYYY-MM-DD`.
+    pub fn date(&mut self, name: &str) -> ApiResult<Option<chrono::NaiveDate>> {
+        self.str(name)
+            .map(|v| {
+                chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                    .map_err(|_| ApiError::field(name, "must be a date YYYY-MM-DD"))
+            })
+            .transpose()
+    }
+
+    /// `format=json` (the default) or `format=csv`.
+    pub fn format_csv(&mut self) -> ApiResult<bool> {
+        match self.str("format").as_deref() {
+            None | Some("json") => Ok(false),
+            Some("csv") => Ok(true),
+            Some(_) => Err(ApiError::field("format", "use json or csv")),
+        }
+    }
+}
+
+/// `GET /api/v1/overview` (committee, admin): the overview topic's current
+/// rows and sequence number, the same state a websocket snapshot carries.
+pub async fn overview(State(state): State<AppState>, _: National) -> impl IntoResponse {
     match state.hub.snapshot(topics::OVERVIEW) {
         Some(snap) => {
             let TopicData::Overview { rows } = snap.data;

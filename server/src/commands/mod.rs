@@ -1,5 +1,5 @@
 //! Subcommands beside `serve`: data generation, the demo, batch KPIs,
-//! replay, and the administration of sources and rejected records.
+//! replay, and the administration of sources, users and rejected records.
 
 pub mod demo;
 pub mod generate;
@@ -8,6 +8,7 @@ pub mod log;
 pub mod rejected;
 pub mod replay;
 pub mod sources;
+pub mod users;
 
 /// A progress bar on standard error over `len` steps; hidden when standard
 /// error is not a terminal (CI logs stay clean).

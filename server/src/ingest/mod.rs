@@ -129,7 +129,8 @@ pub fn append(
     decoded: Decoded,
 ) -> Result<IngestReport, IngestError> {
     let Decoded { events, rejected } = enforce_scope(state, source, decoded);
-    let events = events.into_iter().map(|(_, e)| e).collect();
+    let events: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
+    let newest = events.iter().map(|e| e.occurred_at).max();
     let Appended {
         accepted,
         duplicates,
@@ -147,6 +148,9 @@ pub fn append(
         .fetch_add(duplicates as i64, Ordering::Relaxed);
     m.events_rejected
         .fetch_add(rejected.len() as i64, Ordering::Relaxed);
+    state
+        .feeds
+        .record(&source.name, accepted, duplicates, rejected.len(), newest);
     Ok(IngestReport {
         accepted,
         duplicates,

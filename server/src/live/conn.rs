@@ -7,6 +7,7 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use model::live::{ClientMsg, ServerMsg};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::WatchStream;
@@ -30,14 +31,32 @@ impl Scope for AllTopics {
 /// Heartbeats a peer may miss before it is considered dead.
 const MISSED_HEARTBEATS: u32 = 3;
 
+/// A user's scope: the overview for national users, `unit/{code}` for
+/// units their scope covers.
+pub struct UserScope {
+    pub user: crate::store::User,
+    pub units: Arc<pipelines::units::UnitRegistry>,
+}
+
+impl Scope for UserScope {
+    fn may_subscribe(&self, topic: &str) -> bool {
+        if topic == model::live::topics::OVERVIEW {
+            return self.user.is_national();
+        }
+        model::live::topics::unit_code(topic).is_some_and(|code| self.user.sees(&self.units, code))
+    }
+}
+
 /// Serve one connection until the peer leaves, stops answering
-/// heartbeats, or the socket fails.
+/// heartbeats, or the socket fails. `coalesced` counts topic updates that
+/// were folded into a later delta because the client was slow.
 pub async fn run<S, R>(
     hub: Arc<Hub>,
     scope: &dyn Scope,
     mut sink: S,
     mut stream: R,
     heartbeat: Duration,
+    coalesced: &AtomicI64,
 ) where
     S: Sink<ServerMsg> + Unpin,
     R: Stream<Item = Result<ClientMsg, String>> + Unpin,
@@ -71,6 +90,8 @@ pub async fn run<S, R>(
                 let base = sent.get(&topic).copied().unwrap_or(0);
                 hub.delta_since(&topic, base).map(|(seq, data)| {
                     sent.insert(topic.clone(), seq);
+                    let folded = seq.saturating_sub(base).saturating_sub(1);
+                    coalesced.fetch_add(i64::try_from(folded).unwrap_or(i64::MAX), Ordering::Relaxed);
                     ServerMsg::Delta { topic, base, seq, data }
                 })
             }
@@ -143,7 +164,9 @@ mod tests {
     fn connect(hub: Arc<Hub>, heartbeat: Duration) -> (Client, tokio::task::JoinHandle<()>) {
         let (tx, stream) = mpsc::channel(8);
         let (sink, rx) = mpsc::channel(8);
-        let task = tokio::spawn(async move { run(hub, &AllTopics, sink, stream, heartbeat).await });
+        let task = tokio::spawn(async move {
+            run(hub, &AllTopics, sink, stream, heartbeat, &AtomicI64::new(0)).await
+        });
         (Client { tx, rx }, task)
     }
 

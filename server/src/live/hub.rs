@@ -60,11 +60,15 @@ pub struct Snapshot {
 }
 
 impl Hub {
+    /// A hub with the overview topic only.
     pub fn new() -> Self {
-        let mut topics = HashMap::new();
-        topics.insert(topics::OVERVIEW.to_owned(), Topic::new());
+        Self::with_topics([topics::OVERVIEW.to_owned()])
+    }
+
+    /// A hub with these topics; subscribing to any other is refused.
+    pub fn with_topics(names: impl IntoIterator<Item = String>) -> Self {
         Self {
-            topics: Mutex::new(topics),
+            topics: Mutex::new(names.into_iter().map(|n| (n, Topic::new())).collect()),
         }
     }
 

@@ -19,3 +19,20 @@ pub mod hub;
 pub mod ws;
 
 pub use hub::Hub;
+
+use model::UnitLevel;
+use model::live::topics;
+use pipelines::units::UnitRegistry;
+
+/// Every topic the hub serves: the national overview, and one
+/// `unit/{code}` per province carrying that province's row.
+pub fn topic_names(units: &UnitRegistry) -> Vec<String> {
+    std::iter::once(topics::OVERVIEW.to_owned())
+        .chain(
+            units
+                .level(UnitLevel::Province)
+                .into_iter()
+                .map(|u| topics::unit(u.code.as_str())),
+        )
+        .collect()
+}

@@ -1,29 +1,44 @@
-//! The websocket at `/api/v1/live`: checks the handshake's Origin, then
-//! translates frames to protocol messages for [`super::conn::run`].
+//! The websocket at `/api/v1/live`: checks the handshake's Origin and the
+//! session, then translates frames to protocol messages for
+//! [`super::conn::run`], scoped to the user.
 
-use super::conn::{self, AllTopics};
+use super::conn::{self, UserScope};
+use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::auth::{Viewer, origin_matches};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt, future};
 use model::live::{ClientMsg, ServerMsg};
 use std::time::Duration;
 
+/// The handshake: a browser's Origin must name this server (a page on
+/// another site cannot open a socket with the user's cookie), and the
+/// session must be live. Non-browser clients send no Origin.
 pub async fn handler(
     State(state): State<AppState>,
     headers: HeaderMap,
+    viewer: Result<Viewer, ApiError>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-origin websocket refused").into_response();
+    if origin_matches(&headers) == Some(false) {
+        return ApiError::forbidden("cross-origin websocket refused").into_response();
     }
+    let Viewer(user) = match viewer {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
     let heartbeat = Duration::from_secs(state.config.live.heartbeat_secs);
-    ws.on_upgrade(move |socket| serve(state, socket, heartbeat))
+    let scope = UserScope {
+        user,
+        units: state.units.clone(),
+    };
+    ws.on_upgrade(move |socket| serve(state, socket, heartbeat, scope))
 }
 
-async fn serve(state: AppState, socket: WebSocket, heartbeat: Duration) {
+async fn serve(state: AppState, socket: WebSocket, heartbeat: Duration, scope: UserScope) {
     state
         .metrics
         .connections
@@ -51,62 +66,15 @@ async fn serve(state: AppState, socket: WebSocket, heartbeat: Duration) {
         });
     conn::run(
         state.hub.clone(),
-        &AllTopics,
+        &scope,
         Box::pin(sink),
         Box::pin(stream),
         heartbeat,
+        &state.metrics.ws_coalesced,
     )
     .await;
     state
         .metrics
         .connections
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// A browser always sends Origin on a websocket handshake; it must name the
-/// host the page was served from. Non-browser clients send none.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let origin = origin.to_str().unwrap_or_default();
-    let authority = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    authority == Some(host)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, host.parse().unwrap());
-        if let Some(o) = origin {
-            h.insert(header::ORIGIN, o.parse().unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn only_the_serving_origin_passes() {
-        assert!(same_origin(&headers(
-            Some("http://127.0.0.1:8080"),
-            "127.0.0.1:8080"
-        )));
-        assert!(same_origin(&headers(None, "127.0.0.1:8080")));
-        assert!(!same_origin(&headers(
-            Some("http://evil.example"),
-            "127.0.0.1:8080"
-        )));
-        assert!(!same_origin(&headers(
-            Some("http://127.0.0.1:8081"),
-            "127.0.0.1:8080"
-        )));
-        assert!(!same_origin(&headers(Some("null"), "127.0.0.1:8080")));
-    }
 }

@@ -1,0 +1,210 @@
+//! `GET /metrics`: Prometheus text format (version 0.0.4). Server-wide
+//! counters and per-source feed health; no unit-level data, so it reveals
+//! nothing a locality may not see.
+
+use crate::app::{AppState, LATENCY_BUCKETS};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+struct Out(String);
+
+/// A per-source family: name, type, help, and the value of one feed.
+type PerSource = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&crate::feeds::FeedHealth) -> Option<f64>,
+);
+
+impl Out {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let v = v
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let _ = write!(self.0, "{k}=\"{v}\"");
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let m = &state.metrics;
+    let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed) as f64;
+    let (logged, committed) = {
+        let log = state.log.lock().unwrap_or_else(|p| p.into_inner());
+        (log.len() as f64, log.committed() as f64)
+    };
+    let engine = load(&m.engine_offset);
+    let mut o = Out(String::new());
+    let c = "counter";
+    let g = "gauge";
+    o.single(
+        "govpulse_events_accepted_total",
+        c,
+        "Events appended to the durable log.",
+        load(&m.events_accepted),
+    );
+    o.single(
+        "govpulse_events_duplicate_total",
+        c,
+        "Events recognised as duplicates (same source and event_id).",
+        load(&m.events_duplicate),
+    );
+    o.single(
+        "govpulse_events_rejected_total",
+        c,
+        "Records rejected with a reason.",
+        load(&m.events_rejected),
+    );
+    o.single(
+        "govpulse_log_events",
+        g,
+        "Events in the durable log.",
+        logged,
+    );
+    o.single(
+        "govpulse_log_committed_bytes",
+        g,
+        "Committed length of the event log.",
+        committed,
+    );
+    o.single(
+        "govpulse_engine_offset_bytes",
+        g,
+        "Log offset the engine has folded in.",
+        engine,
+    );
+    o.single(
+        "govpulse_engine_lag_bytes",
+        g,
+        "Committed log bytes the engine has not read yet.",
+        (committed - engine).max(0.0),
+    );
+    o.single(
+        "govpulse_ws_connections",
+        g,
+        "Open websocket connections.",
+        load(&m.connections),
+    );
+    o.single(
+        "govpulse_ws_coalesced_updates_total",
+        c,
+        "Topic updates folded into a later delta for a slow client (per-connection queue drops).",
+        load(&m.ws_coalesced),
+    );
+    o.single(
+        "govpulse_nats_connected",
+        g,
+        "1 while connected to NATS JetStream.",
+        load(&m.nats_connected),
+    );
+    o.single(
+        "govpulse_nats_delivered_total",
+        c,
+        "JetStream messages delivered.",
+        load(&m.nats_delivered),
+    );
+    o.single(
+        "govpulse_nats_redelivered_total",
+        c,
+        "JetStream messages delivered again.",
+        load(&m.nats_redelivered),
+    );
+    o.single(
+        "govpulse_nats_acked_total",
+        c,
+        "JetStream messages acknowledged after the append.",
+        load(&m.nats_acked),
+    );
+
+    let name = "govpulse_pipeline_latency_seconds";
+    o.family(
+        name,
+        "histogram",
+        "From the engine seeing committed events to their rows reaching the hub.",
+    );
+    let (cumulative, sum) = m.pipeline_latency.read();
+    for (i, n) in cumulative.iter().enumerate() {
+        let le = LATENCY_BUCKETS
+            .get(i)
+            .map_or("+Inf".to_owned(), |b| b.to_string());
+        o.sample(&format!("{name}_bucket"), &[("le", &le)], *n as f64);
+    }
+    o.sample(&format!("{name}_sum"), &[], sum);
+    o.sample(
+        &format!("{name}_count"),
+        &[],
+        cumulative.last().copied().unwrap_or(0) as f64,
+    );
+
+    let feeds = state.feeds.health();
+    let per_source: [PerSource; 5] = [
+        (
+            "govpulse_source_events_total",
+            c,
+            "Events accepted per source since start.",
+            |h| Some(h.accepted as f64),
+        ),
+        (
+            "govpulse_source_rejected_total",
+            c,
+            "Records rejected per source since start.",
+            |h| Some(h.rejected as f64),
+        ),
+        (
+            "govpulse_source_events_last_minute",
+            g,
+            "Events accepted per source in the last minute.",
+            |h| Some(h.events_last_minute as f64),
+        ),
+        (
+            "govpulse_source_last_event_age_seconds",
+            g,
+            "Seconds since the source last delivered an accepted event.",
+            |h| h.last_event_age_secs.map(|s| s as f64),
+        ),
+        (
+            "govpulse_source_lateness_seconds",
+            g,
+            "Receive time minus event time of the newest event in the last batch.",
+            |h| h.lateness_secs.map(|s| s as f64),
+        ),
+    ];
+    for (name, kind, help, value) in per_source {
+        o.family(name, kind, help);
+        for h in &feeds {
+            if let Some(v) = value(h) {
+                o.sample(name, &[("source", &h.source)], v);
+            }
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        o.0,
+    )
+}

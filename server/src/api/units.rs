@@ -1,0 +1,419 @@
+//! The unit tree, a unit's KPIs, and its backlog of open dossiers, each
+//! limited to the caller's scope. A unit outside the scope answers exactly
+//! like a unit that does not exist.
+//!
+//! KPIs and the backlog are computed on request by the batch engine of
+//! `pipelines::kpi` over the events of the unit's subtree, read from the
+//! durable log; "now" is the newest event time in the log (the same
+//! event-time clock the engine uses), so the answer is the same whenever
+//! it is asked.
+
+use super::Params;
+use super::error::{ApiError, ApiResult, blocking};
+use crate::app::AppState;
+use crate::auth::{Client, Viewer};
+use crate::log::LogReader;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, TimeZone};
+use model::{Event, UnitCode, UnitLevel};
+use pipelines::kpi::dossiers::{self, BacklogState, OpenDossier};
+use pipelines::kpi::report::{self, Level, ReportSpec};
+use pipelines::units::UnitRegistry;
+use pipelines::windows::periods::Period;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+fn level_name(level: UnitLevel) -> &'static str {
+    match level {
+        UnitLevel::Nation => "nation",
+        UnitLevel::Province => "province",
+        UnitLevel::Commune => "commune",
+        UnitLevel::Ministry => "ministry",
+    }
+}
+
+fn unit_level(code: &str) -> Option<UnitLevel> {
+    UnitCode::parse(code).ok().map(|c| c.level())
+}
+
+/// A unit the viewer may see, or the same 404 whether it exists or not.
+fn visible(units: &UnitRegistry, viewer: &Viewer, code: &str) -> ApiResult<UnitLevel> {
+    let known = code == UnitCode::NATION || units.contains(code);
+    match unit_level(code) {
+        Some(level) if known && viewer.sees(units, code) => Ok(level),
+        _ => Err(ApiError::no_unit(code)),
+    }
+}
+
+/// The units directly below `code`.
+fn children<'a>(units: &'a UnitRegistry, code: &str) -> Vec<&'a pipelines::units::Unit> {
+    if code == UnitCode::NATION {
+        let mut v = units.level(UnitLevel::Province);
+        v.extend(units.level(UnitLevel::Ministry));
+        return v;
+    }
+    if unit_level(code) != Some(UnitLevel::Province) {
+        return Vec::new();
+    }
+    units
+        .level(UnitLevel::Commune)
+        .into_iter()
+        .filter(|u| u.parent.as_ref().is_some_and(|p| p.as_str() == code))
+        .collect()
+}
+
+fn unit_json(units: &UnitRegistry, code: &str) -> Value {
+    let name = if code == UnitCode::NATION {
+        "Toàn quốc"
+    } else {
+        units.name(code)
+    };
+    json!({
+        "code": code,
+        "name": name,
+        "level": unit_level(code).map(level_name),
+        "parent": units.get(code).and_then(|u| u.parent.as_ref()).map(UnitCode::as_str)
+            .or((code != UnitCode::NATION).then_some(UnitCode::NATION)),
+    })
+}
+
+/// `GET /api/v1/units`: the root of the viewer's scope and its children.
+pub async fn tree(State(state): State<AppState>, viewer: Viewer) -> Json<Value> {
+    let root = viewer.scope().to_owned();
+    unit_body(&state.units, &root)
+}
+
+fn unit_body(units: &UnitRegistry, code: &str) -> Json<Value> {
+    let mut body = unit_json(units, code);
+    body["children"] = children(units, code)
+        .into_iter()
+        .map(|u| unit_json(units, u.code.as_str()))
+        .collect();
+    Json(body)
+}
+
+/// `GET /api/v1/units/{code}`: one unit and its children.
+pub async fn unit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    visible(&state.units, &viewer, &code)?;
+    Ok(unit_body(&state.units, &code))
+}
+
+/// Every event of the durable log whose unit lies under `scope`.
+fn subtree_events(state: &AppState, scope: &str) -> ApiResult<Vec<Event>> {
+    let (path, committed) = {
+        let log = state.log.lock().unwrap_or_else(|p| p.into_inner());
+        (log.path().to_owned(), log.committed())
+    };
+    let records = LogReader::new(path, 0)
+        .read(committed, usize::MAX)
+        .map_err(|e| ApiError::unavailable("the event log", e))?;
+    Ok(records
+        .into_iter()
+        .map(|r| r.event)
+        .filter(|e| state.units.covers(scope, e.unit.as_str()))
+        .collect())
+}
+
+/// The levels a unit's KPIs may be broken down to: its own, and below.
+fn allowed_levels(level: UnitLevel) -> &'static [&'static str] {
+    match level {
+        UnitLevel::Nation => &[
+            "nation",
+            "localities",
+            "ministries",
+            "province",
+            "ministry",
+            "commune",
+        ],
+        UnitLevel::Province => &["province", "commune"],
+        UnitLevel::Commune => &["commune"],
+        UnitLevel::Ministry => &["ministry"],
+    }
+}
+
+fn local_midnight(d: NaiveDate) -> i64 {
+    model::calendar::vn_offset()
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .single()
+        .map_or(0, |t| t.timestamp())
+}
+
+/// `GET /api/v1/units/{code}/kpis?period=&level=&from=&to=&format=`: every
+/// KPI per period for the unit (or for the units of `level` below it),
+/// with numerator, denominator and percent. `from`/`to` are local dates
+/// bounding period starts (`to` exclusive).
+pub async fn kpis(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Client(client): Client,
+    Path(code): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let unit_level = visible(&state.units, &viewer, &code)?;
+    let mut p = Params::new(q, &["period", "level", "from", "to", "format"])?;
+    let period: Period = p.parse("period")?.unwrap_or(Period::Day);
+    let allowed = allowed_levels(unit_level);
+    let level_name = p.str("level").unwrap_or_else(|| allowed[0].to_owned());
+    if !allowed.contains(&level_name.as_str()) {
+        return Err(ApiError::field(
+            "level",
+            format!(
+                "for a {} unit use one of {}",
+                self::level_name(unit_level),
+                allowed.join(", ")
+            ),
+        ));
+    }
+    let level: Level = level_name
+        .parse()
+        .map_err(|e: String| ApiError::field("level", e))?;
+    let from: Option<NaiveDate> = p.date("from")?;
+    let to: Option<NaiveDate> = p.date("to")?;
+    let csv = p.format_csv()?;
+    let st = state.clone();
+    let scope = code.clone();
+    let events = blocking(move || subtree_events(&st, &scope)).await?;
+    let as_of = events.iter().map(|e| e.occurred_at).max();
+    let spec = ReportSpec {
+        level,
+        period,
+        chunk: state.config.engine.batch_max,
+    };
+    let rows = report::report(&events, state.units.clone(), &state.calendar, spec)
+        .await
+        .map_err(|e| ApiError::internal("the KPI report", e))?;
+    let (lo, hi) = (from.map(local_midnight), to.map(local_midnight));
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| {
+            let start = DateTime::parse_from_rfc3339(&r.period_start).map(|t| t.timestamp());
+            match start {
+                Ok(t) => lo.is_none_or(|lo| t >= lo) && hi.is_none_or(|hi| t < hi),
+                // The `all` period has no start; it passes any range.
+                Err(_) => true,
+            }
+        })
+        // Aggregate rows (nation, all localities) only exist for the nation.
+        .filter(|r| code == UnitCode::NATION || state.units.covers(&code, &r.unit))
+        .collect();
+    if csv {
+        let mut out = Vec::new();
+        report::write_csv(&rows, &mut out).map_err(|e| ApiError::internal("writing CSV", e))?;
+        audit_export(&state, &viewer, &client, "kpis", &code, rows.len()).await?;
+        return Ok(csv_response(out, &format!("kpis-{code}.csv")));
+    }
+    Ok(Json(json!({
+        "unit": code,
+        "level": level_name,
+        "period": period.as_str(),
+        "as_of": as_of,
+        "rows": rows,
+    }))
+    .into_response())
+}
+
+fn csv_response(body: Vec<u8>, file: &str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+async fn audit_export(
+    state: &AppState,
+    viewer: &Viewer,
+    client: &str,
+    what: &str,
+    unit: &str,
+    rows: usize,
+) -> ApiResult<()> {
+    let store = state.store.clone();
+    let (name, client, target) = (viewer.name.clone(), client.to_owned(), unit.to_owned());
+    let detail = json!({ "what": what, "rows": rows });
+    blocking(move || {
+        Ok(store.audit(Some(&name), "export", Some(&target), Some(&client), detail)?)
+    })
+    .await
+}
+
+/// Which open dossiers a backlog query wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StateFilter {
+    Open,
+    NotDue,
+    DueSoon,
+    Overdue,
+}
+
+impl std::str::FromStr for StateFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "open" => Self::Open,
+            "not_due" => Self::NotDue,
+            "due_soon" => Self::DueSoon,
+            "overdue" => Self::Overdue,
+            _ => return Err("use open, not_due, due_soon or overdue".into()),
+        })
+    }
+}
+
+impl StateFilter {
+    fn admits(self, s: BacklogState) -> bool {
+        match self {
+            Self::Open => true,
+            Self::NotDue => s == BacklogState::NotDue,
+            Self::DueSoon => s == BacklogState::DueSoon,
+            Self::Overdue => s == BacklogState::Overdue,
+        }
+    }
+}
+
+fn time(t: i64) -> Option<String> {
+    DateTime::from_timestamp(t, 0)
+        .map(|t| t.with_timezone(&model::calendar::vn_offset()).to_rfc3339())
+}
+
+fn backlog_row(d: &OpenDossier, as_of: i64, units: &UnitRegistry) -> Value {
+    json!({
+        "dossier_id": d.dossier_id,
+        "unit": d.unit,
+        "unit_name": units.name(&d.unit),
+        "procedure_code": d.procedure_code,
+        "channel": d.channel,
+        "accepted_at": time(d.accepted_at),
+        "due_at": d.due_at.and_then(time),
+        "state": d.state,
+        "age_days": (as_of - d.accepted_at) as f64 / 86_400.0,
+    })
+}
+
+/// `GET /api/v1/units/{code}/backlog?state=&procedure=&min_age_days=&
+/// max_age_days=&page=&per_page=&format=`: open dossiers of the unit's
+/// subtree, most urgent first, paged; `format=csv` exports every match
+/// (audited).
+pub async fn backlog(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Client(client): Client,
+    Path(code): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    visible(&state.units, &viewer, &code)?;
+    let mut p = Params::new(
+        q,
+        &[
+            "state",
+            "procedure",
+            "min_age_days",
+            "max_age_days",
+            "page",
+            "per_page",
+            "format",
+        ],
+    )?;
+    let filter: StateFilter = p.parse("state")?.unwrap_or(StateFilter::Open);
+    let procedure = p.str("procedure");
+    let min_age = p.int("min_age_days", 0, 0, 100_000)?;
+    let max_age = p.int("max_age_days", i64::MAX / 86_400, 0, i64::MAX / 86_400)?;
+    let page = p.int("page", 1, 1, 1_000_000)? as usize;
+    let per_page = p.int("per_page", 100, 1, 1000)? as usize;
+    let csv = p.format_csv()?;
+    let st = state.clone();
+    let scope = code.clone();
+    let (as_of, open) = blocking(move || {
+        let events = subtree_events(&st, &scope)?;
+        let Some(as_of) = events.iter().map(|e| e.occurred_at.timestamp()).max() else {
+            return Ok((None, Vec::new()));
+        };
+        let open =
+            dossiers::open_dossiers(&events, &st.calendar, as_of, |u| st.units.covers(&scope, u));
+        Ok((Some(as_of), open))
+    })
+    .await?;
+    let as_of_t = as_of.unwrap_or_default();
+    let matching: Vec<&OpenDossier> = open
+        .iter()
+        .filter(|d| filter.admits(d.state))
+        .filter(|d| {
+            procedure
+                .as_deref()
+                .is_none_or(|p| d.procedure_code.as_deref() == Some(p))
+        })
+        .filter(|d| {
+            let age = (as_of_t - d.accepted_at) / 86_400;
+            age >= min_age && age <= max_age
+        })
+        .collect();
+    let count = |s| open.iter().filter(|d| d.state == s).count();
+    let summary = json!({
+        "open": open.len(),
+        "not_due": count(BacklogState::NotDue),
+        "due_soon": count(BacklogState::DueSoon),
+        "overdue": count(BacklogState::Overdue),
+    });
+    if csv {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |e: csv::Error| ApiError::internal("writing CSV", e);
+        w.write_record([
+            "dossier_id",
+            "unit",
+            "unit_name",
+            "procedure_code",
+            "channel",
+            "accepted_at",
+            "due_at",
+            "state",
+            "age_days",
+        ])
+        .map_err(io)?;
+        for d in &matching {
+            w.write_record([
+                d.dossier_id.as_str(),
+                d.unit.as_str(),
+                state.units.name(&d.unit),
+                d.procedure_code.as_deref().unwrap_or(""),
+                d.channel.unwrap_or(""),
+                &time(d.accepted_at).unwrap_or_default(),
+                &d.due_at.and_then(time).unwrap_or_default(),
+                d.state.as_str(),
+                &format!("{:.2}", (as_of_t - d.accepted_at) as f64 / 86_400.0),
+            ])
+            .map_err(io)?;
+        }
+        let out = w
+            .into_inner()
+            .map_err(|e| ApiError::internal("writing CSV", e))?;
+        audit_export(&state, &viewer, &client, "backlog", &code, matching.len()).await?;
+        return Ok(csv_response(out, &format!("backlog-{code}.csv")));
+    }
+    let rows: Vec<Value> = matching
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|d| backlog_row(d, as_of_t, &state.units))
+        .collect();
+    Ok(Json(json!({
+        "unit": code,
+        "as_of": as_of.and_then(time),
+        "summary": summary,
+        "total": matching.len(),
+        "page": page,
+        "per_page": per_page,
+        "rows": rows,
+    }))
+    .into_response())
+}

@@ -1,0 +1,737 @@
+//! Accounts, sessions and scope against the real server binary: the access
+//! matrix (every role × units inside and outside its scope × every
+//! endpoint and websocket topic), cookies, Origin checks, rate limits, the
+//! audit log and `/metrics`.
+
+use e2e::{AppOptions, E2E_PASSWORD, TestApp, accepted_event, add_user, govpulse, spawn_app};
+use futures::{SinkExt, StreamExt};
+use model::live::{ClientMsg, ServerMsg};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Hoàn Kiếm and Cửa Nam are communes of Hà Nội (01); Vũng Tàu is a
+/// commune of Hồ Chí Minh City (79).
+const HOAN_KIEM: &str = "00070";
+const CUA_NAM: &str = "00073";
+const VUNG_TAU: &str = "26506";
+
+/// An event of dossier `dossier`; its event id is unique per status.
+fn event(dossier: &str, unit: &str, status: &str, at: &str) -> String {
+    let id = format!("{dossier}/{status}");
+    let mut v: Value = serde_json::from_str(&accepted_event(&id, at, unit, "online")).unwrap();
+    v["dossier_id"] = json!(dossier);
+    v["status"] = json!(status);
+    if status != "accepted" {
+        for k in ["channel", "due_at"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+    }
+    v.to_string()
+}
+
+/// Dossiers in three communes; ids name their commune so a leak shows.
+async fn seeded() -> TestApp {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let mut lines = Vec::new();
+    for (prefix, unit) in [("HK", HOAN_KIEM), ("CN", CUA_NAM), ("SECRET79", VUNG_TAU)] {
+        for i in 0..3 {
+            lines.push(event(
+                &format!("{prefix}-{i}"),
+                unit,
+                "accepted",
+                "2025-11-20T09:00:00+07:00",
+            ));
+        }
+        lines.push(event(
+            &format!("{prefix}-0"),
+            unit,
+            "resolved",
+            "2025-11-21T09:00:00+07:00",
+        ));
+    }
+    // Push the clock past the due date (25th, 17:00) so some are overdue;
+    // this one is due later.
+    let mut late: Value = serde_json::from_str(&event(
+        "HK-late",
+        HOAN_KIEM,
+        "accepted",
+        "2025-11-26T09:00:00+07:00",
+    ))
+    .unwrap();
+    late["due_at"] = json!("2025-12-05T17:00:00+07:00");
+    lines.push(late.to_string());
+    let (status, report) = app.ingest(&lines.join("\n")).await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 13, "{report}");
+    app.settle().await.unwrap();
+    for (name, role, unit) in [
+        ("root", "admin", None),
+        ("hanoi", "locality", Some("01")),
+        ("hoankiem", "locality", Some(HOAN_KIEM)),
+    ] {
+        add_user(&app.data_dir, name, role, unit).unwrap();
+    }
+    app
+}
+
+struct Who {
+    name: &'static str,
+    cookie: String,
+    /// Units this account must see.
+    sees: &'static [&'static str],
+    admin: bool,
+    /// Strings that must never appear in anything it is shown.
+    forbidden: &'static [&'static str],
+}
+
+async fn accounts(app: &TestApp) -> Vec<Who> {
+    let all: &[&str] = &["VN", "01", "79", HOAN_KIEM, CUA_NAM, VUNG_TAU];
+    vec![
+        Who {
+            name: "root",
+            cookie: app.login("root", E2E_PASSWORD).await.unwrap(),
+            sees: all,
+            admin: true,
+            forbidden: &[],
+        },
+        Who {
+            name: "e2e-committee",
+            cookie: app.cookie.clone().unwrap(),
+            sees: all,
+            admin: false,
+            forbidden: &[],
+        },
+        Who {
+            name: "hanoi",
+            cookie: app.login("hanoi", E2E_PASSWORD).await.unwrap(),
+            sees: &["01", HOAN_KIEM, CUA_NAM],
+            admin: false,
+            forbidden: &["SECRET79", VUNG_TAU, "Vũng Tàu"],
+        },
+        Who {
+            name: "hoankiem",
+            cookie: app.login("hoankiem", E2E_PASSWORD).await.unwrap(),
+            sees: &[HOAN_KIEM],
+            admin: false,
+            forbidden: &["SECRET79", VUNG_TAU, "Vũng Tàu", "CN-", CUA_NAM, "Cửa Nam"],
+        },
+    ]
+}
+
+const UNIT_ENDPOINTS: &[&str] = &[
+    "/api/v1/units/{}",
+    "/api/v1/units/{}/kpis",
+    "/api/v1/units/{}/kpis?period=all&format=csv",
+    "/api/v1/units/{}/backlog",
+    "/api/v1/units/{}/backlog?state=overdue&format=csv",
+];
+
+#[tokio::test]
+async fn every_role_sees_its_subtree_and_nothing_else() {
+    let app = seeded().await;
+    let who = accounts(&app).await;
+    let units = ["VN", "01", "79", HOAN_KIEM, CUA_NAM, VUNG_TAU];
+    for w in &who {
+        let check_leaks = |path: &str, body: &str| {
+            for f in w.forbidden {
+                assert!(
+                    !body.contains(f),
+                    "{} got {f:?} from {path}: {body}",
+                    w.name
+                );
+            }
+        };
+        for unit in units {
+            for tpl in UNIT_ENDPOINTS {
+                let path = tpl.replace("{}", unit);
+                let a = app.get_as(Some(&w.cookie), &path).await.unwrap();
+                if w.sees.contains(&unit) {
+                    assert_eq!(a.status, 200, "{} {path}: {}", w.name, a.body);
+                    check_leaks(&path, &a.body);
+                } else {
+                    // Exactly what a unit that does not exist gets.
+                    let ghost = app
+                        .get_as(Some(&w.cookie), &tpl.replace("{}", "99999"))
+                        .await
+                        .unwrap();
+                    assert_eq!(a.status, 404, "{} {path}: {}", w.name, a.body);
+                    assert_eq!(
+                        a.body.replace(unit, "?"),
+                        ghost.body.replace("99999", "?"),
+                        "{} {path}: the refusal must not differ from an unknown unit",
+                        w.name
+                    );
+                }
+            }
+        }
+        let national = w.sees.contains(&"VN");
+        for (path, allowed) in [
+            ("/api/v1/overview", national),
+            ("/api/v1/sources", national),
+            ("/api/v1/rejected", w.admin),
+            ("/api/v1/users", w.admin),
+            ("/api/v1/audit", w.admin),
+            ("/api/v1/units", true),
+            ("/api/v1/session", true),
+        ] {
+            let a = app.get_as(Some(&w.cookie), path).await.unwrap();
+            let want = if allowed { 200 } else { 403 };
+            assert_eq!(a.status, want, "{} {path}: {}", w.name, a.body);
+            check_leaks(path, &a.body);
+        }
+        let tree = app.get_as(Some(&w.cookie), "/api/v1/units").await.unwrap();
+        assert_eq!(tree.json()["code"], w.sees[0], "{}: {}", w.name, tree.body);
+    }
+
+    // What is visible is right, not just allowed.
+    let hk = &who[3];
+    let backlog = app
+        .get_as(
+            Some(&hk.cookie),
+            &format!("/api/v1/units/{HOAN_KIEM}/backlog"),
+        )
+        .await
+        .unwrap()
+        .json();
+    let ids: Vec<&str> = backlog["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dossier_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["HK-1", "HK-2", "HK-late"], "{backlog}");
+    assert_eq!(backlog["summary"]["overdue"], 2, "{backlog}");
+    let hanoi = app
+        .get_as(
+            Some(&who[2].cookie),
+            "/api/v1/units/01/backlog?state=overdue",
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(hanoi["total"], 4, "HK-1, HK-2, CN-1, CN-2: {hanoi}");
+    let kpis = app
+        .get_as(
+            Some(&hk.cookie),
+            &format!("/api/v1/units/{HOAN_KIEM}/kpis?period=all"),
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        kpis["rows"][0]["kpis"]["online_dossiers"]["denominator"], 4,
+        "{kpis}"
+    );
+    let nation = app
+        .get_as(Some(&who[1].cookie), "/api/v1/units/VN/kpis?period=all")
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        nation["rows"][0]["kpis"]["online_dossiers"]["denominator"], 10,
+        "{nation}"
+    );
+
+    // Nothing without a session.
+    for path in [
+        "/api/v1/units",
+        "/api/v1/units/01",
+        "/api/v1/units/01/kpis",
+        "/api/v1/units/01/backlog",
+        "/api/v1/overview",
+        "/api/v1/sources",
+        "/api/v1/rejected",
+        "/api/v1/users",
+        "/api/v1/audit",
+        "/api/v1/session",
+    ] {
+        let a = app.get_as(None, path).await.unwrap();
+        assert_eq!(a.status, 401, "{path}: {}", a.body);
+    }
+}
+
+async fn next_msg<S>(ws: &mut S) -> ServerMsg
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(t) = frame {
+            match serde_json::from_str(&t).unwrap() {
+                ServerMsg::Heartbeat { .. } => continue,
+                m => return m,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_topics_follow_the_same_scope() {
+    let app = seeded().await;
+    let who = accounts(&app).await;
+    for w in &who {
+        let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_request(Some(&w.cookie)))
+            .await
+            .unwrap();
+        let national = w.sees.contains(&"VN");
+        for (topic, allowed) in [
+            ("overview", national),
+            ("unit/01", w.sees.contains(&"01")),
+            ("unit/79", w.sees.contains(&"79")),
+            ("unit/99", false),
+        ] {
+            let sub = serde_json::to_string(&ClientMsg::Subscribe {
+                topic: topic.into(),
+            })
+            .unwrap();
+            ws.send(Message::Text(sub.into())).await.unwrap();
+            let msg = next_msg(&mut ws).await;
+            let text = serde_json::to_string(&msg).unwrap();
+            for f in w.forbidden {
+                assert!(!text.contains(f), "{} {topic}: {text}", w.name);
+            }
+            match msg {
+                ServerMsg::Snapshot { topic: t, .. } if allowed => assert_eq!(t, topic),
+                ServerMsg::Error { message, .. } if !allowed => assert_eq!(
+                    message,
+                    format!("topic {topic:?} is not available to you"),
+                    "refusals do not reveal whether the topic exists"
+                ),
+                m => panic!("{} subscribing to {topic}: {m:?}", w.name),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn login_sets_a_host_cookie_with_a_new_id_every_time() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let body = json!({ "username": e2e::E2E_USER, "password": E2E_PASSWORD });
+    let first = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(&app.origin()),
+            Some(body.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    let set = first.headers["set-cookie"].to_str().unwrap().to_owned();
+    for attr in [
+        "__Host-govpulse=",
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+    ] {
+        assert!(set.contains(attr), "{attr} missing from {set}");
+    }
+    assert!(!set.contains("Domain"), "{set}");
+    let first_cookie = e2e::session_cookie(&first.headers).unwrap();
+    // Logging in again from the same browser gives a new id and ends the
+    // one it came with (no session fixation).
+    let second = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            Some(&first_cookie),
+            Some(&app.origin()),
+            Some(body),
+        )
+        .await
+        .unwrap();
+    let second_cookie = e2e::session_cookie(&second.headers).unwrap();
+    assert_ne!(first_cookie, second_cookie);
+    let me = |c: String| {
+        let app = &app;
+        async move { app.get_as(Some(&c), "/api/v1/session").await.unwrap() }
+    };
+    assert_eq!(me(first_cookie).await.status, 401);
+    let now = me(second_cookie).await;
+    assert_eq!(now.status, 200);
+    assert_eq!(now.json()["user"]["role"], "committee");
+
+    let wrong = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(&app.origin()),
+            Some(json!({ "username": "nobody", "password": "whatever-long" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.headers.get("set-cookie").is_none());
+    let bad = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(&app.origin()),
+            Some(json!({ "username": "x" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["field"], "password", "{}", bad.body);
+}
+
+#[tokio::test]
+async fn state_changes_need_this_servers_origin() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let cookie = app.cookie.clone().unwrap();
+    let creds = json!({ "username": e2e::E2E_USER, "password": E2E_PASSWORD });
+    for origin in [None, Some("http://evil.example"), Some("null")] {
+        let a = app
+            .request(
+                Method::POST,
+                "/api/v1/session",
+                None,
+                origin,
+                Some(creds.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.status, 403, "login with Origin {origin:?}: {}", a.body);
+        assert_eq!(a.json()["field"], "Origin");
+        let a = app
+            .request(
+                Method::DELETE,
+                "/api/v1/session",
+                Some(&cookie),
+                origin,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.status, 403, "logout with Origin {origin:?}");
+    }
+    assert_eq!(
+        app.get_as(Some(&cookie), "/api/v1/session")
+            .await
+            .unwrap()
+            .status,
+        200,
+        "refused logouts changed nothing"
+    );
+    let a = app
+        .request(
+            Method::DELETE,
+            "/api/v1/session",
+            Some(&cookie),
+            Some(&app.origin()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        app.get_as(Some(&cookie), "/api/v1/session")
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn logout_and_password_change_end_every_session() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let user = e2e::E2E_USER;
+    let a = app.login(user, E2E_PASSWORD).await.unwrap();
+    let b = app.login(user, E2E_PASSWORD).await.unwrap();
+    let status = |c: String| {
+        let app = &app;
+        async move {
+            app.get_as(Some(&c), "/api/v1/session")
+                .await
+                .unwrap()
+                .status
+        }
+    };
+    assert_eq!(
+        (status(a.clone()).await, status(b.clone()).await),
+        (200, 200)
+    );
+    app.request(
+        Method::DELETE,
+        "/api/v1/session",
+        Some(&a),
+        Some(&app.origin()),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!((status(a).await, status(b).await), (401, 401));
+
+    let c = app.login(user, E2E_PASSWORD).await.unwrap();
+    let d = app.login(user, E2E_PASSWORD).await.unwrap();
+    let change = |current: &str, new: &str| json!({ "current": current, "new": new });
+    let wrong = app
+        .request(
+            Method::POST,
+            "/api/v1/session/password",
+            Some(&c),
+            Some(&app.origin()),
+            Some(change("not it at all", "a brand new password")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(wrong.status, 403);
+    let short = app
+        .request(
+            Method::POST,
+            "/api/v1/session/password",
+            Some(&c),
+            Some(&app.origin()),
+            Some(change(E2E_PASSWORD, "short")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (short.status, short.json()["field"].as_str()),
+        (400, Some("new"))
+    );
+    let ok = app
+        .request(
+            Method::POST,
+            "/api/v1/session/password",
+            Some(&c),
+            Some(&app.origin()),
+            Some(change(E2E_PASSWORD, "a brand new password")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let fresh = e2e::session_cookie(&ok.headers).unwrap();
+    assert_eq!(
+        (status(c).await, status(d).await, status(fresh).await),
+        (401, 401, 200)
+    );
+    assert!(app.login(user, E2E_PASSWORD).await.is_err());
+    assert!(app.login(user, "a brand new password").await.is_ok());
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited_per_account() {
+    let app = spawn_app(AppOptions {
+        env: vec![(
+            "GOVPULSE__AUTH__LOGIN_FAILURES_PER_ACCOUNT".into(),
+            "3".into(),
+        )],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    add_user(&app.data_dir, "other", "committee", None).unwrap();
+    for _ in 0..3 {
+        assert!(
+            app.login(e2e::E2E_USER, "wrong password!")
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("401")
+        );
+    }
+    let blocked = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(&app.origin()),
+            Some(json!({ "username": e2e::E2E_USER, "password": E2E_PASSWORD })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(blocked.status, 429, "even the right password waits");
+    let wait: u64 = blocked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    assert!(
+        app.login("other", E2E_PASSWORD).await.is_ok(),
+        "another account from the same client is not locked"
+    );
+}
+
+#[tokio::test]
+async fn first_start_creates_an_admin_with_a_one_time_password() {
+    let app = spawn_app(AppOptions {
+        no_users: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let line = app
+        .startup
+        .iter()
+        .find(|l| l.contains("one-time password"))
+        .unwrap_or_else(|| panic!("no password printed: {:?}", app.startup));
+    let password = line.split_whitespace().last().unwrap();
+    let cookie = app.login("admin", password).await.unwrap();
+    let me = app.get_as(Some(&cookie), "/api/v1/session").await.unwrap();
+    assert_eq!(me.json()["user"]["role"], "admin");
+    let users: Value = serde_json::from_str(
+        &govpulse(&[
+            "users",
+            "list",
+            "--json",
+            "--data",
+            app.data_dir.to_str().unwrap(),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1);
+
+    // Disabling a user ends its sessions at once, from another process.
+    govpulse(&[
+        "users",
+        "disable",
+        "admin",
+        "--data",
+        app.data_dir.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert_eq!(
+        app.get_as(Some(&cookie), "/api/v1/session")
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn logins_and_exports_are_audited() {
+    let app = seeded().await;
+    let root = app.login("root", E2E_PASSWORD).await.unwrap();
+    let _ = app.login("hanoi", "not the password").await;
+    let hanoi = app.login("hanoi", E2E_PASSWORD).await.unwrap();
+    let csv = app
+        .get_as(Some(&hanoi), "/api/v1/units/01/backlog?format=csv")
+        .await
+        .unwrap();
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(
+        csv.body.lines().count(),
+        1 + 5,
+        "header + HK-1,2,late + CN-1,2"
+    );
+    let log = app
+        .get_as(Some(&root), "/api/v1/audit")
+        .await
+        .unwrap()
+        .json();
+    let entries: Vec<(String, String)> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"]
+                    .as_str()
+                    .or(e["target"].as_str())
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("login", "root"),
+        ("login_failed", "hanoi"),
+        ("login", "hanoi"),
+        ("export", "hanoi"),
+        ("user_add", "cli"),
+    ] {
+        assert!(
+            entries.contains(&(want.0.to_owned(), want.1.to_owned())),
+            "{want:?} not in {entries:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_valid_prometheus_text() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let lines: Vec<String> = (0..3)
+        .map(|i| {
+            accepted_event(
+                &format!("m{i}"),
+                "2025-11-20T09:00:00+07:00",
+                "01",
+                "online",
+            )
+        })
+        .collect();
+    app.ingest(&lines.join("\n")).await.unwrap();
+    app.settle().await.unwrap();
+    let a = app.get_as(None, "/metrics").await.unwrap();
+    assert_eq!(a.status, 200);
+    assert!(
+        a.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    // Every sample belongs to a declared family.
+    let mut declared = std::collections::HashSet::new();
+    for line in a.body.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            declared.insert(rest.split(' ').next().unwrap().to_owned());
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let name = line.split(['{', ' ']).next().unwrap();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|f| declared.contains(*f)))
+                .unwrap_or(name);
+            assert!(declared.contains(family), "undeclared sample: {line}");
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "bad value: {line}");
+        }
+    }
+    let scrape = prometheus_parse::Scrape::parse(a.body.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let get = |name: &str, source: Option<&str>| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == name && source.is_none_or(|src| s.labels.get("source") == Some(src))
+            })
+            .map(|s| s.value.clone())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    use prometheus_parse::Value as V;
+    assert_eq!(get("govpulse_events_accepted_total", None), V::Counter(3.0));
+    assert_eq!(
+        get("govpulse_source_events_total", Some("e2e")),
+        V::Counter(3.0)
+    );
+    assert_eq!(get("govpulse_engine_lag_bytes", None), V::Gauge(0.0));
+    match get("govpulse_pipeline_latency_seconds", None) {
+        V::Histogram(buckets) => {
+            let total = buckets.last().unwrap().count;
+            assert!(total >= 1.0, "{buckets:?}");
+            assert!(buckets.windows(2).all(|w| w[0].count <= w[1].count));
+        }
+        v => panic!("latency is not a histogram: {v:?}"),
+    }
+}

@@ -380,6 +380,23 @@ impl TestApp {
         bail!("engine did not catch up with the log within 20 s")
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory in bytes (`VmRSS` of /proc).
+    pub fn rss_bytes(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .context("no VmRSS")?;
+        Ok(kb * 1024)
+    }
+
     /// Kill the server (SIGKILL) and wait for it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -390,6 +407,34 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The next protocol message on a live socket, skipping heartbeats; panics
+/// after 20 s of silence.
+pub async fn next_msg<S>(ws: &mut S) -> model::live::ServerMsg
+where
+    S: futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures::StreamExt;
+    use model::live::ServerMsg;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("socket open")
+            .expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = frame {
+            match serde_json::from_str(&t).expect("a protocol message") {
+                ServerMsg::Heartbeat { .. } => continue,
+                m => return m,
+            }
+        }
     }
 }
 

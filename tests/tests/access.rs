@@ -3,12 +3,13 @@
 //! endpoint and websocket topic), cookies, Origin checks, rate limits, the
 //! audit log and `/metrics`.
 
-use e2e::{AppOptions, E2E_PASSWORD, TestApp, accepted_event, add_user, govpulse, spawn_app};
-use futures::{SinkExt, StreamExt};
+use e2e::{
+    AppOptions, E2E_PASSWORD, TestApp, accepted_event, add_user, govpulse, next_msg, spawn_app,
+};
+use futures::SinkExt;
 use model::live::{ClientMsg, ServerMsg};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Hoàn Kiếm and Cửa Nam are communes of Hà Nội (01); Vũng Tàu is a
@@ -249,25 +250,6 @@ async fn every_role_sees_its_subtree_and_nothing_else() {
     ] {
         let a = app.get_as(None, path).await.unwrap();
         assert_eq!(a.status, 401, "{path}: {}", a.body);
-    }
-}
-
-async fn next_msg<S>(ws: &mut S) -> ServerMsg
-where
-    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .expect("a message within 20 s")
-            .expect("socket open")
-            .expect("frame");
-        if let Message::Text(t) = frame {
-            match serde_json::from_str(&t).unwrap() {
-                ServerMsg::Heartbeat { .. } => continue,
-                m => return m,
-            }
-        }
     }
 }
 

@@ -1,11 +1,10 @@
 //! The real server binary on port 0: ingest, the overview it feeds, the
 //! websocket protocol, and restart from the durable log.
 
-use e2e::{AppOptions, accepted_event, spawn_app};
-use futures::{SinkExt, StreamExt};
+use e2e::{AppOptions, accepted_event, next_msg, spawn_app};
+use futures::SinkExt;
 use model::live::{ClientMsg, ServerMsg, TopicData};
 use serde_json::Value;
-use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 fn row<'a>(overview: &'a Value, code: &str) -> Option<&'a Value> {
@@ -156,25 +155,6 @@ async fn the_sample_stream_loads_into_an_empty_log_once() {
     assert_eq!(h["events_logged"], 240);
     let after = again.get_json("/api/v1/overview").await.unwrap();
     assert_eq!(after["rows"], before["rows"]);
-}
-
-async fn next_msg<S>(ws: &mut S) -> ServerMsg
-where
-    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .expect("a message within 20 s")
-            .expect("socket open")
-            .expect("frame");
-        if let Message::Text(t) = frame {
-            match serde_json::from_str(&t).unwrap() {
-                ServerMsg::Heartbeat { .. } => continue,
-                m => return m,
-            }
-        }
-    }
 }
 
 #[tokio::test]

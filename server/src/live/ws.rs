@@ -35,7 +35,15 @@ pub async fn handler(
         user,
         units: state.units.clone(),
     };
-    ws.on_upgrade(move |socket| serve(state, socket, heartbeat, scope))
+    // Clients send only small control messages: a small read buffer keeps
+    // an idle connection cheap, and a message cap keeps a hostile one from
+    // making the server buffer megabytes. Each delta is flushed as it is
+    // sent, so no write buffer is held between messages.
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .on_upgrade(move |socket| serve(state, socket, heartbeat, scope))
 }
 
 async fn serve(state: AppState, socket: WebSocket, heartbeat: Duration, scope: UserScope) {

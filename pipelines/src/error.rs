@@ -12,6 +12,10 @@ pub enum Error {
     Reference(#[from] sample_data::ReferenceError),
     #[error("unexpected query result: {0}")]
     Schema(String),
+    #[error("parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("archive: {0}")]
+    Io(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

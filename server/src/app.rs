@@ -27,6 +27,8 @@ pub struct Metrics {
     /// Topic updates folded into a later delta for a slow websocket client
     /// (the per-connection queue coalesces instead of growing).
     pub ws_coalesced: AtomicI64,
+    /// Log offset the Parquet archive has caught up to.
+    pub archive_offset: AtomicI64,
     /// Seconds from the engine seeing newly committed events to their rows
     /// being published to the hub.
     pub pipeline_latency: Histogram,
@@ -139,6 +141,7 @@ pub const API_PATHS: &[&str] = &[
     "/api/v1/units/{code}",
     "/api/v1/units/{code}/kpis",
     "/api/v1/units/{code}/backlog",
+    "/api/v1/units/{code}/history",
     "/api/v1/rejected",
     "/api/v1/sources",
     "/api/v1/live",
@@ -173,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/units/{code}", get(api::units::unit))
         .route("/api/v1/units/{code}/kpis", get(api::units::kpis))
         .route("/api/v1/units/{code}/backlog", get(api::units::backlog))
+        .route("/api/v1/units/{code}/history", get(api::units::history))
         .route("/api/v1/rejected", get(api::admin::rejected))
         .route("/api/v1/sources", get(api::admin::sources))
         .route("/api/v1/live", get(live::ws::handler))

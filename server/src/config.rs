@@ -16,6 +16,21 @@ pub struct Config {
     pub sample: SampleConfig,
     pub nats: NatsConfig,
     pub auth: AuthConfig,
+    pub archive: ArchiveConfig,
+}
+
+/// The Parquet archive of the log that history queries read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Seconds between catching the archive up with the log.
+    pub interval_secs: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self { interval_secs: 60 }
+    }
 }
 
 /// Accounts and sessions (DESIGN.md, "Access and security").
@@ -258,6 +273,9 @@ impl Config {
         }
         if self.live.heartbeat_secs == 0 {
             p.push("live.heartbeat_secs must be at least 1".into());
+        }
+        if self.archive.interval_secs == 0 {
+            p.push("archive.interval_secs must be at least 1".into());
         }
         let a = &self.auth;
         if a.session_idle_minutes < 1 || a.session_absolute_hours < 1 {

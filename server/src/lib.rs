@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod app;
+pub mod archive;
 pub mod auth;
 pub mod commands;
 pub mod config;

@@ -37,6 +37,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     load_sample(&state).await?;
     let engine = state.spawn_engine();
     let nats = state.spawn_nats();
+    tokio::spawn(crate::archive::run(state.clone()));
     let addr: SocketAddr = state.config.server.addr.parse().context("server.addr")?;
     let listener = TcpListener::bind(addr)
         .await

@@ -34,7 +34,12 @@ fn event(dossier: &str, unit: &str, status: &str, at: &str) -> String {
 
 /// Dossiers in three communes; ids name their commune so a leak shows.
 async fn seeded() -> TestApp {
-    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let app = spawn_app(AppOptions {
+        env: vec![("GOVPULSE__ARCHIVE__INTERVAL_SECS".into(), "1".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mut lines = Vec::new();
     for (prefix, unit) in [("HK", HOAN_KIEM), ("CN", CUA_NAM), ("SECRET79", VUNG_TAU)] {
         for i in 0..3 {
@@ -66,7 +71,19 @@ async fn seeded() -> TestApp {
     let (status, report) = app.ingest(&lines.join("\n")).await.unwrap();
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["accepted"], 13, "{report}");
-    app.settle().await.unwrap();
+    let log_bytes = app.settle().await.unwrap()["log_bytes"].as_f64().unwrap();
+    // History reads the Parquet archive: wait for it to catch up.
+    for _ in 0..200 {
+        let m = app.get_as(None, "/metrics").await.unwrap().body;
+        let archived = m
+            .lines()
+            .find_map(|l| l.strip_prefix("govpulse_archive_offset_bytes "))
+            .and_then(|v| v.parse::<f64>().ok());
+        if archived == Some(log_bytes) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     for (name, role, unit) in [
         ("root", "admin", None),
         ("hanoi", "locality", Some("01")),
@@ -127,6 +144,8 @@ const UNIT_ENDPOINTS: &[&str] = &[
     "/api/v1/units/{}/kpis?period=all&format=csv",
     "/api/v1/units/{}/backlog",
     "/api/v1/units/{}/backlog?state=overdue&format=csv",
+    "/api/v1/units/{}/history?period=all",
+    "/api/v1/units/{}/history?period=day&from=2025-11-20&format=csv",
 ];
 
 #[tokio::test]
@@ -224,6 +243,18 @@ async fn every_role_sees_its_subtree_and_nothing_else() {
     assert_eq!(
         kpis["rows"][0]["kpis"]["online_dossiers"]["denominator"], 4,
         "{kpis}"
+    );
+    let history = app
+        .get_as(
+            Some(&hk.cookie),
+            &format!("/api/v1/units/{HOAN_KIEM}/history?period=all"),
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        history["rows"][0]["kpis"]["online_dossiers"], kpis["rows"][0]["kpis"]["online_dossiers"],
+        "history from the archive agrees with the log: {history}"
     );
     let nation = app
         .get_as(Some(&who[1].cookie), "/api/v1/units/VN/kpis?period=all")

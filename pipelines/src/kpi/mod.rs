@@ -3,6 +3,7 @@
 //! micro-batch into per-bin *partial sums*; the window state adds partial
 //! sums together, so every KPI here must be a sum or a ratio of sums.
 
+pub mod archive;
 pub mod defs;
 pub mod dossiers;
 pub mod report;

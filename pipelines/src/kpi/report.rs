@@ -96,7 +96,7 @@ pub struct KpiRow {
 }
 
 /// Hourly partial sums per leaf unit, in [`counter_names`] order.
-type Partials = HashMap<(String, i64), Vec<i64>>;
+pub type Partials = HashMap<(String, i64), Vec<i64>>;
 
 /// Run the hourly partial-aggregate query over `events` in chunks.
 pub async fn hourly_partials(
@@ -106,35 +106,45 @@ pub async fn hourly_partials(
 ) -> Result<Partials> {
     let ctx = SessionContext::new();
     let sql = hourly_sql("batch");
-    let width = counter_names().len();
     let mut out: Partials = HashMap::new();
     for part in events.chunks(chunk.max(1)) {
         let batch = to_record_batch(part, units)?;
         ctx.register_batch("batch", batch)?;
         let result = ctx.sql(&sql).await?.collect().await;
         ctx.deregister_table("batch")?;
-        for rb in result? {
-            let unit = rb.column(0).as_string::<i32>();
-            let bins = bin_starts_micros(rb.column(1).as_ref())?;
-            for (i, bin) in bins.into_iter().enumerate() {
-                let Some(bin) = bin.map(|us| us.div_euclid(1_000_000)) else {
-                    continue;
-                };
-                let sums = out
-                    .entry((unit.value(i).to_owned(), bin))
-                    .or_insert_with(|| vec![0; width]);
-                for (c, slot) in sums.iter_mut().enumerate().take(COUNTERS.len()) {
-                    let col = rb.column(2 + c);
-                    let v = col
-                        .as_primitive_opt::<Int64Type>()
-                        .filter(|a| !a.is_null(i))
-                        .map_or(0, |a| a.value(i));
-                    *slot += v;
-                }
+        add_partials(&mut out, &result?)?;
+    }
+    Ok(out)
+}
+
+/// Add the result of an [`hourly_sql`] query to `out`.
+pub fn add_partials(out: &mut Partials, result: &[arrow::record_batch::RecordBatch]) -> Result<()> {
+    let width = counter_names().len();
+    for rb in result {
+        // Utf8 from in-memory batches, Utf8View from Parquet scans.
+        let unit = arrow::compute::cast(rb.column(0), &arrow::datatypes::DataType::Utf8)?;
+        let unit = unit
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::Schema("unit column is not text".into()))?;
+        let bins = bin_starts_micros(rb.column(1).as_ref())?;
+        for (i, bin) in bins.into_iter().enumerate() {
+            let Some(bin) = bin.map(|us| us.div_euclid(1_000_000)) else {
+                continue;
+            };
+            let sums = out
+                .entry((unit.value(i).to_owned(), bin))
+                .or_insert_with(|| vec![0; width]);
+            for (c, slot) in sums.iter_mut().enumerate().take(COUNTERS.len()) {
+                let col = rb.column(2 + c);
+                let v = col
+                    .as_primitive_opt::<Int64Type>()
+                    .filter(|a| !a.is_null(i))
+                    .map_or(0, |a| a.value(i));
+                *slot += v;
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One key's state counters, swept forward through period ends.
@@ -171,10 +181,25 @@ pub async fn report(
         .map(|e| e.occurred_at.timestamp())
         .min()
         .unwrap_or(newest);
+    let partials = hourly_partials(events, &units, spec.chunk).await?;
+    let facts = dossiers::facts(events, calendar);
+    rows(partials, facts, oldest, newest, &units, spec)
+}
+
+/// Rows from hourly partial sums and dossier facts over `[oldest, newest]`
+/// (Unix seconds): hours merged into periods and rolled up to the level,
+/// state counters read at each period's end. Shared by [`report`] and the
+/// history over the Parquet archive (which has no dossier facts).
+pub fn rows(
+    mut partials: Partials,
+    facts: HashMap<String, dossiers::UnitFacts>,
+    oldest: i64,
+    newest: i64,
+    units: &Arc<UnitRegistry>,
+    spec: ReportSpec,
+) -> Result<Vec<KpiRow>> {
     let names = counter_names();
     let width = names.len();
-    let mut partials = hourly_partials(events, &units, spec.chunk).await?;
-    let facts = dossiers::facts(events, calendar);
     let on_time = counter_index("resolved_on_time")
         .ok_or_else(|| Error::Schema("resolved_on_time".into()))?;
     for (unit, f) in &facts {
@@ -188,7 +213,7 @@ pub async fn report(
     // Event counters: merge hours into (key, period).
     let mut sums: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
     for ((unit, hour), v) in partials {
-        let Some(key) = spec.level.key(&unit, &units) else {
+        let Some(key) = spec.level.key(&unit, units) else {
             continue;
         };
         let slot = sums
@@ -209,7 +234,7 @@ pub async fn report(
         .collect();
     let mut deltas_by_key: HashMap<String, Vec<(i64, usize, i64)>> = HashMap::new();
     for (unit, f) in facts {
-        let Some(key) = spec.level.key(&unit, &units) else {
+        let Some(key) = spec.level.key(&unit, units) else {
             continue;
         };
         let deltas = deltas_by_key.entry(key.to_owned()).or_default();
@@ -287,7 +312,7 @@ pub async fn report(
                 } else {
                     label_time(start)
                 },
-                name: unit_name(&key, &units),
+                name: unit_name(&key, units),
                 unit: key,
                 kpis,
                 overdue_open: v[idx(COUNTS[0])],

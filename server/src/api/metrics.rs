@@ -103,6 +103,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         (committed - engine).max(0.0),
     );
     o.single(
+        "govpulse_archive_offset_bytes",
+        g,
+        "Log offset the Parquet archive has caught up to.",
+        load(&m.archive_offset),
+    );
+    o.single(
         "govpulse_ws_connections",
         g,
         "Open websocket connections.",

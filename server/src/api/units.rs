@@ -145,6 +145,28 @@ fn local_midnight(d: NaiveDate) -> i64 {
         .map_or(0, |t| t.timestamp())
 }
 
+/// The `period` and `level` parameters; the level must be the unit's own
+/// or one below it.
+fn period_and_level(p: &mut Params, unit_level: UnitLevel) -> ApiResult<(Period, Level, String)> {
+    let period: Period = p.parse("period")?.unwrap_or(Period::Day);
+    let allowed = allowed_levels(unit_level);
+    let level_str = p.str("level").unwrap_or_else(|| allowed[0].to_owned());
+    if !allowed.contains(&level_str.as_str()) {
+        return Err(ApiError::field(
+            "level",
+            format!(
+                "for a {} unit use one of {}",
+                level_name(unit_level),
+                allowed.join(", ")
+            ),
+        ));
+    }
+    let level: Level = level_str
+        .parse()
+        .map_err(|e: String| ApiError::field("level", e))?;
+    Ok((period, level, level_str))
+}
+
 /// `GET /api/v1/units/{code}/kpis?period=&level=&from=&to=&format=`: every
 /// KPI per period for the unit (or for the units of `level` below it),
 /// with numerator, denominator and percent. `from`/`to` are local dates
@@ -158,22 +180,7 @@ pub async fn kpis(
 ) -> ApiResult<Response> {
     let unit_level = visible(&state.units, &viewer, &code)?;
     let mut p = Params::new(q, &["period", "level", "from", "to", "format"])?;
-    let period: Period = p.parse("period")?.unwrap_or(Period::Day);
-    let allowed = allowed_levels(unit_level);
-    let level_name = p.str("level").unwrap_or_else(|| allowed[0].to_owned());
-    if !allowed.contains(&level_name.as_str()) {
-        return Err(ApiError::field(
-            "level",
-            format!(
-                "for a {} unit use one of {}",
-                self::level_name(unit_level),
-                allowed.join(", ")
-            ),
-        ));
-    }
-    let level: Level = level_name
-        .parse()
-        .map_err(|e: String| ApiError::field("level", e))?;
+    let (period, level, level_str) = period_and_level(&mut p, unit_level)?;
     let from: Option<NaiveDate> = p.date("from")?;
     let to: Option<NaiveDate> = p.date("to")?;
     let csv = p.format_csv()?;
@@ -211,7 +218,7 @@ pub async fn kpis(
     }
     Ok(Json(json!({
         "unit": code,
-        "level": level_name,
+        "level": level_str,
         "period": period.as_str(),
         "as_of": as_of,
         "rows": rows,
@@ -413,6 +420,99 @@ pub async fn backlog(
         "total": matching.len(),
         "page": page,
         "per_page": per_page,
+        "rows": rows,
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/units/{code}/history?period=&level=&from=&to=&format=`:
+/// the event-sum KPIs (`pipelines::kpi::archive::event_kpis`) per period
+/// from the Parquet archive through DataFusion, for the unit's subtree.
+/// The archive trails the log by up to `archive.interval_secs`.
+pub async fn history(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Client(client): Client,
+    Path(code): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let unit_level = visible(&state.units, &viewer, &code)?;
+    let mut p = Params::new(q, &["period", "level", "from", "to", "format"])?;
+    let (period, level, level_str) = period_and_level(&mut p, unit_level)?;
+    let from: Option<NaiveDate> = p.date("from")?;
+    let to: Option<NaiveDate> = p.date("to")?;
+    let csv = p.format_csv()?;
+    let spec = ReportSpec {
+        level,
+        period,
+        chunk: state.config.engine.batch_max,
+    };
+    let dir = crate::archive::dir(&state.config.server.data_dir);
+    let rows = pipelines::kpi::archive::history(&dir, state.units.clone(), &code, from, to, spec)
+        .await
+        .map_err(|e| ApiError::internal("the history query", e))?;
+    let kpis = pipelines::kpi::archive::event_kpis();
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| code == UnitCode::NATION || state.units.covers(&code, &r.unit))
+        .collect();
+    if csv {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |e: csv::Error| ApiError::internal("writing CSV", e);
+        let mut header = vec![
+            "period".to_owned(),
+            "period_start".into(),
+            "unit".into(),
+            "name".into(),
+        ];
+        for k in &kpis {
+            header.extend([
+                format!("{k}_numerator"),
+                format!("{k}_denominator"),
+                format!("{k}_pct"),
+            ]);
+        }
+        w.write_record(&header).map_err(io)?;
+        for r in &rows {
+            let mut rec = vec![
+                r.period.clone(),
+                r.period_start.clone(),
+                r.unit.clone(),
+                r.name.clone(),
+            ];
+            for k in &kpis {
+                let v = &r.kpis[k];
+                rec.extend([
+                    v.numerator.to_string(),
+                    v.denominator.to_string(),
+                    v.value.map(|x| format!("{x:.2}")).unwrap_or_default(),
+                ]);
+            }
+            w.write_record(&rec).map_err(io)?;
+        }
+        let out = w
+            .into_inner()
+            .map_err(|e| ApiError::internal("writing CSV", e))?;
+        audit_export(&state, &viewer, &client, "history", &code, rows.len()).await?;
+        return Ok(csv_response(out, &format!("history-{code}.csv")));
+    }
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let k: serde_json::Map<String, Value> = kpis
+                .iter()
+                .map(|k| (k.to_string(), json!(r.kpis[k])))
+                .collect();
+            json!({ "period": r.period, "period_start": r.period_start,
+                    "unit": r.unit, "name": r.name, "kpis": k })
+        })
+        .collect();
+    Ok(Json(json!({
+        "unit": code,
+        "level": level_str,
+        "period": period.as_str(),
+        "archived_log_bytes": state.metrics.archive_offset.load(std::sync::atomic::Ordering::Relaxed),
+        "kpis": kpis,
         "rows": rows,
     }))
     .into_response())

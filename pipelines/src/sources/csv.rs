@@ -29,9 +29,17 @@ pub fn decode(input: &[u8], units: &UnitRegistry, checks: Checks) -> Decoded {
             return validate_rows([row], units, checks);
         }
     };
+    // The reader counts lines by '\n' only, so records separated by a bare
+    // '\r' share a line number; each record gets a distinct one (its
+    // physical line, or one past the previous record's).
+    let mut last_line = 1;
+    let mut next_line = move |reported: usize| {
+        last_line = reported.max(last_line + 1);
+        last_line
+    };
     let rows = rdr.records().map(|rec| match rec {
         Ok(rec) => {
-            let line = rec.position().map_or(0, |p| p.line() as usize);
+            let line = next_line(rec.position().map_or(0, |p| p.line() as usize));
             let raw = cut_raw(rec.iter().collect::<Vec<_>>().join(",").as_bytes());
             if rec.as_slice().len() > MAX_RECORD_BYTES {
                 return Row {
@@ -70,7 +78,7 @@ pub fn decode(input: &[u8], units: &UnitRegistry, checks: Checks) -> Decoded {
             }
         }
         Err(e) => {
-            let line = e.position().map_or(0, |p| p.line() as usize);
+            let line = next_line(e.position().map_or(0, |p| p.line() as usize));
             Row {
                 line,
                 value: Err(FieldError {

@@ -2,8 +2,8 @@
 //! booleans, counts as 64-bit integers; times are RFC 3339 text so the
 //! sender's offset survives.
 
-use super::validate::Checks;
-use super::{Decoded, FIELDS, FieldError, FieldType, Row, validate_rows};
+use super::validate::{Checks, FieldValue, Record, validate_record};
+use super::{Decoded, FIELDS, FieldError, FieldType, Rejection, Row, validate_rows};
 use crate::error::Result;
 use crate::units::UnitRegistry;
 use arrow::array::{
@@ -46,39 +46,112 @@ pub fn decode(input: bytes::Bytes, units: &UnitRegistry, checks: Checks) -> Deco
         };
         validate_rows([row], units, checks)
     };
-    let reader = match ParquetRecordBatchReaderBuilder::try_new(input)
-        .and_then(|b| b.with_batch_size(8192).build())
-    {
-        Ok(r) => r,
-        Err(e) => return file_error(format!("not a readable Parquet file: {e}")),
+    // The Parquet reader can panic on some corrupt files instead of
+    // returning an error; a bad upload must never take the server down, so
+    // a panic becomes a rejection of the rest of the file.
+    let guarded = |f: &mut dyn FnMut() -> Option<std::result::Result<RecordBatch, String>>| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+            Some(Err(
+                "the Parquet reader failed on corrupt data in this file".into(),
+            ))
+        })
     };
-    let mut rows = Vec::new();
+    let mut reader = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetRecordBatchReaderBuilder::try_new(input)
+            .and_then(|b| b.with_batch_size(8192).build())
+    })) {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return file_error(format!("not a readable Parquet file: {e}")),
+        Err(_) => return file_error("not a readable Parquet file: corrupt metadata".into()),
+    };
+    let mut out = Decoded::default();
     let mut line = 0;
-    for batch in reader {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
+    loop {
+        let next = guarded(&mut || reader.next().map(|b| b.map_err(|e| e.to_string())));
+        let batch = match next {
+            None => break,
+            Some(Ok(b)) => b,
+            Some(Err(message)) => {
                 line += 1;
-                rows.push(Row {
+                out.rejected.push(Rejection {
                     line,
-                    value: Err(FieldError {
+                    event_id: None,
+                    errors: vec![FieldError {
                         field: "$".into(),
                         rule: "parquet".into(),
-                        message: e.to_string(),
-                    }),
+                        message,
+                    }],
                     raw: String::new(),
                 });
                 break;
             }
         };
+        let schema = batch.schema();
+        let cols: Vec<(&str, &ArrayRef)> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .zip(batch.columns())
+            .collect();
         for i in 0..batch.num_rows() {
             line += 1;
-            let value = row_value(&batch, i);
-            let raw = value.as_ref().map(Value::to_string).unwrap_or_default();
-            rows.push(Row { line, value, raw });
+            let row = BatchRow { cols: &cols, i };
+            match validate_record(&row, units, checks) {
+                Ok(ev) => out.events.push((line, ev)),
+                Err(errors) => {
+                    // The JSON form of the row is built only for rejections.
+                    let raw = row_value(&batch, i)
+                        .as_ref()
+                        .map(Value::to_string)
+                        .unwrap_or_default();
+                    let event_id = match row.get("event_id") {
+                        Some(FieldValue::Text(t)) => Some(t.to_owned()),
+                        _ => None,
+                    };
+                    out.rejected.push(Rejection {
+                        line,
+                        event_id,
+                        errors,
+                        raw,
+                    });
+                }
+            }
         }
     }
-    validate_rows(rows, units, checks)
+    out
+}
+
+/// One row of an Arrow batch as a [`Record`], read straight from the
+/// typed columns.
+struct BatchRow<'a> {
+    cols: &'a [(&'a str, &'a ArrayRef)],
+    i: usize,
+}
+
+impl Record for BatchRow<'_> {
+    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
+        let (_, col) = self.cols.iter().find(|(n, _)| *n == field)?;
+        let i = self.i;
+        if col.is_null(i) {
+            return None;
+        }
+        Some(match col.data_type() {
+            DataType::Utf8 => FieldValue::Text(col.as_string::<i32>().value(i)),
+            DataType::LargeUtf8 => FieldValue::Text(col.as_string::<i64>().value(i)),
+            DataType::Utf8View => FieldValue::Text(col.as_string_view().value(i)),
+            DataType::Boolean => FieldValue::Bool(col.as_boolean().value(i)),
+            DataType::Int64 => FieldValue::Int(col.as_primitive::<Int64Type>().value(i)),
+            _ => FieldValue::Other,
+        })
+    }
+
+    fn unknown_fields(&self) -> Vec<String> {
+        self.cols
+            .iter()
+            .filter(|(n, c)| super::field_type(n).is_none() && !c.is_null(self.i))
+            .map(|(n, _)| (*n).to_owned())
+            .collect()
+    }
 }
 
 fn row_value(batch: &RecordBatch, i: usize) -> Result<Value, FieldError> {

@@ -1,6 +1,10 @@
-//! The event contract v1 as code: a JSON object in, an [`Event`] or the list
-//! of broken rules out. The JSON Schema shipped with the project states the
+//! The event contract v1 as code: a record in, an [`Event`] or the list of
+//! broken rules out. The JSON Schema shipped with the project states the
 //! same rules for senders.
+//!
+//! A record is anything that can answer "what is in field F" ([`Record`]):
+//! a JSON object (NDJSON, CSV rows) or one row of an Arrow batch (Parquet,
+//! read column by column without building JSON first).
 
 use super::FieldError;
 use crate::units::UnitRegistry;
@@ -18,12 +22,49 @@ pub struct Checks {
     pub not_after: Option<DateTime<FixedOffset>>,
 }
 
+/// One field's value as a record carries it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    Text(&'a str),
+    Bool(bool),
+    Int(i64),
+    /// Anything else (a JSON array or float, an unsupported column type).
+    Other,
+}
+
+/// A record to validate: field access by contract name.
+pub trait Record {
+    /// The value of `field`; `None` when absent or null.
+    fn get(&self, field: &str) -> Option<FieldValue<'_>>;
+    /// Names of present, non-null fields that are not in the contract.
+    fn unknown_fields(&self) -> Vec<String>;
+}
+
+impl Record for Map<String, Value> {
+    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
+        Some(match Map::get(self, field)? {
+            Value::Null => return None,
+            Value::String(s) => FieldValue::Text(s),
+            Value::Bool(b) => FieldValue::Bool(*b),
+            Value::Number(n) => n.as_i64().map_or(FieldValue::Other, FieldValue::Int),
+            _ => FieldValue::Other,
+        })
+    }
+
+    fn unknown_fields(&self) -> Vec<String> {
+        self.keys()
+            .filter(|k| super::field_type(k).is_none())
+            .cloned()
+            .collect()
+    }
+}
+
 struct Ctx<'a> {
-    obj: &'a Map<String, Value>,
+    rec: &'a dyn Record,
     errors: Vec<FieldError>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     fn fail(&mut self, field: &str, rule: &str, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.to_owned(),
@@ -32,8 +73,8 @@ impl Ctx<'_> {
         });
     }
 
-    fn present(&self, field: &str) -> Option<&Value> {
-        self.obj.get(field).filter(|v| !v.is_null())
+    fn present(&self, field: &str) -> Option<FieldValue<'a>> {
+        self.rec.get(field)
     }
 
     fn string(&mut self, field: &str, required: bool) -> Option<String> {
@@ -43,11 +84,11 @@ impl Ctx<'_> {
                 None
             }
             None => None,
-            Some(Value::String(s)) if s.is_empty() && required => {
+            Some(FieldValue::Text(s)) if s.is_empty() && required => {
                 self.fail(field, "required", format!("{field} must not be empty"));
                 None
             }
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(FieldValue::Text(s)) => Some(s.to_owned()),
             Some(_) => {
                 self.fail(field, "type", format!("{field} must be a string"));
                 None
@@ -75,7 +116,7 @@ impl Ctx<'_> {
                 None
             }
             None => None,
-            Some(Value::Bool(b)) => Some(*b),
+            Some(FieldValue::Bool(b)) => Some(b),
             Some(_) => {
                 self.fail(field, "type", format!("{field} must be true or false"));
                 None
@@ -90,9 +131,9 @@ impl Ctx<'_> {
                 None
             }
             None => None,
-            Some(v) => match v.as_i64() {
-                Some(n) if (min..=max).contains(&n) => Some(n),
-                Some(_) => {
+            Some(v) => match v {
+                FieldValue::Int(n) if (min..=max).contains(&n) => Some(n),
+                FieldValue::Int(_) => {
                     self.fail(
                         field,
                         "range",
@@ -100,7 +141,7 @@ impl Ctx<'_> {
                     );
                     None
                 }
-                None => {
+                _ => {
                     self.fail(field, "type", format!("{field} must be an integer"));
                     None
                 }
@@ -169,18 +210,25 @@ pub fn validate(
             message: "a record must be a JSON object".into(),
         }]);
     };
+    validate_record(obj, units, checks)
+}
+
+/// Check one record against the contract.
+pub fn validate_record(
+    rec: &dyn Record,
+    units: &UnitRegistry,
+    checks: Checks,
+) -> Result<Event, Vec<FieldError>> {
     let mut c = Ctx {
-        obj,
+        rec,
         errors: Vec::new(),
     };
-    for key in obj.keys() {
-        if super::field_type(key).is_none() {
-            c.fail(
-                key,
-                "unknown_field",
-                format!("{key} is not a field of the event contract v1"),
-            );
-        }
+    for key in rec.unknown_fields() {
+        c.fail(
+            &key,
+            "unknown_field",
+            format!("{key} is not a field of the event contract v1"),
+        );
     }
 
     let event_id = c.id("event_id");

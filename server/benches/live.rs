@@ -2,8 +2,9 @@
 //! the overview and to province topics while events flow; prints update
 //! delivery latency (p50, p99, max) and the server's memory per connection.
 //!
-//! `cargo bench -p e2e --bench live` starts the real release binary on port
-//! 0 (built by the e2e harness). Environment:
+//! `cargo bench -p govpulse --bench live` starts the real release binary on
+//! port 0 with a fresh data directory, a source and a committee account
+//! made with its own CLI. Environment:
 //! GOVPULSE_BENCH_CLIENTS (default 5000), GOVPULSE_BENCH_OVERVIEW_SHARE
 //! (default 0.1), GOVPULSE_BENCH_SECONDS of flow (default 30),
 //! GOVPULSE_BENCH_INTERVAL_MS between ingest batches (default 250).
@@ -14,13 +15,199 @@
 //! hub, the socket and the client's own parsing. Clients and server share
 //! the machine's two cores.
 
-use e2e::{AppOptions, TestApp, accepted_event, spawn_app};
 use futures::{SinkExt, StreamExt};
 use model::live::{ClientMsg, ServerMsg, TopicData};
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_govpulse");
+const PASSWORD: &str = "bench-password-not-secret";
+
+/// The server under test, killed when dropped.
+struct Server {
+    addr: String,
+    token: String,
+    cookie: String,
+    child: Child,
+    http: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cli(args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdin"))?
+            .write_all(input.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "govpulse {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+impl Server {
+    async fn start() -> anyhow::Result<Self> {
+        let data = tempfile::tempdir()?;
+        let dir = data.path().to_str().unwrap_or_default().to_owned();
+        let token = cli(
+            &[
+                "sources", "add", "--name", "bench", "--units", "VN", "--data", &dir,
+            ],
+            None,
+        )?
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+        cli(
+            &[
+                "users",
+                "add",
+                "--name",
+                "bench",
+                "--role",
+                "committee",
+                "--password-stdin",
+                "--data",
+                &dir,
+            ],
+            Some(&format!("{PASSWORD}\n")),
+        )?;
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--no-sample",
+                "--data",
+                &dir,
+            ])
+            .env("GOVPULSE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("server exited"))??;
+            if let Some(a) = line.strip_prefix("govpulse listening on http://") {
+                break a.trim_end_matches('/').to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let http = reqwest::Client::new();
+        let login = http
+            .post(format!("http://{addr}/api/v1/session"))
+            .header("origin", format!("http://{addr}"))
+            .json(&serde_json::json!({ "username": "bench", "password": PASSWORD }))
+            .send()
+            .await?;
+        let cookie = login
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next())
+            .find(|c| c.starts_with("__Host-govpulse="))
+            .ok_or_else(|| anyhow::anyhow!("login failed: {}", login.status()))?
+            .to_owned();
+        Ok(Self {
+            addr,
+            token,
+            cookie,
+            child,
+            http,
+            _data: data,
+        })
+    }
+
+    async fn ingest(&self, ndjson: String) -> anyhow::Result<u16> {
+        Ok(self
+            .http
+            .post(format!("http://{}/api/v1/events", self.addr))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/x-ndjson")
+            .body(ndjson)
+            .send()
+            .await?
+            .status()
+            .as_u16())
+    }
+
+    /// Wait until the engine has read everything the log committed.
+    async fn settle(&self) -> anyhow::Result<()> {
+        for _ in 0..600 {
+            let h: serde_json::Value = self
+                .http
+                .get(format!("http://{}/healthz", self.addr))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if h["engine_offset"] == h["log_bytes"] {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("the engine did not catch up")
+    }
+
+    fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmRSS"))?;
+        Ok(kb * 1024)
+    }
+
+    fn ws_request(&self) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}/api/v1/live", self.addr)
+            .into_client_request()
+            .expect("a websocket URL");
+        req.headers_mut()
+            .insert("cookie", self.cookie.parse().expect("a cookie header"));
+        req
+    }
+}
+
+fn accepted_event(id: &str, at: &str, unit: &str) -> String {
+    serde_json::json!({
+        "event_id": id, "kind": "dossier", "occurred_at": at, "unit": unit,
+        "dossier_id": id, "status": "accepted", "procedure_code": "1.001757",
+        "channel": "online", "due_at": "2025-11-25T17:00:00+07:00",
+    })
+    .to_string()
+}
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -38,7 +225,6 @@ fn batch(i: usize, provinces: &[String]) -> String {
                 &format!("b{i}-{p}"),
                 &format!("2025-11-20T10:{:02}:00+07:00", i % 60),
                 p,
-                "online",
             )
         })
         .collect::<Vec<_>>()
@@ -52,15 +238,14 @@ type Sent = Arc<Mutex<Vec<Instant>>>;
 /// province, then turn each delta's count into "batches seen" and record
 /// the latency of every batch it newly covers.
 async fn client(
-    app: Arc<TestApp>,
+    app: Arc<Server>,
     topic: String,
     watch: String,
     ready: tokio::sync::mpsc::Sender<()>,
     sent: Sent,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<Duration>> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(app.ws_request(app.cookie.as_deref())).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_request()).await?;
     let sub = serde_json::to_string(&ClientMsg::Subscribe { topic })?;
     ws.send(Message::Text(sub.into())).await?;
     let count = |data: &TopicData| {
@@ -128,9 +313,9 @@ async fn main() -> anyhow::Result<()> {
         .map(|u| u.code.to_string())
         .collect();
 
-    let app = Arc::new(spawn_app(AppOptions::default()).await?);
+    let app = Arc::new(Server::start().await?);
     // Every province has a row before anyone subscribes.
-    let (status, _) = app.ingest(&batch(100_000, &provinces)).await?;
+    let status = app.ingest(batch(100_000, &provinces)).await?;
     anyhow::ensure!(status == 200, "warm-up ingest failed");
     app.settle().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -195,7 +380,7 @@ async fn main() -> anyhow::Result<()> {
         sent.lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Instant::now());
-        let (status, _) = app.ingest(&body).await?;
+        let status = app.ingest(body).await?;
         anyhow::ensure!(status == 200, "ingest failed with {status}");
         i += 1;
     }

@@ -47,6 +47,14 @@ impl Scope for UserScope {
     }
 }
 
+/// What a connection sends: a message, or one already encoded as JSON text
+/// (deltas, shared between connections).
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Msg(ServerMsg),
+    Encoded(bytes::Bytes),
+}
+
 /// Serve one connection until the peer leaves, stops answering
 /// heartbeats, or the socket fails. `coalesced` counts topic updates that
 /// were folded into a later delta because the client was slow.
@@ -58,7 +66,7 @@ pub async fn run<S, R>(
     heartbeat: Duration,
     coalesced: &AtomicI64,
 ) where
-    S: Sink<ServerMsg> + Unpin,
+    S: Sink<Outgoing> + Unpin,
     R: Stream<Item = Result<ClientMsg, String>> + Unpin,
 {
     let mut subs: StreamMap<String, WatchStream<u64>> = StreamMap::new();
@@ -74,25 +82,25 @@ pub async fn run<S, R>(
                 silent_ticks = 0;
                 match msg {
                     None => break,
-                    Some(Err(message)) => Some(ServerMsg::Error { topic: None, message }),
-                    Some(Ok(ClientMsg::Ping)) => Some(ServerMsg::Pong),
+                    Some(Err(message)) => Some(Outgoing::Msg(ServerMsg::Error { topic: None, message })),
+                    Some(Ok(ClientMsg::Ping)) => Some(Outgoing::Msg(ServerMsg::Pong)),
                     Some(Ok(ClientMsg::Unsubscribe { topic })) => {
                         subs.remove(&topic);
                         sent.remove(&topic);
                         None
                     }
                     Some(Ok(ClientMsg::Subscribe { topic } | ClientMsg::Resync { topic })) => {
-                        Some(subscribe(&hub, scope, &topic, &mut subs, &mut sent))
+                        Some(Outgoing::Msg(subscribe(&hub, scope, &topic, &mut subs, &mut sent)))
                     }
                 }
             }
             Some((topic, _)) = subs.next(), if !subs.is_empty() => {
                 let base = sent.get(&topic).copied().unwrap_or(0);
-                hub.delta_since(&topic, base).map(|(seq, data)| {
+                hub.encoded_delta(&topic, base).map(|(seq, text)| {
                     sent.insert(topic.clone(), seq);
                     let folded = seq.saturating_sub(base).saturating_sub(1);
                     coalesced.fetch_add(i64::try_from(folded).unwrap_or(i64::MAX), Ordering::Relaxed);
-                    ServerMsg::Delta { topic, base, seq, data }
+                    Outgoing::Encoded(text)
                 })
             }
             _ = tick.tick() => {
@@ -100,7 +108,7 @@ pub async fn run<S, R>(
                 if silent_ticks > MISSED_HEARTBEATS {
                     break;
                 }
-                Some(ServerMsg::Heartbeat { server_time: chrono::Utc::now().to_rfc3339() })
+                Some(Outgoing::Msg(ServerMsg::Heartbeat { server_time: chrono::Utc::now().to_rfc3339() }))
             }
         };
         if let Some(msg) = reply
@@ -158,7 +166,7 @@ mod tests {
 
     struct Client {
         tx: mpsc::Sender<Result<ClientMsg, String>>,
-        rx: mpsc::Receiver<ServerMsg>,
+        rx: mpsc::Receiver<Outgoing>,
     }
 
     fn connect(hub: Arc<Hub>, heartbeat: Duration) -> (Client, tokio::task::JoinHandle<()>) {
@@ -176,7 +184,11 @@ mod tests {
         }
         async fn recv(&mut self) -> ServerMsg {
             loop {
-                match self.rx.next().await.unwrap() {
+                let msg = match self.rx.next().await.unwrap() {
+                    Outgoing::Msg(m) => m,
+                    Outgoing::Encoded(text) => serde_json::from_slice(&text).unwrap(),
+                };
+                match msg {
                     ServerMsg::Heartbeat { .. } => continue,
                     m => return m,
                 }
@@ -291,7 +303,7 @@ mod tests {
         let (mut c, task) = connect(hub, Duration::from_millis(20));
         let mut beats = 0;
         while let Some(m) = c.rx.next().await {
-            assert!(matches!(m, ServerMsg::Heartbeat { .. }));
+            assert!(matches!(m, Outgoing::Msg(ServerMsg::Heartbeat { .. })));
             beats += 1;
         }
         assert_eq!(beats, MISSED_HEARTBEATS);

@@ -1,7 +1,8 @@
 //! Topic state shared by the engine (writer) and connections (readers).
 
+use bytes::Bytes;
 use model::kpi::ProvinceRow;
-use model::live::{TopicData, topics};
+use model::live::{ServerMsg, TopicData, topics};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use tokio::sync::watch;
@@ -11,7 +12,13 @@ struct Topic {
     /// Row key → (sequence number of its last change, row).
     rows: BTreeMap<String, (u64, ProvinceRow)>,
     notify: watch::Sender<u64>,
+    /// Deltas to the current `seq` already encoded, by base: connections at
+    /// the same base (nearly all of them) share one serialisation.
+    encoded: Vec<(u64, Bytes)>,
 }
+
+/// Encoded deltas kept per topic (distinct bases of slow clients).
+const ENCODED_KEEP: usize = 8;
 
 impl Topic {
     fn new() -> Self {
@@ -19,6 +26,7 @@ impl Topic {
             seq: 0,
             rows: BTreeMap::new(),
             notify: watch::channel(0).0,
+            encoded: Vec::new(),
         }
     }
 
@@ -92,6 +100,7 @@ impl Hub {
             return;
         };
         t.seq += 1;
+        t.encoded.clear();
         for row in rows {
             if t.rows.get(&row.code).is_some_and(|(_, old)| *old == row) {
                 continue;
@@ -110,6 +119,33 @@ impl Hub {
             data: t.data_since(0),
             changes: t.notify.subscribe(),
         })
+    }
+
+    /// The delta from `base` to the topic's current state as the JSON text
+    /// of a [`ServerMsg::Delta`], and the sequence number it brings the
+    /// client to; `None` if nothing changed. Encoded once per (base, seq)
+    /// and shared by every connection asking for it.
+    pub fn encoded_delta(&self, topic: &str, base: u64) -> Option<(u64, Bytes)> {
+        let mut topics = self.lock();
+        let t = topics.get_mut(topic)?;
+        if t.seq <= base {
+            return None;
+        }
+        if let Some((_, text)) = t.encoded.iter().find(|(b, _)| *b == base) {
+            return Some((t.seq, text.clone()));
+        }
+        let msg = ServerMsg::Delta {
+            topic: topic.to_owned(),
+            base,
+            seq: t.seq,
+            data: t.data_since(base),
+        };
+        let text = Bytes::from(serde_json::to_vec(&msg).ok()?);
+        if t.encoded.len() >= ENCODED_KEEP {
+            t.encoded.remove(0);
+        }
+        t.encoded.push((base, text.clone()));
+        Some((t.seq, text))
     }
 
     /// The rows changed after `base`, and the sequence number they bring
@@ -157,5 +193,34 @@ mod tests {
         );
         assert!(hub.delta_since("overview", 3).is_none());
         assert!(hub.snapshot("nope").is_none());
+    }
+
+    #[test]
+    fn connections_at_the_same_base_share_one_encoded_delta() {
+        let hub = Hub::new();
+        hub.publish("overview", vec![row("01", 1), row("79", 1)]);
+        hub.publish("overview", vec![row("01", 2)]);
+        let (seq, a) = hub.encoded_delta("overview", 1).unwrap();
+        let (_, b) = hub.encoded_delta("overview", 1).unwrap();
+        assert_eq!(seq, 2);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "one serialisation, shared");
+        let (_, data) = hub.delta_since("overview", 1).unwrap();
+        let parsed: ServerMsg = serde_json::from_slice(&a).unwrap();
+        assert_eq!(
+            parsed,
+            ServerMsg::Delta {
+                topic: "overview".into(),
+                base: 1,
+                seq: 2,
+                data
+            }
+        );
+        let (_, from_zero) = hub.encoded_delta("overview", 0).unwrap();
+        assert_ne!(a, from_zero, "another base, another delta");
+        hub.publish("overview", vec![row("48", 1)]);
+        let (seq, c) = hub.encoded_delta("overview", 1).unwrap();
+        assert_eq!(seq, 3);
+        assert_ne!(a, c, "a publish invalidates the encoded deltas");
+        assert!(hub.encoded_delta("overview", 3).is_none());
     }
 }

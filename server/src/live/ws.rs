@@ -2,16 +2,16 @@
 //! session, then translates frames to protocol messages for
 //! [`super::conn::run`], scoped to the user.
 
-use super::conn::{self, UserScope};
+use super::conn::{self, Outgoing, UserScope};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::auth::{Viewer, origin_matches};
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt, future};
-use model::live::{ClientMsg, ServerMsg};
+use model::live::ClientMsg;
 use std::time::Duration;
 
 /// The handshake: a browser's Origin must name this server (a page on
@@ -52,12 +52,15 @@ async fn serve(state: AppState, socket: WebSocket, heartbeat: Duration, scope: U
         .connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (sink, stream) = socket.split();
-    let sink = sink.with(|m: ServerMsg| {
-        future::ready(
-            serde_json::to_string(&m)
+    let sink = sink.with(|m: Outgoing| {
+        future::ready(match m {
+            Outgoing::Msg(m) => serde_json::to_string(&m)
                 .map(|s| Message::Text(s.into()))
                 .map_err(axum::Error::new),
-        )
+            Outgoing::Encoded(text) => Utf8Bytes::try_from(text)
+                .map(Message::Text)
+                .map_err(axum::Error::new),
+        })
     });
     let stream = stream
         .take_while(|m| future::ready(matches!(m, Ok(m) if !matches!(m, Message::Close(_)))))

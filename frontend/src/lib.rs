@@ -7,6 +7,7 @@
 //!                     │ model::live::Replica per topic
 //!                     ▼
 //!                   signals ──► view (KPI cards, province table)
+//!  /api/v1/units/{scope}/kpis, /backlog ──► view (KPIs against targets, backlog)
 //! ```
 //!
 //! Protocol state (snapshot, deltas, gap detection) lives in the `model`

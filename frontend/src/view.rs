@@ -120,7 +120,130 @@ fn Dashboard(user: User) -> impl IntoView {
     let bar = live_view
         .is_none()
         .then(|| view! { <header><div><h1>"govpulse"</h1></div><div class="status"><UserBar user=user.clone() /></div></header> });
-    view! { {bar} {live_view} {backlog} }
+    let kpis = view! { <Kpis unit=user.scope.clone() /> };
+    view! { {bar} {live_view} {kpis} {backlog} }
+}
+
+/// Every KPI of DESIGN.md with its display name and the committee's target
+/// (`../shared/reference/kpi-targets.md`); `None` where no number was set.
+const KPI_TARGETS: [(&str, &str, Option<f64>); 11] = [
+    ("online_dossiers", "Dossiers accepted online", Some(95.0)),
+    ("on_time", "Handled on time", None),
+    ("online_payment", "Fees paid online", Some(45.0)),
+    ("e_result", "Results issued electronically", None),
+    ("digitized", "Dossiers digitised", None),
+    ("data_reuse", "Data re-used", Some(50.0)),
+    ("satisfaction", "Satisfied ratings (4–5)", None),
+    (
+        "electronic_documents",
+        "Documents exchanged electronically",
+        Some(100.0),
+    ),
+    ("signed_documents", "Documents digitally signed", None),
+    (
+        "online_reports",
+        "Reports submitted online on time",
+        Some(100.0),
+    ),
+    ("video_meetings", "Meetings by video", Some(60.0)),
+];
+
+/// The newest day's KPIs for a unit against the targets (REST, refreshed
+/// every 30 s; the live socket carries the per-minute overview).
+#[component]
+fn Kpis(unit: String) -> impl IntoView {
+    let (row, set_row) = signal(Value::Null);
+    let (error, set_error) = signal(String::new());
+    let path = format!("/api/v1/units/{unit}/kpis?period=day");
+    let load = move || {
+        let path = path.clone();
+        leptos::task::spawn_local(async move {
+            match api::request("GET", &path, None).await {
+                Ok((200, body)) => {
+                    set_error.set(String::new());
+                    let last = body["rows"]
+                        .as_array()
+                        .and_then(|r| r.last().cloned())
+                        .unwrap_or(Value::Null);
+                    set_row.set(last);
+                }
+                Ok((status, body)) => set_error.set(api::error_text(status, &body)),
+                Err(e) => set_error.set(e),
+            }
+        });
+    };
+    load();
+    let refresh = load.clone();
+    if let Some(w) = web_sys::window() {
+        let cb = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(refresh);
+        let _ = w.set_interval_with_callback_and_timeout_and_arguments_0(
+            wasm_bindgen::JsCast::unchecked_ref(cb.as_ref()),
+            30_000,
+        );
+        cb.forget();
+    }
+    let rows = move || {
+        row.with(|r| {
+            KPI_TARGETS
+                .iter()
+                .map(|(key, label, target)| {
+                    let k = &r["kpis"][*key];
+                    let value = k["value"].as_f64();
+                    let (num, den) = (k["numerator"].as_u64(), k["denominator"].as_u64());
+                    let status = match (value, target) {
+                        (Some(v), Some(t)) if v >= *t => "meets",
+                        (Some(_), Some(_)) => "below",
+                        _ => "",
+                    };
+                    view! {
+                        <tr data-kpi=*key class=status>
+                            <td class="name">{*label}</td>
+                            <td class="num">{num.map_or("–".into(), fmt_int)}</td>
+                            <td class="num">{den.map_or("–".into(), fmt_int)}</td>
+                            <td class="num value">{fmt_pct(value)}</td>
+                            <td class="num">{target.map_or("–".into(), |t| if t >= 100.0 { "100 %".to_owned() } else { format!("≥ {t:.0} %") })}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    let title = move || {
+        row.with(|r| {
+            format!(
+                "KPIs against targets — {} ({}, {})",
+                r["name"].as_str().unwrap_or("…"),
+                unit_label(r),
+                r["period"].as_str().unwrap_or("latest day")
+            )
+        })
+    };
+    let counts = move || {
+        row.with(|r| {
+            format!(
+                "Open dossiers at the end of the day: {} overdue, {} due within one working day.",
+                r["overdue_open"].as_u64().map_or("–".into(), fmt_int),
+                r["due_soon_open"].as_u64().map_or("–".into(), fmt_int)
+            )
+        })
+    };
+    view! {
+        <main class="tight">
+            <section class="panel">
+                <h2>{title}</h2>
+                <p class="error">{move || error.get()}</p>
+                <table id="kpis">
+                    <thead><tr><th class="name">"Indicator"</th><th>"Numerator"</th><th>"Denominator"</th><th>"Value"</th><th>"Target"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+                <p class="empty">{counts}</p>
+            </section>
+        </main>
+    }
+}
+
+fn unit_label(row: &Value) -> String {
+    row["unit"].as_str().unwrap_or("").to_owned()
 }
 
 #[component]

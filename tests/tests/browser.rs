@@ -31,7 +31,7 @@ async fn a_live_number_changes_after_an_ingest() {
     .await
     .unwrap();
     app.settle().await.unwrap();
-    let mut browser = Browser::launch(&app.url("/"), 1440, 900).await.unwrap();
+    let mut browser = Browser::launch(&app.url("/"), 1440, 1500).await.unwrap();
     sign_in(&mut browser, "wrong-user", "wrong password").await;
     browser
         .wait_text("#login-error", Duration::from_secs(30), |t| {
@@ -87,6 +87,20 @@ async fn a_live_number_changes_after_an_ingest() {
         "Hà Nội row: {hanoi}"
     );
 
+    // Every KPI of the newest day against its target, from the REST API.
+    browser
+        .wait_text(
+            "#kpis tr[data-kpi=\"online_dossiers\"] td.value",
+            Duration::from_secs(30),
+            |t| t.ends_with('%'),
+        )
+        .await
+        .unwrap();
+    let kpi_rows = browser
+        .eval("document.querySelectorAll('#kpis tbody tr').length")
+        .await
+        .unwrap();
+    assert_eq!(kpi_rows, 11);
     save_screenshot(&mut browser, "dashboard.png").await;
 
     // Signing out ends the session and returns to the form.
@@ -134,7 +148,7 @@ async fn a_province_officer_sees_its_province_and_its_backlog_only() {
     .unwrap();
     add_user(&app.data_dir, "hanoi", "locality", Some("01")).unwrap();
     app.settle().await.unwrap();
-    let mut browser = Browser::launch(&app.url("/"), 1440, 900).await.unwrap();
+    let mut browser = Browser::launch(&app.url("/"), 1440, 1500).await.unwrap();
     sign_in(&mut browser, "hanoi", E2E_PASSWORD).await;
     browser
         .wait_text("#status", Duration::from_secs(30), |t| t == "live")
@@ -162,5 +176,12 @@ async fn a_province_officer_sees_its_province_and_its_backlog_only() {
         Some(open.min(50)),
         "one row per open dossier, up to a page"
     );
+    // The KPI panel is Hà Nội's.
+    browser
+        .wait_text("main.tight h2", Duration::from_secs(30), |t| {
+            t.contains("Thành phố Hà Nội")
+        })
+        .await
+        .unwrap();
     save_screenshot(&mut browser, "locality.png").await;
 }

@@ -13,13 +13,38 @@ pub struct MinuteCount {
 
 /// One province in the overview: totals over everything the engine holds,
 /// and the most recent minute buckets, newest last.
+///
+/// In a live delta, `minutes` carries only the buckets that changed since
+/// the client's base; the client upserts them by `minute` and drops those
+/// before `minutes_from`, the first bucket of the row's current window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvinceRow {
     pub code: String,
     pub name: String,
     pub accepted: u64,
     pub online: u64,
+    #[serde(default)]
+    pub minutes_from: String,
     pub minutes: Vec<MinuteCount>,
+}
+
+impl ProvinceRow {
+    /// Apply a later version of this row whose `minutes` may be partial.
+    pub fn merge(&mut self, later: ProvinceRow) {
+        let mut buckets: std::collections::BTreeMap<String, MinuteCount> = self
+            .minutes
+            .drain(..)
+            .chain(later.minutes)
+            .map(|m| (m.minute.clone(), m))
+            .collect();
+        if !later.minutes_from.is_empty() {
+            buckets = buckets.split_off(&later.minutes_from);
+        }
+        *self = ProvinceRow {
+            minutes: buckets.into_values().collect(),
+            ..later
+        };
+    }
 }
 
 impl ProvinceRow {

@@ -82,7 +82,7 @@ impl TopicData {
             (TopicData::Overview { rows }, TopicData::Overview { rows: newer }) => {
                 for row in newer {
                     match rows.iter_mut().find(|r| r.code == row.code) {
-                        Some(slot) => *slot = row,
+                        Some(slot) => slot.merge(row),
                         None => rows.push(row),
                     }
                 }
@@ -101,6 +101,7 @@ mod tests {
             name: code.into(),
             accepted,
             online: 0,
+            minutes_from: String::new(),
             minutes: vec![],
         }
     }
@@ -117,6 +118,39 @@ mod tests {
         );
         let s = serde_json::to_string(&ServerMsg::Pong).unwrap();
         assert_eq!(s, r#"{"type":"pong"}"#);
+    }
+
+    fn bucket(minute: &str, accepted: u64) -> crate::kpi::MinuteCount {
+        crate::kpi::MinuteCount {
+            minute: minute.into(),
+            accepted,
+            online: 0,
+        }
+    }
+
+    #[test]
+    fn a_delta_row_upserts_its_buckets_and_slides_the_window() {
+        let mut a = TopicData::Overview {
+            rows: vec![ProvinceRow {
+                minutes_from: "10:00".into(),
+                minutes: vec![bucket("10:00", 1), bucket("10:01", 2), bucket("10:02", 0)],
+                ..row("01", 3)
+            }],
+        };
+        // Minute 10:02 changed and 10:03 opened; the window now starts at 10:01.
+        a.merge(TopicData::Overview {
+            rows: vec![ProvinceRow {
+                minutes_from: "10:01".into(),
+                minutes: vec![bucket("10:02", 4), bucket("10:03", 1)],
+                ..row("01", 8)
+            }],
+        });
+        let TopicData::Overview { rows } = a;
+        assert_eq!(rows[0].accepted, 8);
+        assert_eq!(
+            rows[0].minutes,
+            vec![bucket("10:01", 2), bucket("10:02", 4), bucket("10:03", 1)]
+        );
     }
 
     #[test]
@@ -211,6 +245,7 @@ mod replica_tests {
             name: code.into(),
             accepted,
             online: 0,
+            minutes_from: String::new(),
             minutes: vec![],
         }
     }

@@ -139,12 +139,16 @@ impl MinuteWindows {
                     online: c.online,
                 }
             })
-            .collect();
+            .collect::<Vec<MinuteCount>>();
         ProvinceRow {
             code: code.to_owned(),
             name: self.units.name(code).to_owned(),
             accepted: total.accepted,
             online: total.online,
+            minutes_from: minutes
+                .first()
+                .map(|m| m.minute.clone())
+                .unwrap_or_default(),
             minutes,
         }
     }

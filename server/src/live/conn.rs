@@ -160,6 +160,7 @@ mod tests {
             name: code.into(),
             accepted,
             online: 0,
+            minutes_from: String::new(),
             minutes: vec![],
         }
     }

@@ -9,8 +9,9 @@ use tokio::sync::watch;
 
 struct Topic {
     seq: u64,
-    /// Row key → (sequence number of its last change, row).
-    rows: BTreeMap<String, (u64, ProvinceRow)>,
+    /// Row key → (sequence number of its last change, row, sequence number
+    /// of each minute bucket's last change).
+    rows: BTreeMap<String, (u64, ProvinceRow, Vec<u64>)>,
     notify: watch::Sender<u64>,
     /// Deltas to the current `seq` already encoded, by base: connections at
     /// the same base (nearly all of them) share one serialisation.
@@ -30,13 +31,24 @@ impl Topic {
         }
     }
 
+    /// Rows changed after `base`, each with only the minute buckets that
+    /// changed after it (a client applies them with `ProvinceRow::merge`).
     fn data_since(&self, base: u64) -> TopicData {
         TopicData::Overview {
             rows: self
                 .rows
                 .values()
-                .filter(|(s, _)| *s > base)
-                .map(|(_, r)| r.clone())
+                .filter(|(s, _, _)| *s > base)
+                .map(|(_, r, bucket_seqs)| ProvinceRow {
+                    minutes: r
+                        .minutes
+                        .iter()
+                        .zip(bucket_seqs)
+                        .filter(|(_, s)| **s > base)
+                        .map(|(m, _)| m.clone())
+                        .collect(),
+                    ..r.clone()
+                })
                 .collect(),
         }
     }
@@ -102,10 +114,27 @@ impl Hub {
         t.seq += 1;
         t.encoded.clear();
         for row in rows {
-            if t.rows.get(&row.code).is_some_and(|(_, old)| *old == row) {
+            let old = t.rows.get(&row.code);
+            if old.is_some_and(|(_, r, _)| *r == row) {
                 continue;
             }
-            t.rows.insert(row.code.clone(), (t.seq, row));
+            // A bucket keeps the sequence number of its last change, so a
+            // delta carries only the minutes that moved.
+            let bucket_seqs = row
+                .minutes
+                .iter()
+                .map(|m| {
+                    old.and_then(|(_, r, seqs)| {
+                        r.minutes
+                            .iter()
+                            .position(|o| o.minute == m.minute)
+                            .filter(|&i| r.minutes[i] == *m)
+                            .map(|i| seqs[i])
+                    })
+                    .unwrap_or(t.seq)
+                })
+                .collect();
+            t.rows.insert(row.code.clone(), (t.seq, row, bucket_seqs));
         }
         t.notify.send_replace(t.seq);
     }
@@ -167,6 +196,7 @@ mod tests {
             name: code.into(),
             accepted,
             online: 0,
+            minutes_from: String::new(),
             minutes: vec![],
         }
     }
@@ -222,5 +252,68 @@ mod tests {
         assert_eq!(seq, 3);
         assert_ne!(a, c, "a publish invalidates the encoded deltas");
         assert!(hub.encoded_delta("overview", 3).is_none());
+    }
+
+    #[test]
+    fn a_delta_carries_only_the_minute_buckets_that_changed() {
+        let bucket = |minute: &str, accepted| model::kpi::MinuteCount {
+            minute: minute.into(),
+            accepted,
+            online: 0,
+        };
+        let with = |accepted, minutes: Vec<model::kpi::MinuteCount>| ProvinceRow {
+            minutes_from: minutes[0].minute.clone(),
+            minutes,
+            ..row("01", accepted)
+        };
+        let hub = Hub::new();
+        hub.publish(
+            "overview",
+            vec![with(3, vec![bucket("a", 1), bucket("b", 2)])],
+        );
+        hub.publish(
+            "overview",
+            vec![with(4, vec![bucket("a", 1), bucket("b", 3)])],
+        );
+        hub.publish(
+            "overview",
+            vec![with(5, vec![bucket("b", 3), bucket("c", 1)])],
+        );
+        let minutes = |d: TopicData| {
+            let TopicData::Overview { rows } = d;
+            rows[0]
+                .minutes
+                .iter()
+                .map(|m| m.minute.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(minutes(hub.delta_since("overview", 2).unwrap().1), ["c"]);
+        assert_eq!(
+            minutes(hub.delta_since("overview", 1).unwrap().1),
+            ["b", "c"]
+        );
+        let snap = hub.snapshot("overview").unwrap();
+        assert_eq!(minutes(snap.data), ["b", "c"], "a snapshot is whole");
+        // A client that applies the deltas ends up with the whole row.
+        let mut replica = model::live::Replica::new("overview");
+        let first = TopicData::Overview {
+            rows: vec![with(3, vec![bucket("a", 1), bucket("b", 2)])],
+        };
+        replica.apply(ServerMsg::Snapshot {
+            topic: "overview".into(),
+            seq: 1,
+            data: first,
+        });
+        let (seq, data) = hub.delta_since("overview", 1).unwrap();
+        replica.apply(ServerMsg::Delta {
+            topic: "overview".into(),
+            base: 1,
+            seq,
+            data,
+        });
+        assert_eq!(
+            replica.rows,
+            vec![with(5, vec![bucket("b", 3), bucket("c", 1)])]
+        );
     }
 }

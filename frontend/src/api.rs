@@ -90,6 +90,27 @@ pub fn error_text(status: u16, body: &Value) -> String {
         .map_or_else(|| format!("the server answered {status}"), str::to_owned)
 }
 
+/// GET `path` in the background; on 200 store `pick(body)` in `data`, on
+/// anything else the error text in `error`.
+pub fn get_into(
+    path: String,
+    data: leptos::prelude::WriteSignal<Value>,
+    error: leptos::prelude::WriteSignal<String>,
+    pick: fn(Value) -> Value,
+) {
+    use leptos::prelude::Set;
+    leptos::task::spawn_local(async move {
+        match request("GET", &path, None).await {
+            Ok((200, body)) => {
+                error.set(String::new());
+                data.set(pick(body));
+            }
+            Ok((status, body)) => error.set(error_text(status, &body)),
+            Err(e) => error.set(e),
+        }
+    });
+}
+
 pub fn reload() {
     if let Some(w) = web_sys::window() {
         let _ = w.location().reload();

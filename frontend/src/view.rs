@@ -155,22 +155,14 @@ fn Kpis(unit: String) -> impl IntoView {
     let (row, set_row) = signal(Value::Null);
     let (error, set_error) = signal(String::new());
     let path = format!("/api/v1/units/{unit}/kpis?period=day");
+    // The newest day is the last row.
     let load = move || {
-        let path = path.clone();
-        leptos::task::spawn_local(async move {
-            match api::request("GET", &path, None).await {
-                Ok((200, body)) => {
-                    set_error.set(String::new());
-                    let last = body["rows"]
-                        .as_array()
-                        .and_then(|r| r.last().cloned())
-                        .unwrap_or(Value::Null);
-                    set_row.set(last);
-                }
-                Ok((status, body)) => set_error.set(api::error_text(status, &body)),
-                Err(e) => set_error.set(e),
-            }
-        });
+        api::get_into(path.clone(), set_row, set_error, |body| {
+            body["rows"]
+                .as_array()
+                .and_then(|r| r.last().cloned())
+                .unwrap_or(Value::Null)
+        })
     };
     load();
     let refresh = load.clone();
@@ -322,19 +314,7 @@ fn Backlog(unit: String) -> impl IntoView {
     let (error, set_error) = signal(String::new());
     let path = format!("/api/v1/units/{unit}/backlog?per_page=50");
     let csv = format!("/api/v1/units/{unit}/backlog?format=csv");
-    let load = move || {
-        let path = path.clone();
-        leptos::task::spawn_local(async move {
-            match api::request("GET", &path, None).await {
-                Ok((200, body)) => {
-                    set_error.set(String::new());
-                    set_data.set(body);
-                }
-                Ok((status, body)) => set_error.set(api::error_text(status, &body)),
-                Err(e) => set_error.set(e),
-            }
-        });
-    };
+    let load = move || api::get_into(path.clone(), set_data, set_error, |body| body);
     load();
     let count = move |k: &str| data.with(|d| d["summary"][k].as_u64().map_or("–".into(), fmt_int));
     let rows = move || {

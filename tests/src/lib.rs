@@ -321,6 +321,12 @@ impl TestApp {
             .await
     }
 
+    /// The status of `GET /api/v1/session` with this cookie: 200 while the
+    /// session lives, 401 once it has ended.
+    pub async fn session_status(&self, cookie: &str) -> Result<u16> {
+        Ok(self.get_as(Some(cookie), "/api/v1/session").await?.status)
+    }
+
     /// Log in as a browser on this server's pages would; returns the
     /// `Cookie` header value of the new session.
     pub async fn login(&self, user: &str, password: &str) -> Result<String> {

@@ -429,10 +429,7 @@ async fn state_changes_need_this_servers_origin() {
         assert_eq!(a.status, 403, "logout with Origin {origin:?}");
     }
     assert_eq!(
-        app.get_as(Some(&cookie), "/api/v1/session")
-            .await
-            .unwrap()
-            .status,
+        app.session_status(&cookie).await.unwrap(),
         200,
         "refused logouts changed nothing"
     );
@@ -447,13 +444,7 @@ async fn state_changes_need_this_servers_origin() {
         .await
         .unwrap();
     assert_eq!(a.status, 200);
-    assert_eq!(
-        app.get_as(Some(&cookie), "/api/v1/session")
-            .await
-            .unwrap()
-            .status,
-        401
-    );
+    assert_eq!(app.session_status(&cookie).await.unwrap(), 401);
 }
 
 #[tokio::test]
@@ -464,12 +455,7 @@ async fn logout_and_password_change_end_every_session() {
     let b = app.login(user, E2E_PASSWORD).await.unwrap();
     let status = |c: String| {
         let app = &app;
-        async move {
-            app.get_as(Some(&c), "/api/v1/session")
-                .await
-                .unwrap()
-                .status
-        }
+        async move { app.session_status(&c).await.unwrap() }
     };
     assert_eq!(
         (status(a.clone()).await, status(b.clone()).await),
@@ -617,13 +603,7 @@ async fn first_start_creates_an_admin_with_a_one_time_password() {
         app.data_dir.to_str().unwrap(),
     ])
     .unwrap();
-    assert_eq!(
-        app.get_as(Some(&cookie), "/api/v1/session")
-            .await
-            .unwrap()
-            .status,
-        401
-    );
+    assert_eq!(app.session_status(&cookie).await.unwrap(), 401);
 }
 
 #[tokio::test]

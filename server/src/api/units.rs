@@ -145,6 +145,40 @@ fn local_midnight(d: NaiveDate) -> i64 {
         .map_or(0, |t| t.timestamp())
 }
 
+/// Whether a report row for `row_unit` belongs to the answer for `code`.
+/// Aggregate rows (nation, all localities, all ministries) only belong to
+/// the nation's.
+fn in_scope(units: &UnitRegistry, code: &str, row_unit: &str) -> bool {
+    code == UnitCode::NATION || units.covers(code, row_unit)
+}
+
+/// The parameters shared by `/kpis` and `/history`.
+struct ReportQuery {
+    spec: ReportSpec,
+    level_str: String,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    csv: bool,
+}
+
+impl ReportQuery {
+    fn parse(q: HashMap<String, String>, unit_level: UnitLevel, chunk: usize) -> ApiResult<Self> {
+        let mut p = Params::new(q, &["period", "level", "from", "to", "format"])?;
+        let (period, level, level_str) = period_and_level(&mut p, unit_level)?;
+        Ok(Self {
+            spec: ReportSpec {
+                level,
+                period,
+                chunk,
+            },
+            level_str,
+            from: p.date("from")?,
+            to: p.date("to")?,
+            csv: p.format_csv()?,
+        })
+    }
+}
+
 /// The `period` and `level` parameters; the level must be the unit's own
 /// or one below it.
 fn period_and_level(p: &mut Params, unit_level: UnitLevel) -> ApiResult<(Period, Level, String)> {
@@ -179,20 +213,17 @@ pub async fn kpis(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let unit_level = visible(&state.units, &viewer, &code)?;
-    let mut p = Params::new(q, &["period", "level", "from", "to", "format"])?;
-    let (period, level, level_str) = period_and_level(&mut p, unit_level)?;
-    let from: Option<NaiveDate> = p.date("from")?;
-    let to: Option<NaiveDate> = p.date("to")?;
-    let csv = p.format_csv()?;
+    let ReportQuery {
+        spec,
+        level_str,
+        from,
+        to,
+        csv,
+    } = ReportQuery::parse(q, unit_level, state.config.engine.batch_max)?;
     let st = state.clone();
     let scope = code.clone();
     let events = blocking(move || subtree_events(&st, &scope)).await?;
     let as_of = events.iter().map(|e| e.occurred_at).max();
-    let spec = ReportSpec {
-        level,
-        period,
-        chunk: state.config.engine.batch_max,
-    };
     let rows = report::report(&events, state.units.clone(), &state.calendar, spec)
         .await
         .map_err(|e| ApiError::internal("the KPI report", e))?;
@@ -207,8 +238,7 @@ pub async fn kpis(
                 Err(_) => true,
             }
         })
-        // Aggregate rows (nation, all localities) only exist for the nation.
-        .filter(|r| code == UnitCode::NATION || state.units.covers(&code, &r.unit))
+        .filter(|r| in_scope(&state.units, &code, &r.unit))
         .collect();
     if csv {
         let mut out = Vec::new();
@@ -219,7 +249,7 @@ pub async fn kpis(
     Ok(Json(json!({
         "unit": code,
         "level": level_str,
-        "period": period.as_str(),
+        "period": spec.period.as_str(),
         "as_of": as_of,
         "rows": rows,
     }))
@@ -437,16 +467,13 @@ pub async fn history(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let unit_level = visible(&state.units, &viewer, &code)?;
-    let mut p = Params::new(q, &["period", "level", "from", "to", "format"])?;
-    let (period, level, level_str) = period_and_level(&mut p, unit_level)?;
-    let from: Option<NaiveDate> = p.date("from")?;
-    let to: Option<NaiveDate> = p.date("to")?;
-    let csv = p.format_csv()?;
-    let spec = ReportSpec {
-        level,
-        period,
-        chunk: state.config.engine.batch_max,
-    };
+    let ReportQuery {
+        spec,
+        level_str,
+        from,
+        to,
+        csv,
+    } = ReportQuery::parse(q, unit_level, state.config.engine.batch_max)?;
     let dir = crate::archive::dir(&state.config.server.data_dir);
     let rows = pipelines::kpi::archive::history(&dir, state.units.clone(), &code, from, to, spec)
         .await
@@ -454,7 +481,7 @@ pub async fn history(
     let kpis = pipelines::kpi::archive::event_kpis();
     let rows: Vec<_> = rows
         .into_iter()
-        .filter(|r| code == UnitCode::NATION || state.units.covers(&code, &r.unit))
+        .filter(|r| in_scope(&state.units, &code, &r.unit))
         .collect();
     if csv {
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -510,7 +537,7 @@ pub async fn history(
     Ok(Json(json!({
         "unit": code,
         "level": level_str,
-        "period": period.as_str(),
+        "period": spec.period.as_str(),
         "archived_log_bytes": state.metrics.archive_offset.load(std::sync::atomic::Ordering::Relaxed),
         "kpis": kpis,
         "rows": rows,

@@ -158,6 +158,13 @@ async fn a_province_officer_sees_its_province_and_its_backlog_only() {
         .wait_text("#backlog-open", Duration::from_secs(30), |t| t != "–")
         .await
         .unwrap();
+    // "live" means the socket is open; wait for the snapshot's row.
+    browser
+        .wait_text("#provinces tbody", Duration::from_secs(30), |t| {
+            t.contains("Hà Nội")
+        })
+        .await
+        .unwrap();
     let codes = browser
         .eval("[...document.querySelectorAll('#provinces tbody tr')].map(r => r.dataset.code).join(',')")
         .await

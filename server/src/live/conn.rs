@@ -1,9 +1,9 @@
-//! One live connection, written against `Sink`/`Stream` of protocol
+//! One live connection, written against a [`Transport`] of protocol
 //! messages so tests drive it with channels and the websocket layer only
 //! translates frames.
 
 use super::Hub;
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::StreamExt;
 use model::live::{ClientMsg, ServerMsg};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,20 +55,27 @@ pub enum Outgoing {
     Encoded(bytes::Bytes),
 }
 
+/// Both directions of one connection, as protocol messages. Used whole
+/// (no split halves and lock between them): the loop below only ever
+/// receives or sends, one at a time.
+pub trait Transport: Send {
+    /// The next client message, or why it could not be read; `None` once
+    /// the peer has gone. Must be cancel-safe.
+    fn recv(&mut self) -> impl Future<Output = Option<Result<ClientMsg, String>>> + Send;
+    /// Send one message; `Err` once the peer has gone.
+    fn send(&mut self, msg: Outgoing) -> impl Future<Output = Result<(), ()>> + Send;
+}
+
 /// Serve one connection until the peer leaves, stops answering
 /// heartbeats, or the socket fails. `coalesced` counts topic updates that
 /// were folded into a later delta because the client was slow.
-pub async fn run<S, R>(
+pub async fn run<T: Transport>(
     hub: Arc<Hub>,
     scope: &dyn Scope,
-    mut sink: S,
-    mut stream: R,
+    mut transport: T,
     heartbeat: Duration,
     coalesced: &AtomicI64,
-) where
-    S: Sink<Outgoing> + Unpin,
-    R: Stream<Item = Result<ClientMsg, String>> + Unpin,
-{
+) {
     let mut subs: StreamMap<String, WatchStream<u64>> = StreamMap::new();
     let mut sent: HashMap<String, u64> = HashMap::new();
     let mut tick = tokio::time::interval(heartbeat);
@@ -78,7 +85,7 @@ pub async fn run<S, R>(
 
     loop {
         let reply = tokio::select! {
-            msg = stream.next() => {
+            msg = transport.recv() => {
                 silent_ticks = 0;
                 match msg {
                     None => break,
@@ -112,7 +119,7 @@ pub async fn run<S, R>(
             }
         };
         if let Some(msg) = reply
-            && sink.send(msg).await.is_err()
+            && transport.send(msg).await.is_err()
         {
             break;
         }
@@ -150,6 +157,7 @@ fn subscribe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::SinkExt;
     use futures::channel::mpsc;
     use model::kpi::ProvinceRow;
     use model::live::TopicData;
@@ -170,11 +178,32 @@ mod tests {
         rx: mpsc::Receiver<Outgoing>,
     }
 
+    /// The server's end: bounded channels, so a client that stops reading
+    /// blocks the connection's sends like a full socket would.
+    struct Channels {
+        rx: mpsc::Receiver<Result<ClientMsg, String>>,
+        tx: mpsc::Sender<Outgoing>,
+    }
+
+    impl Transport for Channels {
+        async fn recv(&mut self) -> Option<Result<ClientMsg, String>> {
+            self.rx.next().await
+        }
+
+        async fn send(&mut self, msg: Outgoing) -> Result<(), ()> {
+            self.tx.send(msg).await.map_err(|_| ())
+        }
+    }
+
     fn connect(hub: Arc<Hub>, heartbeat: Duration) -> (Client, tokio::task::JoinHandle<()>) {
-        let (tx, stream) = mpsc::channel(8);
-        let (sink, rx) = mpsc::channel(8);
+        let (tx, client_rx) = mpsc::channel(8);
+        let (server_tx, rx) = mpsc::channel(8);
+        let transport = Channels {
+            rx: client_rx,
+            tx: server_tx,
+        };
         let task = tokio::spawn(async move {
-            run(hub, &AllTopics, sink, stream, heartbeat, &AtomicI64::new(0)).await
+            run(hub, &AllTopics, transport, heartbeat, &AtomicI64::new(0)).await
         });
         (Client { tx, rx }, task)
     }

@@ -2,7 +2,7 @@
 //! session, then translates frames to protocol messages for
 //! [`super::conn::run`], scoped to the user.
 
-use super::conn::{self, Outgoing, UserScope};
+use super::conn::{self, Outgoing, Transport, UserScope};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::auth::{Viewer, origin_matches};
@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures::{SinkExt, StreamExt, future};
+
 use model::live::ClientMsg;
 use std::time::Duration;
 
@@ -46,40 +46,44 @@ pub async fn handler(
         .on_upgrade(move |socket| serve(state, socket, heartbeat, scope))
 }
 
+/// The websocket as a [`Transport`]: text frames of protocol JSON; pings
+/// and pongs are the library's business; a close or an error ends it.
+struct Ws(WebSocket);
+
+impl Transport for Ws {
+    async fn recv(&mut self) -> Option<Result<ClientMsg, String>> {
+        loop {
+            match self.0.recv().await? {
+                Ok(Message::Text(t)) => {
+                    return Some(serde_json::from_str(&t).map_err(|e| format!("bad message: {e}")));
+                }
+                Ok(Message::Binary(_)) => {
+                    return Some(Err("binary frames are not part of the protocol".into()));
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            }
+        }
+    }
+
+    async fn send(&mut self, msg: Outgoing) -> Result<(), ()> {
+        let frame = match msg {
+            Outgoing::Msg(m) => Message::Text(serde_json::to_string(&m).map_err(|_| ())?.into()),
+            Outgoing::Encoded(text) => Message::Text(Utf8Bytes::try_from(text).map_err(|_| ())?),
+        };
+        self.0.send(frame).await.map_err(|_| ())
+    }
+}
+
 async fn serve(state: AppState, socket: WebSocket, heartbeat: Duration, scope: UserScope) {
     state
         .metrics
         .connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (sink, stream) = socket.split();
-    let sink = sink.with(|m: Outgoing| {
-        future::ready(match m {
-            Outgoing::Msg(m) => serde_json::to_string(&m)
-                .map(|s| Message::Text(s.into()))
-                .map_err(axum::Error::new),
-            Outgoing::Encoded(text) => Utf8Bytes::try_from(text)
-                .map(Message::Text)
-                .map_err(axum::Error::new),
-        })
-    });
-    let stream = stream
-        .take_while(|m| future::ready(matches!(m, Ok(m) if !matches!(m, Message::Close(_)))))
-        .filter_map(|m| {
-            future::ready(match m {
-                Ok(Message::Text(t)) => Some(
-                    serde_json::from_str::<ClientMsg>(&t).map_err(|e| format!("bad message: {e}")),
-                ),
-                Ok(Message::Binary(_)) => {
-                    Some(Err("binary frames are not part of the protocol".into()))
-                }
-                _ => None,
-            })
-        });
     conn::run(
         state.hub.clone(),
         &scope,
-        Box::pin(sink),
-        Box::pin(stream),
+        Ws(socket),
         heartbeat,
         &state.metrics.ws_coalesced,
     )

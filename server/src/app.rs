@@ -156,7 +156,6 @@ pub fn router(state: AppState) -> Router {
     let static_files = ServeDir::new(web).fallback(ServeFile::new(&index));
     let body_limit = state.config.server.max_body_bytes;
     let api = Router::new()
-        .route("/api/v1/events", post(ingest::http::post_events))
         .route("/api/v1/overview", get(api::overview))
         .route("/api/v1/schema", get(api::schema))
         .route("/api/v1/openapi.json", get(api::openapi))
@@ -182,8 +181,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/live", get(live::ws::handler))
         .route("/metrics", get(api::metrics::metrics))
         .route("/healthz", get(api::health))
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(crate::auth::check_origin));
+        // Everything above may be called with the session cookie.
+        .layer(axum::middleware::from_fn(crate::auth::check_origin))
+        // Ingest authenticates with source tokens only, never the cookie,
+        // so a forged cross-site request there carries no authority.
+        .route("/api/v1/events", post(ingest::http::post_events))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit));
     let app = if index.exists() {
         api.fallback_service(static_files)
     } else {

@@ -2,7 +2,7 @@
 //! login rate limits, and the Origin rule for state changes.
 //!
 //! ```text
-//!  request ─► check_origin (POST/PUT/PATCH/DELETE without a bearer token
+//!  request ─► check_origin (POST/PUT/PATCH/DELETE on the cookie routes
 //!  │            must carry an Origin equal to the Host it was sent to)
 //!  ▼
 //!  handler(Viewer) ─► cookie __Host-govpulse ─► Store::session_user ─► User
@@ -11,8 +11,8 @@
 //! ```
 //!
 //! Sources authenticate with bearer tokens (see `ingest::http`), which a
-//! browser never attaches on its own, so those requests carry no ambient
-//! authority and need no Origin.
+//! browser never attaches on its own, so the ingest route carries no ambient
+//! authority, needs no Origin and is routed outside the check.
 
 use crate::api::error::{ApiError, blocking};
 use crate::app::AppState;
@@ -148,23 +148,15 @@ pub fn origin_matches(headers: &HeaderMap) -> Option<bool> {
     Some(authority == Some(host))
 }
 
-/// Middleware: refuse a state-changing request that a browser could have
-/// been tricked into sending (no bearer token, no matching Origin).
+/// Middleware on the routes that take the session cookie: refuse a
+/// state-changing request that a browser could have been tricked into
+/// sending (no matching Origin). Ingest is routed outside it.
 pub async fn check_origin(req: Request, next: Next) -> Response {
     let safe = matches!(
         *req.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    // Ingest authenticates with bearer tokens only, never the cookie, so a
-    // forged cross-site request there carries no authority (and a missing
-    // token gets its own 401 with WWW-Authenticate).
-    let bearer = req.uri().path() == "/api/v1/events"
-        || req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("Bearer "));
-    if !safe && !bearer && origin_matches(req.headers()) != Some(true) {
+    if !safe && origin_matches(req.headers()) != Some(true) {
         let mut e = ApiError::forbidden(
             "Origin: a state-changing request must carry an Origin header naming this server",
         );

@@ -3,6 +3,7 @@
 //! (`Authorization: Bearer gps_…`) bound to a set of units.
 
 use super::{IngestError, ingest};
+use crate::api::error::ApiError;
 use crate::app::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -52,13 +53,14 @@ pub async fn post_events(
         Ok(report) => Json(report).into_response(),
         Err(e @ (IngestError::Log(_) | IngestError::Rejects(_))) => {
             tracing::error!("ingest: {e}");
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage cannot take writes now (disk full or failing); retry this request whole, nothing acknowledged is lost".into(),
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-            r
+            ApiError {
+                retry_after: Some(5),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage cannot take writes now (disk full or failing); retry this request whole, nothing acknowledged is lost",
+                )
+            }
+            .into_response()
         }
         Err(e) => {
             tracing::error!("ingest: {e}");
@@ -139,5 +141,5 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, (StatusCode, String)> {
 }
 
 fn error(status: StatusCode, message: String) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
+    ApiError::new(status, message).into_response()
 }

@@ -9,10 +9,11 @@
 //!                                     └► ARCHIVED = new offset (tmp + rename)
 //! ```
 //!
-//! A crash between writing parts and moving the offset rewrites the same
-//! part names from the same offset on the next run, replacing them whole,
-//! so nothing is archived twice. Late events for an earlier day land in a
-//! new part of that day.
+//! The offset moves only after a chunk's parts are durable, so a crash in
+//! between rewrites the same part names from the same offset on the next
+//! run, replacing them whole; without an offset file the archive is cleared
+//! and rebuilt. Either way nothing is archived twice. Late events for an
+//! earlier day land in a new part of that day.
 
 use crate::app::AppState;
 use crate::log::LogReader;
@@ -31,13 +32,15 @@ pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join(DIR)
 }
 
-fn read_offset(dir: &Path) -> anyhow::Result<u64> {
+/// The log offset archived up to; `None` when none was recorded.
+fn read_offset(dir: &Path) -> anyhow::Result<Option<u64>> {
     match std::fs::read_to_string(dir.join(OFFSET_FILE)) {
         Ok(s) => s
             .trim()
             .parse()
+            .map(Some)
             .with_context(|| format!("{}: not a log offset", dir.join(OFFSET_FILE).display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).context("reading the archive offset"),
     }
 }
@@ -51,25 +54,15 @@ fn write_offset(dir: &Path, offset: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Remove parts that start inside `(start, end)`: after the offset was
-/// lost or moved back, the part just written from `start` holds their
-/// events too.
-fn remove_superseded(dir: &Path, start: u64, end: u64) -> anyhow::Result<()> {
+/// Remove every part: without a recorded offset the archive is rebuilt
+/// from the start of the log, and old parts would count their events twice.
+fn clear_parts(dir: &Path) -> anyhow::Result<()> {
     for day in std::fs::read_dir(dir)?.flatten() {
         if !day.path().is_dir() {
             continue;
         }
         for f in std::fs::read_dir(day.path())?.flatten() {
-            let name = f.file_name();
-            let Some(at) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("part-"))
-                .and_then(|n| n.strip_suffix(".parquet"))
-                .and_then(|n| u64::from_str_radix(n, 16).ok())
-            else {
-                continue;
-            };
-            if at > start && at < end {
+            if f.path().extension().is_some_and(|x| x == "parquet") {
                 std::fs::remove_file(f.path())?;
             }
         }
@@ -86,7 +79,14 @@ pub fn catch_up(state: &AppState) -> anyhow::Result<usize> {
         let log = state.log.lock().unwrap_or_else(|p| p.into_inner());
         (log.path().to_owned(), log.committed())
     };
-    let mut reader = LogReader::new(path, read_offset(&dir)?);
+    let offset = match read_offset(&dir)? {
+        Some(o) => o,
+        None => {
+            clear_parts(&dir)?;
+            0
+        }
+    };
+    let mut reader = LogReader::new(path, offset);
     let mut total = 0;
     loop {
         let start = reader.offset();
@@ -101,7 +101,6 @@ pub fn catch_up(state: &AppState) -> anyhow::Result<usize> {
             &events,
             &state.units,
         )?;
-        remove_superseded(&dir, start, reader.offset())?;
         write_offset(&dir, reader.offset())?;
         state
             .metrics
@@ -182,8 +181,8 @@ mod tests {
         let dir = dir(data.path());
         let before = parts(&dir);
         assert_eq!(before.len(), 3, "{before:?}");
-        // As if the offset were lost: everything is archived again from
-        // the start, and the parts it supersedes are removed.
+        // As if the offset were lost: the archive is rebuilt from the start
+        // of the log, without the parts it replaces.
         std::fs::remove_file(dir.join(OFFSET_FILE)).unwrap();
         assert_eq!(catch_up(&state).unwrap(), 3);
         let after = parts(&dir);

@@ -53,6 +53,17 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The product name and tagline at the left of every header.
+#[component]
+fn Brand() -> impl IntoView {
+    view! {
+        <div>
+            <h1>"govpulse"</h1>
+            <p class="sub">"Chuyển đổi số hành chính công — giám sát trực tiếp"</p>
+        </div>
+    }
+}
+
 #[component]
 fn Login(on_login: impl Fn(User) + Copy + Send + Sync + 'static) -> impl IntoView {
     let username = NodeRef::<leptos::html::Input>::new();
@@ -80,10 +91,7 @@ fn Login(on_login: impl Fn(User) + Copy + Send + Sync + 'static) -> impl IntoVie
     };
     view! {
         <header>
-            <div>
-                <h1>"govpulse"</h1>
-                <p class="sub">"Chuyển đổi số hành chính công — giám sát trực tiếp"</p>
-            </div>
+            <Brand />
         </header>
         <main>
             <form id="login" class="panel login" on:submit=submit>
@@ -119,7 +127,7 @@ fn Dashboard(user: User) -> impl IntoView {
     let backlog = (!national).then(|| view! { <Backlog unit=user.scope.clone() /> });
     let bar = live_view
         .is_none()
-        .then(|| view! { <header><div><h1>"govpulse"</h1></div><div class="status"><UserBar user=user.clone() /></div></header> });
+        .then(|| view! { <header><Brand /><div class="status"><UserBar user=user.clone() /></div></header> });
     let kpis = view! { <Kpis unit=user.scope.clone() /> };
     view! { {bar} {live_view} {kpis} {backlog} }
 }
@@ -258,10 +266,7 @@ fn Live(topic: String, user: User) -> impl IntoView {
     };
     view! {
         <header>
-            <div>
-                <h1>"govpulse"</h1>
-                <p class="sub">"Chuyển đổi số hành chính công — giám sát trực tiếp"</p>
-            </div>
+            <Brand />
             <div class="status">
                 <span id="status" class=status_class>{status_text}</span>
                 <span class="seq">"seq " <span id="seq">{move || live.seq.get().map_or("–".into(), |s| s.to_string())}</span></span>

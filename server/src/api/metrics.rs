@@ -60,90 +60,95 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut o = Out(String::new());
     let c = "counter";
     let g = "gauge";
-    o.single(
-        "govpulse_events_accepted_total",
-        c,
-        "Events appended to the durable log.",
-        load(&m.events_accepted),
-    );
-    o.single(
-        "govpulse_events_duplicate_total",
-        c,
-        "Events recognised as duplicates (same source and event_id).",
-        load(&m.events_duplicate),
-    );
-    o.single(
-        "govpulse_events_rejected_total",
-        c,
-        "Records rejected with a reason.",
-        load(&m.events_rejected),
-    );
-    o.single(
-        "govpulse_log_events",
-        g,
-        "Events in the durable log.",
-        logged,
-    );
-    o.single(
-        "govpulse_log_committed_bytes",
-        g,
-        "Committed length of the event log.",
-        committed,
-    );
-    o.single(
-        "govpulse_engine_offset_bytes",
-        g,
-        "Log offset the engine has folded in.",
-        engine,
-    );
-    o.single(
-        "govpulse_engine_lag_bytes",
-        g,
-        "Committed log bytes the engine has not read yet.",
-        (committed - engine).max(0.0),
-    );
-    o.single(
-        "govpulse_archive_offset_bytes",
-        g,
-        "Log offset the Parquet archive has caught up to.",
-        load(&m.archive_offset),
-    );
-    o.single(
-        "govpulse_ws_connections",
-        g,
-        "Open websocket connections.",
-        load(&m.connections),
-    );
-    o.single(
-        "govpulse_ws_coalesced_updates_total",
-        c,
-        "Topic updates folded into a later delta for a slow client (per-connection queue drops).",
-        load(&m.ws_coalesced),
-    );
-    o.single(
-        "govpulse_nats_connected",
-        g,
-        "1 while connected to NATS JetStream.",
-        load(&m.nats_connected),
-    );
-    o.single(
-        "govpulse_nats_delivered_total",
-        c,
-        "JetStream messages delivered.",
-        load(&m.nats_delivered),
-    );
-    o.single(
-        "govpulse_nats_redelivered_total",
-        c,
-        "JetStream messages delivered again.",
-        load(&m.nats_redelivered),
-    );
-    o.single(
-        "govpulse_nats_acked_total",
-        c,
-        "JetStream messages acknowledged after the append.",
-        load(&m.nats_acked),
-    );
+    let server_wide: [(&str, &str, &str, f64); 14] = [
+        (
+            "govpulse_events_accepted_total",
+            c,
+            "Events appended to the durable log.",
+            load(&m.events_accepted),
+        ),
+        (
+            "govpulse_events_duplicate_total",
+            c,
+            "Events recognised as duplicates (same source and event_id).",
+            load(&m.events_duplicate),
+        ),
+        (
+            "govpulse_events_rejected_total",
+            c,
+            "Records rejected with a reason.",
+            load(&m.events_rejected),
+        ),
+        (
+            "govpulse_log_events",
+            g,
+            "Events in the durable log.",
+            logged,
+        ),
+        (
+            "govpulse_log_committed_bytes",
+            g,
+            "Committed length of the event log.",
+            committed,
+        ),
+        (
+            "govpulse_engine_offset_bytes",
+            g,
+            "Log offset the engine has folded in.",
+            engine,
+        ),
+        (
+            "govpulse_engine_lag_bytes",
+            g,
+            "Committed log bytes the engine has not read yet.",
+            (committed - engine).max(0.0),
+        ),
+        (
+            "govpulse_archive_offset_bytes",
+            g,
+            "Log offset the Parquet archive has caught up to.",
+            load(&m.archive_offset),
+        ),
+        (
+            "govpulse_ws_connections",
+            g,
+            "Open websocket connections.",
+            load(&m.connections),
+        ),
+        (
+            "govpulse_ws_coalesced_updates_total",
+            c,
+            "Topic updates folded into a later delta for a slow client (per-connection queue drops).",
+            load(&m.ws_coalesced),
+        ),
+        (
+            "govpulse_nats_connected",
+            g,
+            "1 while connected to NATS JetStream.",
+            load(&m.nats_connected),
+        ),
+        (
+            "govpulse_nats_delivered_total",
+            c,
+            "JetStream messages delivered.",
+            load(&m.nats_delivered),
+        ),
+        (
+            "govpulse_nats_redelivered_total",
+            c,
+            "JetStream messages delivered again.",
+            load(&m.nats_redelivered),
+        ),
+        (
+            "govpulse_nats_acked_total",
+            c,
+            "JetStream messages acknowledged after the append.",
+            load(&m.nats_acked),
+        ),
+    ];
+    for (name, kind, help, value) in server_wide {
+        o.single(name, kind, help, value);
+    }
 
     let name = "govpulse_pipeline_latency_seconds";
     o.family(

@@ -39,12 +39,13 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             let events: Vec<_> = records.into_iter().map(|r| r.event).collect();
             let changed = windows.apply(&events).await?;
             let rows: Vec<_> = changed.iter().map(|code| windows.row(code)).collect();
-            for row in &rows {
-                state
-                    .hub
-                    .publish(&topics::unit(&row.code), vec![row.clone()]);
+            // The overview first: its deltas are the largest and its
+            // watchers (the committee) the most, per topic; published last
+            // they queued behind every province's sends.
+            state.hub.publish(topics::OVERVIEW, rows.clone());
+            for row in rows {
+                state.hub.publish(&topics::unit(&row.code), vec![row]);
             }
-            state.hub.publish(topics::OVERVIEW, rows);
             // Events committed before the wake-up are now visible.
             state
                 .metrics

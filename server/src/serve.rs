@@ -5,6 +5,7 @@ use crate::app::{AppState, router};
 use crate::config::Config;
 use crate::ingest;
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
@@ -46,6 +47,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     println!("govpulse listening on http://{addr}/");
     tracing::info!(data_dir = %state.config.server.data_dir.display(), "serving");
     let app = router(state.clone());
+    // Live deltas are small frames that must leave at once: without
+    // TCP_NODELAY, Nagle holds a frame back while the previous one is
+    // unacknowledged, which can add a delayed-ACK timeout to a delivery.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let server = tokio::spawn(async move {
         axum::serve(
             listener,

@@ -78,9 +78,9 @@ pub async fn run<T: Transport>(
 ) {
     let mut subs: StreamMap<String, WatchStream<u64>> = StreamMap::new();
     let mut sent: HashMap<String, u64> = HashMap::new();
-    let mut tick = tokio::time::interval(heartbeat);
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + phase(heartbeat), heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
     let mut silent_ticks = 0u32;
 
     loop {
@@ -124,6 +124,16 @@ pub async fn run<T: Transport>(
             break;
         }
     }
+}
+
+/// When a connection's first heartbeat falls: a random point of the first
+/// interval. Clients that connect together (every browser reconnecting
+/// after a restart) would otherwise exchange heartbeat, ping and pong in
+/// lockstep forever, a burst of three messages a connection that lands on
+/// top of live deltas every interval.
+fn phase(heartbeat: Duration) -> Duration {
+    let r = getrandom::u64().unwrap_or(0);
+    heartbeat.mul_f64((r >> 11) as f64 / (1u64 << 53) as f64)
 }
 
 fn subscribe(
@@ -325,6 +335,22 @@ mod tests {
         ));
         c.send(ClientMsg::Ping).await;
         assert_eq!(c.recv().await, ServerMsg::Pong);
+    }
+
+    #[test]
+    fn heartbeat_phases_spread_over_the_interval() {
+        let beat = Duration::from_secs(15);
+        let phases: Vec<_> = (0..200).map(|_| phase(beat)).collect();
+        assert!(phases.iter().all(|p| *p < beat));
+        // 200 draws: each third of the interval gets some (the chance that
+        // one gets none is 3 * (2/3)^200, about 1e-35).
+        for third in 0..3 {
+            let (lo, hi) = (beat * third / 3, beat * (third + 1) / 3);
+            assert!(
+                phases.iter().any(|p| (lo..hi).contains(p)),
+                "none in third {third}"
+            );
+        }
     }
 
     #[tokio::test]

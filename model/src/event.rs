@@ -135,6 +135,7 @@ pub enum MeetingMode {
 pub struct Event {
     pub event_id: String,
     pub kind: EventKind,
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub occurred_at: DateTime<FixedOffset>,
     pub unit: UnitCode,
 
@@ -146,7 +147,11 @@ pub struct Event {
     pub procedure_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339::serialize_opt"
+    )]
     pub due_at: Option<DateTime<FixedOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_data: Option<bool>,
@@ -220,9 +225,149 @@ impl Event {
     }
 }
 
+/// Event times written exactly as chrono's serde writes them (RFC 3339,
+/// fractional seconds only as precise as needed, `Z` for UTC), without
+/// going through `fmt` one character at a time: every event the log
+/// appends carries one or two of them.
+mod rfc3339 {
+    use chrono::{DateTime, Datelike, FixedOffset, Timelike};
+    use serde::{Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<FixedOffset>, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 35];
+        match format(t, &mut buf) {
+            Some(n) => {
+                s.serialize_str(std::str::from_utf8(&buf[..n]).map_err(serde::ser::Error::custom)?)
+            }
+            // Years beyond 0..=9999, leap seconds, offsets with seconds.
+            None => t.serialize(s),
+        }
+    }
+
+    pub fn serialize_opt<S: Serializer>(
+        t: &Option<DateTime<FixedOffset>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// `t` through [`serialize`], for tests.
+    #[cfg(test)]
+    pub(super) struct Ser<'a>(pub &'a DateTime<FixedOffset>);
+
+    #[cfg(test)]
+    impl Serialize for Ser<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            serialize(self.0, s)
+        }
+    }
+
+    /// Write `t` into `buf`; `None` for the rare cases left to chrono.
+    pub(super) fn format(t: &DateTime<FixedOffset>, buf: &mut [u8; 35]) -> Option<usize> {
+        let local = t.naive_local();
+        let (year, nano) = (local.year(), local.nanosecond());
+        let offset = t.offset().local_minus_utc();
+        if !(0..=9999).contains(&year) || nano >= 1_000_000_000 || offset % 60 != 0 {
+            return None;
+        }
+        let mut n = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[n..n + bytes.len()].copy_from_slice(bytes);
+            n += bytes.len();
+        };
+        let two = |v: u32| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        put(&two(year as u32 / 100));
+        put(&two(year as u32 % 100));
+        put(b"-");
+        put(&two(local.month()));
+        put(b"-");
+        put(&two(local.day()));
+        put(b"T");
+        put(&two(local.hour()));
+        put(b":");
+        put(&two(local.minute()));
+        put(b":");
+        put(&two(local.second()));
+        if nano != 0 {
+            let (digits, mut v) = if nano % 1_000_000 == 0 {
+                (3, nano / 1_000_000)
+            } else if nano % 1_000 == 0 {
+                (6, nano / 1_000)
+            } else {
+                (9, nano)
+            };
+            let mut frac = [b'.'; 10];
+            for i in (1..=digits).rev() {
+                frac[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            put(&frac[..=digits]);
+        }
+        if offset == 0 {
+            put(b"Z");
+        } else {
+            let minutes = offset.unsigned_abs() / 60;
+            put(if offset < 0 { b"-" } else { b"+" });
+            put(&two(minutes / 60));
+            put(b":");
+            put(&two(minutes % 60));
+        }
+        Some(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_written_exactly_as_chrono_writes_them() {
+        use chrono::TimeZone;
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let nanos = [0, 5_000_000, 123_000, 1, 999_999_999, 120_000_000];
+        let offsets = [
+            0,
+            7 * 3600,
+            -3 * 3600 - 1800,
+            5 * 3600 + 2700,
+            14 * 3600,
+            -12 * 3600,
+        ];
+        for i in 0..5_000 {
+            let secs = (next() % 253_402_300_799) as i64; // 0000..9999 from 1970 onward
+            let secs = if i % 2 == 0 {
+                secs - 62_167_219_200
+            } else {
+                secs
+            };
+            let nano = nanos[i % nanos.len()];
+            let offset = FixedOffset::east_opt(offsets[(next() % 6) as usize]).unwrap();
+            let Some(t) = offset.timestamp_opt(secs, nano).single() else {
+                continue;
+            };
+            let ours = serde_json::to_string(&rfc3339::Ser(&t)).unwrap();
+            let chrono = serde_json::to_string(&t).unwrap();
+            assert_eq!(ours, chrono, "{t:?}");
+        }
+        // The cases left to chrono still come out as chrono writes them.
+        let odd = FixedOffset::east_opt(3600 + 30).unwrap();
+        let t = odd.timestamp_opt(1_700_000_000, 0).unwrap();
+        assert_eq!(
+            serde_json::to_string(&rfc3339::Ser(&t)).unwrap(),
+            serde_json::to_string(&t).unwrap()
+        );
+        let mut buf = [0u8; 35];
+        assert_eq!(rfc3339::format(&t, &mut buf), None);
+    }
 
     #[test]
     fn status_codes_follow_trang_thai_ho_so() {

@@ -167,7 +167,7 @@ mod tests {
         config.server.data_dir = data.path().to_owned();
         let state = AppState::open(config).unwrap();
         let append = |events| {
-            state.log.lock().unwrap().append("t", events).unwrap();
+            state.log.lock().unwrap().append("t", &events).unwrap();
         };
         append(vec![
             event("a", "2025-11-19T10:00:00+07:00"),

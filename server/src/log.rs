@@ -31,6 +31,7 @@ use model::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
@@ -102,18 +103,52 @@ fn parse_line(line: &[u8]) -> Result<Line, String> {
     Ok(Line { record, commits })
 }
 
+/// A [`Record`] by reference: what an append serialises, without copying
+/// the source name into every record.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    source: &'a str,
+    event: &'a Event,
+}
+
 /// Append one encoded line for `rec` to `buf`.
-fn encode_line(buf: &mut Vec<u8>, rec: &Record, commits: bool) -> serde_json::Result<()> {
+fn encode_line(buf: &mut Vec<u8>, rec: &RecordRef<'_>, commits: bool) -> serde_json::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let start = buf.len();
     buf.extend_from_slice(b"00000000 ");
     buf.push(if commits { b'c' } else { b'-' });
     buf.push(b' ');
     serde_json::to_writer(&mut *buf, rec)?;
     let crc = crc32fast::hash(&buf[start + 9..]);
-    buf[start..start + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    for (i, b) in buf[start..start + 8].iter_mut().enumerate() {
+        *b = HEX[(crc >> (28 - 4 * i) & 0xf) as usize];
+    }
     buf.push(b'\n');
     Ok(())
 }
+
+/// Hashes a dedup key by taking its low bits: the keys are already xxh3
+/// hashes, so hashing them again (SipHash) only costs time.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; fold anything else in for safety.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64;
+    }
+}
+
+/// The set of dedup keys.
+type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 
 /// The dedup key of an event: a 128-bit hash of (source, event_id). At a
 /// billion events the chance of any collision is about 1e-21.
@@ -129,7 +164,7 @@ fn dedup_key(source: &str, event_id: &str) -> u128 {
 struct Scan {
     /// Bytes up to the end of the last committed batch.
     committed: u64,
-    seen: HashSet<u128>,
+    seen: KeySet,
 }
 
 /// Check every record of `file` from the start.
@@ -140,7 +175,7 @@ fn scan(path: &Path, file: &File) -> Result<Scan, LogError> {
     };
     let mut reader = BufReader::with_capacity(1 << 20, file);
     reader.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut seen = HashSet::new();
+    let mut seen = KeySet::default();
     let mut pending = Vec::new();
     let (mut offset, mut committed) = (0u64, 0u64);
     let mut line = Vec::new();
@@ -201,8 +236,10 @@ pub struct EventLog {
     path: PathBuf,
     file: File,
     _lock: File,
-    seen: HashSet<u128>,
+    seen: KeySet,
     committed: watch::Sender<u64>,
+    /// The encode buffer, reused between appends.
+    buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -260,6 +297,7 @@ impl EventLog {
             _lock: lock,
             seen,
             committed,
+            buf: Vec::new(),
         })
     }
 
@@ -288,37 +326,57 @@ impl EventLog {
     /// Append the events that are new for `source`, make them durable, and
     /// only then publish the new committed length. Blocking: call it from a
     /// blocking thread.
-    pub fn append(&mut self, source: &str, events: Vec<Event>) -> Result<Appended, LogError> {
+    pub fn append<'e>(
+        &mut self,
+        source: &str,
+        events: impl IntoIterator<Item = &'e Event>,
+    ) -> Result<Appended, LogError> {
+        let events = events.into_iter();
         let mut out = Appended::default();
-        let mut fresh = HashSet::new();
-        let mut records = Vec::with_capacity(events.len());
+        let mut fresh = KeySet::default();
+        fresh.reserve(events.size_hint().0);
+        let mut records = Vec::with_capacity(events.size_hint().0);
         for event in events {
             let key = dedup_key(source, &event.event_id);
             if self.seen.contains(&key) || !fresh.insert(key) {
                 out.duplicates += 1;
                 continue;
             }
-            records.push(Record {
-                source: source.to_owned(),
-                event,
-            });
+            records.push(RecordRef { source, event });
         }
         out.accepted = records.len();
         if records.is_empty() {
             return Ok(out);
         }
-        let mut buf = Vec::with_capacity(records.len() * 300);
+        // The buffer is kept between appends: a fresh one of a few MB per
+        // batch is a fresh mapping whose pages the kernel zeroes each time.
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
         let last = records.len() - 1;
         for (i, rec) in records.iter().enumerate() {
-            encode_line(&mut buf, rec, i == last).map_err(|e| LogError::Io {
-                path: self.path.clone(),
-                source: e.into(),
-            })?;
+            if let Err(e) = encode_line(&mut buf, rec, i == last) {
+                self.buf = buf;
+                return Err(LogError::Io {
+                    path: self.path.clone(),
+                    source: e.into(),
+                });
+            }
         }
+        let result = self.write_batch(&buf, fresh);
+        // Keep at most 16 MB between appends.
+        if buf.capacity() <= 16 << 20 {
+            self.buf = buf;
+        }
+        result.map(|()| out)
+    }
+
+    /// Write one encoded batch and make it durable; on success, index its
+    /// keys and publish the new committed length.
+    fn write_batch(&mut self, buf: &[u8], fresh: KeySet) -> Result<(), LogError> {
         let before = self.committed();
         let written = self
             .file
-            .write_all(&buf)
+            .write_all(buf)
             .and_then(|()| self.file.sync_data());
         if let Err(e) = written {
             // Nothing of this batch is acknowledged: cut whatever part of it
@@ -332,7 +390,7 @@ impl EventLog {
         }
         self.seen.extend(fresh);
         self.committed.send_replace(before + buf.len() as u64);
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -410,21 +468,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = EventLog::open(dir.path()).unwrap();
         assert_eq!(
-            log.append("s", vec![ev("a"), ev("b"), ev("a")]).unwrap(),
+            log.append("s", &[ev("a"), ev("b"), ev("a")]).unwrap(),
             Appended {
                 accepted: 2,
                 duplicates: 1
             }
         );
         assert_eq!(
-            log.append("other", vec![ev("a")]).unwrap().accepted,
+            log.append("other", &[ev("a")]).unwrap().accepted,
             1,
             "dedup is per source"
         );
         drop(log);
         let mut log = EventLog::open(dir.path()).unwrap();
         assert_eq!(
-            log.append("s", vec![ev("b"), ev("c")]).unwrap(),
+            log.append("s", &[ev("b"), ev("c")]).unwrap(),
             Appended {
                 accepted: 1,
                 duplicates: 1
@@ -443,11 +501,11 @@ mod tests {
     /// A log of three appends (one event, two events, one event).
     fn three_batches(dir: &Path) -> (PathBuf, Vec<u8>, [usize; 3]) {
         let mut log = EventLog::open(dir).unwrap();
-        log.append("s", vec![ev("a")]).unwrap();
+        log.append("s", &[ev("a")]).unwrap();
         let one = log.committed() as usize;
-        log.append("s", vec![ev("b"), ev("c")]).unwrap();
+        log.append("s", &[ev("b"), ev("c")]).unwrap();
         let two = log.committed() as usize;
-        log.append("s", vec![ev("d")]).unwrap();
+        log.append("s", &[ev("d")]).unwrap();
         let three = log.committed() as usize;
         let path = log.path().to_owned();
         drop(log);
@@ -540,15 +598,15 @@ mod tests {
     fn readers_stop_at_the_committed_length() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = EventLog::open(dir.path()).unwrap();
-        log.append("s", vec![ev("a")]).unwrap();
+        log.append("s", &[ev("a")]).unwrap();
         let first = log.committed();
-        log.append("s", vec![ev("b"), ev("c")]).unwrap();
+        log.append("s", &[ev("b"), ev("c")]).unwrap();
         let mut r = LogReader::new(log.path().to_owned(), 0);
         assert_eq!(r.read(first, 100).unwrap().len(), 1);
         // A batch is never split, even past `max`.
         assert_eq!(r.read(log.committed(), 1).unwrap().len(), 2);
         assert_eq!(r.offset(), log.committed());
-        log.append("s", vec![ev("d")]).unwrap();
+        log.append("s", &[ev("d")]).unwrap();
         assert_eq!(r.read(u64::MAX, 100).unwrap().len(), 1);
     }
 }

@@ -211,3 +211,129 @@ fn replay_feeds_a_running_server_and_counts_match_the_batch_report() {
     );
     assert!(live > 100);
 }
+
+/// The `online_dossiers` denominator of `unit` in a `kpi --level province
+/// --period all` JSON answer.
+fn accepted_of(stdout: &str, unit: &str) -> i64 {
+    let rows: Value = serde_json::from_str(stdout).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unit"] == unit)
+        .map_or(0, |r| {
+            r["kpis"]["online_dossiers"]["denominator"]
+                .as_i64()
+                .unwrap()
+        })
+}
+
+#[test]
+fn replay_loads_a_stopped_servers_data_directory_within_the_sources_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("day.parquet");
+    let file_s = file.to_str().unwrap();
+    ok(govpulse(&[
+        "generate",
+        "--from",
+        "2025-11-18",
+        "--days",
+        "1",
+        "--scale",
+        "0.003",
+        "--seed",
+        "5",
+        "--format",
+        "parquet",
+        "--out",
+        file_s,
+    ]));
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    // A Hà Nội archive: every other province's events are out of scope.
+    e2e::add_source(&data, "hanoi-archive", "01").unwrap();
+
+    let out = govpulse(&[
+        "replay",
+        file_s,
+        "--data",
+        data_s,
+        "--source",
+        "hanoi-archive",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let count = |what: &str| -> i64 {
+        let words: Vec<&str> = stderr.split([' ', ',', ':']).collect();
+        let i = words
+            .iter()
+            .position(|w| *w == what)
+            .unwrap_or_else(|| panic!("{stderr}"));
+        words[i - 1].parse().unwrap()
+    };
+    let (accepted, rejected) = (count("accepted"), count("rejected"));
+    assert!(accepted > 50 && rejected > accepted, "{stderr}");
+    assert_eq!(count("duplicates"), 0, "{stderr}");
+
+    // What landed is exactly Hà Nội's part of the file.
+    let from_file = ok(govpulse(&[
+        "kpi", "--input", file_s, "--level", "province", "--period", "all",
+    ]));
+    let from_log = ok(govpulse(&[
+        "kpi", "--data", data_s, "--level", "province", "--period", "all",
+    ]));
+    assert!(accepted_of(&from_file, "01") > 0);
+    assert_eq!(accepted_of(&from_log, "01"), accepted_of(&from_file, "01"));
+    assert_eq!(accepted_of(&from_log, "79"), 0, "{from_log}");
+
+    // Every out-of-scope record is kept with its reason.
+    let listed = ok(govpulse(&[
+        "rejected", "list", "--data", data_s, "--limit", "1",
+    ]));
+    assert!(
+        listed.starts_with(&format!("{rejected} rejected records stored")),
+        "{listed}"
+    );
+    assert!(listed.contains("unit (scope)"), "{listed}");
+
+    // Loading again adds nothing.
+    let again = govpulse(&[
+        "replay",
+        file_s,
+        "--data",
+        data_s,
+        "--source",
+        "hanoi-archive",
+    ]);
+    let again = String::from_utf8_lossy(&again.stderr).into_owned();
+    assert!(
+        again.contains(&format!(" 0 accepted, {accepted} duplicates")),
+        "{again}"
+    );
+
+    // Unknown sources and a directory a server holds are refused.
+    let unknown = govpulse(&["replay", file_s, "--data", data_s, "--source", "nobody"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no source \"nobody\""));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let app = rt
+        .block_on(spawn_app(AppOptions {
+            data_dir: Some(data.clone()),
+            ..AppOptions::default()
+        }))
+        .unwrap();
+    let busy = govpulse(&[
+        "replay",
+        file_s,
+        "--data",
+        data_s,
+        "--source",
+        "hanoi-archive",
+    ]);
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("in use by another govpulse process"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    drop(app);
+}

@@ -11,7 +11,9 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -34,73 +36,146 @@ pub fn schema() -> SchemaRef {
 
 /// Decode and validate a Parquet file held in memory.
 pub fn decode(input: bytes::Bytes, units: &UnitRegistry, checks: Checks) -> Decoded {
-    let file_error = |message: String| {
-        let row = Row {
-            line: 0,
-            value: Err(FieldError {
-                field: "$".into(),
-                rule: "parquet".into(),
-                message,
-            }),
-            raw: String::new(),
-        };
-        validate_rows([row], units, checks)
-    };
+    let mut out = Decoded::default();
+    for d in batches(input, units, checks) {
+        out.events.extend(d.events);
+        out.rejected.extend(d.rejected);
+    }
+    out
+}
+
+/// Decode and validate a Parquet file one Arrow batch (up to
+/// [`BATCH_ROWS`] rows) at a time, so a consumer can work on one batch
+/// while the next is decoded. Line numbers run on across batches; a file
+/// that cannot be read yields one rejection and ends.
+pub fn batches(input: bytes::Bytes, units: &UnitRegistry, checks: Checks) -> Batches<'_> {
     // The Parquet reader can panic on some corrupt files instead of
     // returning an error; a bad upload must never take the server down, so
     // a panic becomes a rejection of the rest of the file.
-    let guarded = |f: &mut dyn FnMut() -> Option<std::result::Result<RecordBatch, String>>| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+    let reader = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetRecordBatchReaderBuilder::try_new(input)
+            .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
+    }));
+    let state = match reader {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(format!("not a readable Parquet file: {e}")),
+        Err(_) => Err("not a readable Parquet file: corrupt metadata".into()),
+    };
+    Batches {
+        state: Some(state),
+        units,
+        checks,
+        line: 0,
+    }
+}
+
+/// The row count a Parquet file's footer declares, if it can be read.
+pub fn row_count(input: &bytes::Bytes) -> Option<u64> {
+    std::panic::catch_unwind(|| {
+        ParquetRecordBatchReaderBuilder::try_new(input.clone())
+            .ok()
+            .map(|b| b.metadata().file_metadata().num_rows().max(0) as u64)
+    })
+    .ok()
+    .flatten()
+}
+
+/// Rows per Arrow batch read from a Parquet file.
+pub const BATCH_ROWS: usize = 8192;
+
+/// The iterator of [`batches`].
+pub struct Batches<'a> {
+    /// The reader, or why the file cannot be read; `None` once finished.
+    state: Option<std::result::Result<ParquetRecordBatchReader, String>>,
+    units: &'a UnitRegistry,
+    checks: Checks,
+    line: usize,
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Decoded;
+
+    fn next(&mut self) -> Option<Decoded> {
+        let reader = match self.state.as_mut()? {
+            Ok(r) => r,
+            Err(message) => {
+                let row = Row {
+                    line: 0,
+                    value: Err(FieldError {
+                        field: "$".into(),
+                        rule: "parquet".into(),
+                        message: std::mem::take(message),
+                    }),
+                    raw: String::new(),
+                };
+                self.state = None;
+                return Some(validate_rows([row], self.units, self.checks));
+            }
+        };
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            reader.next().map(|b| b.map_err(|e| e.to_string()))
+        }))
+        .unwrap_or_else(|_| {
             Some(Err(
                 "the Parquet reader failed on corrupt data in this file".into(),
             ))
-        })
-    };
-    let mut reader = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ParquetRecordBatchReaderBuilder::try_new(input)
-            .and_then(|b| b.with_batch_size(8192).build())
-    })) {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return file_error(format!("not a readable Parquet file: {e}")),
-        Err(_) => return file_error("not a readable Parquet file: corrupt metadata".into()),
-    };
-    let mut out = Decoded::default();
-    let mut line = 0;
-    loop {
-        let next = guarded(&mut || reader.next().map(|b| b.map_err(|e| e.to_string())));
+        });
         let batch = match next {
-            None => break,
+            None => {
+                self.state = None;
+                return None;
+            }
             Some(Ok(b)) => b,
             Some(Err(message)) => {
-                line += 1;
-                out.rejected.push(Rejection {
-                    line,
-                    event_id: None,
-                    errors: vec![FieldError {
-                        field: "$".into(),
-                        rule: "parquet".into(),
-                        message,
+                self.state = None;
+                self.line += 1;
+                return Some(Decoded {
+                    events: Vec::new(),
+                    rejected: vec![Rejection {
+                        line: self.line,
+                        event_id: None,
+                        errors: vec![FieldError {
+                            field: "$".into(),
+                            rule: "parquet".into(),
+                            message,
+                        }],
+                        raw: String::new(),
                     }],
-                    raw: String::new(),
                 });
-                break;
             }
         };
+        Some(self.validate_batch(&batch))
+    }
+}
+
+impl Batches<'_> {
+    fn validate_batch(&mut self, batch: &RecordBatch) -> Decoded {
+        let mut out = Decoded::default();
+        out.events.reserve(batch.num_rows());
+        // Columns are matched to contract fields once per batch, not once
+        // per field and row.
         let schema = batch.schema();
-        let cols: Vec<(&str, &ArrayRef)> = schema
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .zip(batch.columns())
-            .collect();
+        let mut fields: [Option<&ArrayRef>; FIELDS.len()] = [None; FIELDS.len()];
+        let mut unknown = Vec::new();
+        for (f, col) in schema.fields().iter().zip(batch.columns()) {
+            match super::field_index(f.name()) {
+                Some(i) => fields[i] = Some(col),
+                None => unknown.push((f.name().as_str(), col)),
+            }
+        }
         for i in 0..batch.num_rows() {
-            line += 1;
-            let row = BatchRow { cols: &cols, i };
-            match validate_record(&row, units, checks) {
+            self.line += 1;
+            let line = self.line;
+            let row = BatchRow {
+                fields: &fields,
+                unknown: &unknown,
+                i,
+            };
+            match validate_record(&row, self.units, self.checks) {
                 Ok(ev) => out.events.push((line, ev)),
                 Err(errors) => {
                     // The JSON form of the row is built only for rejections.
-                    let raw = row_value(&batch, i)
+                    let raw = row_value(batch, i)
                         .as_ref()
                         .map(Value::to_string)
                         .unwrap_or_default();
@@ -117,20 +192,23 @@ pub fn decode(input: bytes::Bytes, units: &UnitRegistry, checks: Checks) -> Deco
                 }
             }
         }
+        out
     }
-    out
 }
 
 /// One row of an Arrow batch as a [`Record`], read straight from the
 /// typed columns.
 struct BatchRow<'a> {
-    cols: &'a [(&'a str, &'a ArrayRef)],
+    /// The column of each contract field, in [`FIELDS`] order.
+    fields: &'a [Option<&'a ArrayRef>; FIELDS.len()],
+    /// Columns that are not contract fields.
+    unknown: &'a [(&'a str, &'a ArrayRef)],
     i: usize,
 }
 
 impl Record for BatchRow<'_> {
     fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        let (_, col) = self.cols.iter().find(|(n, _)| *n == field)?;
+        let col = self.fields[super::field_index(field)?]?;
         let i = self.i;
         if col.is_null(i) {
             return None;
@@ -146,9 +224,9 @@ impl Record for BatchRow<'_> {
     }
 
     fn unknown_fields(&self) -> Vec<String> {
-        self.cols
+        self.unknown
             .iter()
-            .filter(|(n, c)| super::field_type(n).is_none() && !c.is_null(self.i))
+            .filter(|(_, c)| !c.is_null(self.i))
             .map(|(n, _)| (*n).to_owned())
             .collect()
     }

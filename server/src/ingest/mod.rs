@@ -11,6 +11,7 @@ use chrono::Utc;
 use model::UnitCode;
 use pipelines::sources::validate::Checks;
 use pipelines::sources::{Decoded, FieldError, Format, Rejection};
+use pipelines::units::UnitRegistry;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 
@@ -79,14 +80,18 @@ pub async fn ingest(
 }
 
 /// Move events for units outside `source`'s units into the rejections.
-fn enforce_scope(state: &AppState, source: &SourceInfo, decoded: Decoded) -> Decoded {
+pub(crate) fn enforce_scope(
+    units: &UnitRegistry,
+    source: &SourceInfo,
+    decoded: Decoded,
+) -> Decoded {
     let Decoded {
         events,
         mut rejected,
     } = decoded;
     let (inside, outside): (Vec<_>, Vec<_>) = events
         .into_iter()
-        .partition(|(_, e)| source.covers(&state.units, e.unit.as_str()));
+        .partition(|(_, e)| source.covers(units, e.unit.as_str()));
     if outside.is_empty() {
         return Decoded {
             events: inside,
@@ -128,15 +133,14 @@ pub fn append(
     source: &SourceInfo,
     decoded: Decoded,
 ) -> Result<IngestReport, IngestError> {
-    let Decoded { events, rejected } = enforce_scope(state, source, decoded);
-    let events: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
-    let newest = events.iter().map(|e| e.occurred_at).max();
+    let Decoded { events, rejected } = enforce_scope(&state.units, source, decoded);
+    let newest = events.iter().map(|(_, e)| e.occurred_at).max();
     let Appended {
         accepted,
         duplicates,
     } = {
         let mut log = state.log.lock().unwrap_or_else(|p| p.into_inner());
-        log.append(&source.name, events)?
+        log.append(&source.name, events.iter().map(|(_, e)| e))?
     };
     // After the append: when the log cannot write, the request is retried
     // whole, and its rejections are stored once, by the retry.

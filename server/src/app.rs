@@ -29,6 +29,8 @@ pub struct Metrics {
     pub ws_coalesced: AtomicI64,
     /// Log offset the Parquet archive has caught up to.
     pub archive_offset: AtomicI64,
+    /// Log offset covered by the last engine checkpoint written.
+    pub checkpoint_offset: AtomicI64,
     /// Seconds from the engine seeing newly committed events to their rows
     /// being published to the hub.
     pub pipeline_latency: Histogram,

@@ -93,6 +93,10 @@ pub struct EngineConfig {
     pub retention_minutes: i64,
     /// Recent minute buckets shown per unit on the overview.
     pub row_minutes: usize,
+    /// Seconds between engine checkpoints (window state and log offset,
+    /// `DATA/checkpoint.json`); a restart resumes from the last one
+    /// instead of re-reading the whole log. 0 turns checkpoints off.
+    pub checkpoint_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -165,6 +169,7 @@ impl Default for EngineConfig {
             batch_max: 65_536,
             retention_minutes: 48 * 60,
             row_minutes: 30,
+            checkpoint_secs: 60,
         }
     }
 }

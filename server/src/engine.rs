@@ -1,24 +1,28 @@
-//! The engine driver: follows the durable log from its start, folds each
-//! micro-batch into the windows, and publishes changed rows to the hub.
+//! The engine driver: follows the durable log from its last checkpoint (or
+//! its start), folds each micro-batch into the windows, publishes changed
+//! rows to the hub, and checkpoints the windows every
+//! `engine.checkpoint_secs`.
 //! It reads only the log (never the ingest path), so what the dashboard
 //! shows is always what is durable.
 
 use crate::app::AppState;
+use crate::checkpoint;
 use crate::log::LogReader;
 use model::live::topics;
 use pipelines::windows::minute::MinuteWindows;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub async fn run(state: AppState) -> anyhow::Result<()> {
     let cfg = &state.config.engine;
-    let mut windows =
-        MinuteWindows::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
     let (path, mut committed) = {
         let log = state.log.lock().unwrap_or_else(|p| p.into_inner());
         (log.path().to_owned(), log.watch())
     };
-    let mut reader = Some(LogReader::new(path, 0));
+    let upto = *committed.borrow();
+    let (mut windows, start) = resume(&state, upto).await?;
+    let mut reader = Some(LogReader::new(path, start));
+    let mut saved = (start, Instant::now());
     let mut woke = Instant::now();
     loop {
         let upto = *committed.borrow_and_update();
@@ -56,9 +60,79 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
                 .engine_offset
                 .store(offset as i64, Ordering::Relaxed);
         }
-        if committed.changed().await.is_err() {
-            return Ok(());
+        let offset = reader.as_ref().map_or(saved.0, LogReader::offset);
+        if cfg.checkpoint_secs > 0
+            && offset > saved.0
+            && saved.1.elapsed().as_secs() >= cfg.checkpoint_secs
+        {
+            save(&state, offset, &windows).await;
+            saved = (offset, Instant::now());
         }
-        woke = Instant::now();
+        // Wake at least once per checkpoint interval, so that state folded
+        // in just before the log went quiet is checkpointed too.
+        let idle = Duration::from_secs(cfg.checkpoint_secs.clamp(1, 3600));
+        match tokio::time::timeout(idle, committed.changed()).await {
+            Ok(Err(_)) => return Ok(()),
+            Ok(Ok(())) => woke = Instant::now(),
+            Err(_) => {}
+        }
+    }
+}
+
+/// The windows to start from and the log offset they cover: the last
+/// checkpoint if there is a usable one (its rows are published at once),
+/// else empty windows at the start of the log.
+async fn resume(state: &AppState, committed: u64) -> anyhow::Result<(MinuteWindows, u64)> {
+    let cfg = &state.config.engine;
+    let fresh = || MinuteWindows::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
+    if cfg.checkpoint_secs == 0 {
+        return Ok((fresh(), 0));
+    }
+    let dir = state.config.server.data_dir.clone();
+    let loaded = tokio::task::spawn_blocking(move || checkpoint::load(&dir, committed)).await?;
+    let cp = match loaded {
+        Ok(Some(cp)) => cp,
+        Ok(None) => return Ok((fresh(), 0)),
+        Err(why) => {
+            tracing::warn!(%why, "checkpoint not used; reading the log from the start");
+            return Ok((fresh(), 0));
+        }
+    };
+    let offset = cp.log_offset;
+    let windows = MinuteWindows::restore(
+        state.units.clone(),
+        cfg.retention_minutes,
+        cfg.row_minutes,
+        cp.windows,
+    );
+    let rows = windows.rows();
+    state.hub.publish(topics::OVERVIEW, rows.clone());
+    for row in rows {
+        state.hub.publish(&topics::unit(&row.code), vec![row]);
+    }
+    for m in [
+        &state.metrics.engine_offset,
+        &state.metrics.checkpoint_offset,
+    ] {
+        m.store(offset as i64, Ordering::Relaxed);
+    }
+    tracing::info!(offset, "engine resumed from its checkpoint");
+    Ok((windows, offset))
+}
+
+/// Write a checkpoint of `windows` at `offset`; a failure is logged (the
+/// next restart then reads more of the log, nothing is lost).
+async fn save(state: &AppState, offset: u64, windows: &MinuteWindows) {
+    let cp = checkpoint::Checkpoint::new(offset, windows.checkpoint());
+    let dir = state.config.server.data_dir.clone();
+    match tokio::task::spawn_blocking(move || checkpoint::save(&dir, &cp)).await {
+        Ok(Ok(())) => {
+            state
+                .metrics
+                .checkpoint_offset
+                .store(offset as i64, Ordering::Relaxed);
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot write the engine checkpoint"),
+        Err(e) => tracing::warn!(error = %e, "checkpoint writer failed"),
     }
 }

@@ -22,6 +22,7 @@ pub mod api;
 pub mod app;
 pub mod archive;
 pub mod auth;
+pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod engine;

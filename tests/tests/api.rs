@@ -428,3 +428,88 @@ async fn ingest_needs_a_live_token_and_stays_inside_its_units() {
     let (status, _) = app.ingest_as(&hanoi, &body).await.unwrap();
     assert_eq!(status, 401);
 }
+
+/// `govpulse_checkpoint_offset_bytes` from `/metrics`.
+async fn checkpoint_offset(app: &e2e::TestApp) -> f64 {
+    let m = app.get_as(None, "/metrics").await.unwrap().body;
+    m.lines()
+        .find_map(|l| l.strip_prefix("govpulse_checkpoint_offset_bytes "))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_restart_resumes_from_the_checkpoint_with_the_numbers_of_one_run() {
+    // Events over several provinces and two hours, in an order that is
+    // not event-time order.
+    let batch = |range: std::ops::Range<usize>| -> String {
+        range
+            .map(|i| {
+                let unit = ["01", "79", "00070", "48", "00073"][i % 5];
+                let minute = (i * 47) % 120;
+                let at = format!(
+                    "2025-11-20T{:02}:{:02}:00+07:00",
+                    8 + minute / 60,
+                    minute % 60
+                );
+                accepted_event(
+                    &format!("cp{i}"),
+                    &at,
+                    unit,
+                    ["online", "counter"][i % 3 % 2],
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let env = vec![(
+        "GOVPULSE__ENGINE__CHECKPOINT_SECS".to_owned(),
+        "1".to_owned(),
+    )];
+
+    let mut app = spawn_app(AppOptions {
+        env: env.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(app.ingest(&batch(0..60)).await.unwrap().0, 200);
+    let first = app.settle().await.unwrap()["log_bytes"].as_f64().unwrap();
+    let mut cp = 0.0;
+    for _ in 0..100 {
+        cp = checkpoint_offset(&app).await;
+        if cp == first {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(cp, first, "no checkpoint of the first batch within 10 s");
+    app.kill();
+
+    let restarted = spawn_app(AppOptions {
+        env: env.clone(),
+        data_dir: Some(app.data_dir.clone()),
+        token: Some(app.token.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // It resumed from the checkpoint rather than from the start of the log.
+    assert_eq!(checkpoint_offset(&restarted).await, first);
+    assert_eq!(restarted.ingest(&batch(60..150)).await.unwrap().0, 200);
+    restarted.settle().await.unwrap();
+    let resumed = restarted.get_json("/api/v1/overview").await.unwrap();
+
+    let whole = spawn_app(AppOptions {
+        env,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    whole.ingest(&batch(0..60)).await.unwrap();
+    whole.ingest(&batch(60..150)).await.unwrap();
+    whole.settle().await.unwrap();
+    let uninterrupted = whole.get_json("/api/v1/overview").await.unwrap();
+    assert_eq!(resumed["rows"].as_array().unwrap().len(), 3);
+    assert_eq!(resumed["rows"], uninterrupted["rows"]);
+}

@@ -25,7 +25,7 @@ pub fn local_offset() -> FixedOffset {
     FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset")
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Counts {
     accepted: u64,
     online: u64,
@@ -153,12 +153,79 @@ impl MinuteWindows {
         }
     }
 
+    /// The whole window state, for a checkpoint. Together with the log
+    /// offset it was taken at, [`MinuteWindows::restore`] plus the log after
+    /// that offset gives exactly the state of an uninterrupted run: bins
+    /// and totals are sums, and pruning depends only on the newest event
+    /// time seen.
+    pub fn checkpoint(&self) -> WindowsCheckpoint {
+        let sorted = |m: &HashMap<String, BTreeMap<i64, Counts>>| {
+            let mut v: Vec<_> = m
+                .iter()
+                .map(|(code, bins)| {
+                    let bins = bins.iter().map(|(start, c)| (*start, c.accepted, c.online));
+                    (code.clone(), bins.collect())
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let mut totals: Vec<_> = self
+            .totals
+            .iter()
+            .map(|(code, c)| (code.clone(), c.accepted, c.online))
+            .collect();
+        totals.sort();
+        WindowsCheckpoint {
+            max_event_micros: self.max_event_micros,
+            bins: sorted(&self.bins),
+            totals,
+        }
+    }
+
+    /// Windows holding the state of `checkpoint`.
+    pub fn restore(
+        units: Arc<UnitRegistry>,
+        retention_minutes: i64,
+        row_minutes: usize,
+        checkpoint: WindowsCheckpoint,
+    ) -> Self {
+        let mut w = Self::new(units, retention_minutes, row_minutes);
+        w.max_event_micros = checkpoint.max_event_micros;
+        for (code, bins) in checkpoint.bins {
+            let bins = bins
+                .into_iter()
+                .map(|(start, accepted, online)| (start, Counts { accepted, online }));
+            w.bins.insert(code, bins.collect());
+        }
+        for (code, accepted, online) in checkpoint.totals {
+            w.totals.insert(code, Counts { accepted, online });
+        }
+        // A checkpoint from a server with a longer retention.
+        w.prune();
+        w
+    }
+
     /// Every top unit that has seen a dossier, ordered by code.
     pub fn rows(&self) -> Vec<ProvinceRow> {
         let mut codes: Vec<_> = self.totals.keys().collect();
         codes.sort();
         codes.into_iter().map(|c| self.row(c)).collect()
     }
+}
+
+/// One minute bin: (start in UTC microseconds, accepted, online).
+pub type BinCounts = (i64, u64, u64);
+
+/// The state of [`MinuteWindows`] as plain data, ordered by unit code so
+/// the same state always serialises to the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowsCheckpoint {
+    pub max_event_micros: i64,
+    /// Per top unit: its minute bins.
+    pub bins: Vec<(String, Vec<BinCounts>)>,
+    /// Per top unit: (accepted, online) since the log began.
+    pub totals: Vec<(String, u64, u64)>,
 }
 
 #[cfg(test)]
@@ -225,6 +292,45 @@ mod tests {
             w.rows().iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
             vec!["01", "79"]
         );
+    }
+
+    #[tokio::test]
+    async fn restoring_a_checkpoint_then_the_rest_equals_one_run() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let all: Vec<String> = (0..60)
+            .map(|i| {
+                let unit = ["00070", "79", "01", "00073"][i % 4];
+                let channel = ["online", "counter"][i % 3 % 2];
+                // Out of order, some far behind: pruning must agree too.
+                let minute = (i * 37) % 90;
+                let at = format!(
+                    "2025-11-20T{:02}:{:02}:05+07:00",
+                    8 + minute / 60,
+                    minute % 60
+                );
+                accepted(&format!("e{i}"), &at, unit, channel)
+            })
+            .collect();
+        let (first, rest) = all.split_at(23);
+        let mut whole = MinuteWindows::new(units.clone(), 30, 40);
+        whole.apply(&events(&all.join("\n"), &units)).await.unwrap();
+
+        let mut before = MinuteWindows::new(units.clone(), 30, 40);
+        before
+            .apply(&events(&first.join("\n"), &units))
+            .await
+            .unwrap();
+        let saved = serde_json::to_string(&before.checkpoint()).unwrap();
+        let mut after =
+            MinuteWindows::restore(units.clone(), 30, 40, serde_json::from_str(&saved).unwrap());
+        for part in rest.chunks(7) {
+            after
+                .apply(&events(&part.join("\n"), &units))
+                .await
+                .unwrap();
+        }
+        assert_eq!(after.checkpoint(), whole.checkpoint());
+        assert_eq!(after.rows(), whole.rows());
     }
 
     #[tokio::test]

@@ -60,7 +60,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut o = Out(String::new());
     let c = "counter";
     let g = "gauge";
-    let server_wide: [(&str, &str, &str, f64); 14] = [
+    let server_wide: [(&str, &str, &str, f64); 15] = [
         (
             "govpulse_events_accepted_total",
             c,
@@ -108,6 +108,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             g,
             "Log offset the Parquet archive has caught up to.",
             load(&m.archive_offset),
+        ),
+        (
+            "govpulse_checkpoint_offset_bytes",
+            g,
+            "Log offset covered by the last engine checkpoint written.",
+            load(&m.checkpoint_offset),
         ),
         (
             "govpulse_ws_connections",

@@ -22,6 +22,32 @@ fn ok(out: std::process::Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// One generated day (2025-11-18) in `format` under `dir`.
+fn generate_day(
+    dir: &std::path::Path,
+    format: &str,
+    scale: &str,
+    seed: &str,
+) -> std::path::PathBuf {
+    let file = dir.join(format!("day.{format}"));
+    ok(govpulse(&[
+        "generate",
+        "--from",
+        "2025-11-18",
+        "--days",
+        "1",
+        "--scale",
+        scale,
+        "--seed",
+        seed,
+        "--format",
+        format,
+        "--out",
+        file.to_str().unwrap(),
+    ]));
+    file
+}
+
 fn nation_all(stdout: &str) -> Value {
     let rows: Value = serde_json::from_str(stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
@@ -158,21 +184,8 @@ fn bad_arguments_are_named() {
 #[test]
 fn replay_feeds_a_running_server_and_counts_match_the_batch_report() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("day.ndjson");
+    let file = generate_day(dir.path(), "ndjson", "0.002", "8");
     let file_s = file.to_str().unwrap();
-    ok(govpulse(&[
-        "generate",
-        "--from",
-        "2025-11-18",
-        "--days",
-        "1",
-        "--scale",
-        "0.002",
-        "--seed",
-        "8",
-        "--out",
-        file_s,
-    ]));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = rt.block_on(spawn_app(AppOptions::default())).unwrap();
     let url = format!("http://{}", app.addr);
@@ -230,23 +243,8 @@ fn accepted_of(stdout: &str, unit: &str) -> i64 {
 #[test]
 fn replay_loads_a_stopped_servers_data_directory_within_the_sources_scope() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("day.parquet");
+    let file = generate_day(dir.path(), "parquet", "0.003", "5");
     let file_s = file.to_str().unwrap();
-    ok(govpulse(&[
-        "generate",
-        "--from",
-        "2025-11-18",
-        "--days",
-        "1",
-        "--scale",
-        "0.003",
-        "--seed",
-        "5",
-        "--format",
-        "parquet",
-        "--out",
-        file_s,
-    ]));
     let data = dir.path().join("data");
     let data_s = data.to_str().unwrap();
     // A Hà Nội archive: every other province's events are out of scope.

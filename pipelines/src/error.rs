@@ -16,6 +16,10 @@ pub enum Error {
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error("archive: {0}")]
     Io(String),
+    #[error("reading input: {0}")]
+    Input(#[from] std::io::Error),
+    #[error("{0}")]
+    Worker(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -15,10 +15,17 @@
 //!   DataFusion query ([`kpi`] holds the SQL) into per-bin partial sums that
 //!   merge into state, so late events simply add to the bin they belong to.
 //!
-//! The engine owns no I/O and no threads: the server feeds it batches read
-//! from its durable log, and tests feed it files.
+//! * [`kpi`]: every KPI defined once as DataFusion SQL, the mergeable state
+//!   they fold into ([`kpi::fold`]), the report over it, and the batch
+//!   driver that folds a file on every core ([`kpi::batch`]).
+//! * [`keys`]: 128-bit keys of string pairs (dedup, dossiers).
+//!
+//! The engine owns no network I/O and, outside [`kpi::batch`], no threads:
+//! the server feeds it batches read from its durable log, and tests feed it
+//! files.
 
 pub mod error;
+pub mod keys;
 pub mod kpi;
 pub mod sources;
 pub mod windows;

@@ -15,9 +15,12 @@ pub struct Unit {
 }
 
 /// Code → unit, for the 34 provinces, 3,321 communes and 17 ministries.
+/// Each unit also has a dense index (`0..len`, in code order), so state
+/// keyed by unit can hold a `u32` instead of a string.
 #[derive(Debug, Clone, Default)]
 pub struct UnitRegistry {
-    units: HashMap<String, Unit>,
+    units: HashMap<String, u32>,
+    list: Vec<Unit>,
 }
 
 impl UnitRegistry {
@@ -67,11 +70,28 @@ impl UnitRegistry {
                 },
             );
         }
-        Ok(Self { units })
+        let mut list: Vec<Unit> = units.into_values().collect();
+        list.sort_by(|a, b| a.code.cmp(&b.code));
+        let units = list
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.code.as_str().to_owned(), i as u32))
+            .collect();
+        Ok(Self { units, list })
     }
 
     pub fn get(&self, code: &str) -> Option<&Unit> {
-        self.units.get(code)
+        self.units.get(code).map(|&i| &self.list[i as usize])
+    }
+
+    /// The dense index of a unit code.
+    pub fn index(&self, code: &str) -> Option<u32> {
+        self.units.get(code).copied()
+    }
+
+    /// The unit at a dense index.
+    pub fn at(&self, index: u32) -> Option<&Unit> {
+        self.list.get(index as usize)
     }
 
     pub fn contains(&self, code: &str) -> bool {
@@ -81,7 +101,7 @@ impl UnitRegistry {
     /// The top of a unit's branch below the nation: a commune's province, or
     /// the unit itself for provinces and ministries.
     pub fn top_unit<'a>(&'a self, code: &'a str) -> Option<&'a str> {
-        let unit = self.units.get(code)?;
+        let unit = self.get(code)?;
         Some(unit.parent.as_ref().map_or(code, |p| p.as_str()))
     }
 
@@ -91,7 +111,6 @@ impl UnitRegistry {
         scope == UnitCode::NATION
             || scope == unit
             || self
-                .units
                 .get(unit)
                 .and_then(|u| u.parent.as_ref())
                 .is_some_and(|p| p.as_str() == scope)
@@ -99,18 +118,15 @@ impl UnitRegistry {
 
     /// Display name of a unit code, or the code itself when unknown.
     pub fn name<'a>(&'a self, code: &'a str) -> &'a str {
-        self.units.get(code).map_or(code, |u| u.name.as_str())
+        self.get(code).map_or(code, |u| u.name.as_str())
     }
 
     /// Units of one level, ordered by code (deterministic for generators).
     pub fn level(&self, level: UnitLevel) -> Vec<&Unit> {
-        let mut v: Vec<_> = self
-            .units
-            .values()
+        self.list
+            .iter()
             .filter(|u| u.code.level() == level)
-            .collect();
-        v.sort_by(|a, b| a.code.cmp(&b.code));
-        v
+            .collect()
     }
 
     pub fn len(&self) -> usize {

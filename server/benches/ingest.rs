@@ -92,7 +92,7 @@ fn main() {
                 let mut ev = tx.open_table(EVENTS).expect("table");
                 let mut seen = tx.open_table(SEEN).expect("table");
                 for e in chunk {
-                    let key = xxhash_rust::xxh3::xxh3_128(e.event_id.as_bytes());
+                    let key = pipelines::keys::pair_key("bench", &e.event_id);
                     if seen.insert(key, 0).expect("insert").is_some() {
                         continue;
                     }

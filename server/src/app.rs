@@ -90,6 +90,8 @@ pub struct AppState {
     pub feeds: Arc<crate::feeds::Feeds>,
     pub limiter: Arc<crate::auth::LoginLimiter>,
     pub calendar: Arc<model::calendar::WorkCalendar>,
+    /// The engine's retained KPI state (`/kpis`, `/backlog`).
+    pub kpis: Arc<crate::kpis::LiveKpis>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -115,6 +117,7 @@ impl AppState {
             hub: Arc::new(hub),
             metrics: Arc::new(Metrics::default()),
             feeds: Arc::default(),
+            kpis: Arc::default(),
         })
     }
 

@@ -1,5 +1,6 @@
-//! Engine checkpoints: the live window state together with the log offset
-//! it covers, in `DATA/checkpoint.json`, written atomically (temporary
+//! Engine checkpoints: the live window state and the retained KPI state
+//! (hourly sums and every dossier's history) together with the log offset
+//! they cover, in `DATA/checkpoint.json`, written atomically (temporary
 //! file, `fsync`, rename, `fsync` of the directory). A restart loads the
 //! checkpoint and reads only the log after its offset; the result equals
 //! an uninterrupted run because the state is sums keyed by event time.
@@ -9,6 +10,7 @@
 //! is reported and ignored: the engine then reads the log from the start,
 //! which is always correct, only slower.
 
+use pipelines::kpi::fold::FoldCheckpoint;
 use pipelines::windows::minute::WindowsCheckpoint;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -16,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 /// The checkpoint file inside a data directory.
 pub const FILE_NAME: &str = "checkpoint.json";
-const VERSION: u32 = 1;
+/// 2: the KPI fold joined the window state.
+const VERSION: u32 = 2;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -24,14 +27,16 @@ pub struct Checkpoint {
     /// Log bytes folded into `windows`: always the end of a batch.
     pub log_offset: u64,
     pub windows: WindowsCheckpoint,
+    pub kpis: FoldCheckpoint,
 }
 
 impl Checkpoint {
-    pub fn new(log_offset: u64, windows: WindowsCheckpoint) -> Self {
+    pub fn new(log_offset: u64, windows: WindowsCheckpoint, kpis: FoldCheckpoint) -> Self {
         Self {
             version: VERSION,
             log_offset,
             windows,
+            kpis,
         }
     }
 }
@@ -95,6 +100,12 @@ mod tests {
                 bins: vec![("01".into(), vec![(0, 2, 1)])],
                 totals: vec![("01".into(), 2, 1)],
             },
+            FoldCheckpoint {
+                partials: vec![("01".into(), 3600, vec![1, 2])],
+                span: Some((3600, 3700)),
+                events: 3,
+                ..FoldCheckpoint::default()
+            },
         )
     }
 
@@ -108,6 +119,7 @@ mod tests {
         let back = load(dir.path(), 100).unwrap().unwrap();
         assert_eq!(back.log_offset, 80);
         assert_eq!(back.windows, cp(80).windows);
+        assert_eq!(back.kpis.partials, cp(80).kpis.partials);
         // A log shorter than the checkpoint (replaced, restored from an
         // older backup): not usable.
         assert!(

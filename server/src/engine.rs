@@ -1,6 +1,7 @@
 //! The engine driver: follows the durable log from its last checkpoint (or
-//! its start), folds each micro-batch into the windows, publishes changed
-//! rows to the hub, and checkpoints the windows every
+//! its start), folds each micro-batch into the minute windows (published to
+//! the hub) and into the retained KPI state (`crate::kpis`, read by
+//! `/kpis` and `/backlog`), and checkpoints both every
 //! `engine.checkpoint_secs`.
 //! It reads only the log (never the ingest path), so what the dashboard
 //! shows is always what is durable.
@@ -9,6 +10,7 @@ use crate::app::AppState;
 use crate::checkpoint;
 use crate::log::LogReader;
 use model::live::topics;
+use pipelines::kpi::fold::{Fold, Folder};
 use pipelines::windows::minute::MinuteWindows;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -21,6 +23,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
     };
     let upto = *committed.borrow();
     let (mut windows, start) = resume(&state, upto).await?;
+    let folder = Folder::new(state.units.clone());
     let mut reader = Some(LogReader::new(path, start));
     let mut saved = (start, Instant::now());
     let mut woke = Instant::now();
@@ -42,6 +45,9 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             }
             let events: Vec<_> = records.into_iter().map(|r| r.event).collect();
             let changed = windows.apply(&events).await?;
+            let mut part = Fold::default();
+            folder.fold(&events, &mut part).await?;
+            state.kpis.apply(part, offset);
             let rows: Vec<_> = changed.iter().map(|code| windows.row(code)).collect();
             // The overview first: its deltas are the largest and its
             // watchers (the committee) the most, per topic; published last
@@ -85,6 +91,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
 async fn resume(state: &AppState, committed: u64) -> anyhow::Result<(MinuteWindows, u64)> {
     let cfg = &state.config.engine;
     let fresh = || MinuteWindows::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
+    state.kpis.replace(Fold::default(), 0);
     if cfg.checkpoint_secs == 0 {
         return Ok((fresh(), 0));
     }
@@ -99,6 +106,9 @@ async fn resume(state: &AppState, committed: u64) -> anyhow::Result<(MinuteWindo
         }
     };
     let offset = cp.log_offset;
+    let units = state.units.clone();
+    let fold = tokio::task::spawn_blocking(move || Fold::restore(cp.kpis, &units)).await?;
+    state.kpis.replace(fold, offset);
     let windows = MinuteWindows::restore(
         state.units.clone(),
         cfg.retention_minutes,
@@ -123,9 +133,14 @@ async fn resume(state: &AppState, committed: u64) -> anyhow::Result<(MinuteWindo
 /// Write a checkpoint of `windows` at `offset`; a failure is logged (the
 /// next restart then reads more of the log, nothing is lost).
 async fn save(state: &AppState, offset: u64, windows: &MinuteWindows) {
-    let cp = checkpoint::Checkpoint::new(offset, windows.checkpoint());
+    let windows = windows.checkpoint();
     let dir = state.config.server.data_dir.clone();
-    match tokio::task::spawn_blocking(move || checkpoint::save(&dir, &cp)).await {
+    let (kpis, units) = (state.kpis.clone(), state.units.clone());
+    let saved = tokio::task::spawn_blocking(move || {
+        let cp = checkpoint::Checkpoint::new(offset, windows, kpis.checkpoint(&units));
+        checkpoint::save(&dir, &cp)
+    });
+    match saved.await {
         Ok(Ok(())) => {
             state
                 .metrics

@@ -28,6 +28,7 @@ pub mod config;
 pub mod engine;
 pub mod feeds;
 pub mod ingest;
+pub mod kpis;
 pub mod live;
 pub mod log;
 pub mod nats;

@@ -28,10 +28,9 @@
 //! second writer (another server on the same directory) out.
 
 use model::Event;
+use pipelines::keys::KeySet;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
@@ -127,37 +126,9 @@ fn encode_line(buf: &mut Vec<u8>, rec: &RecordRef<'_>, commits: bool) -> serde_j
     Ok(())
 }
 
-/// Hashes a dedup key by taking its low bits: the keys are already xxh3
-/// hashes, so hashing them again (SipHash) only costs time.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u128` is used; fold anything else in for safety.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, key: u128) {
-        self.0 = key as u64;
-    }
-}
-
-/// The set of dedup keys.
-type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
-
-/// The dedup key of an event: a 128-bit hash of (source, event_id). At a
-/// billion events the chance of any collision is about 1e-21.
+/// The dedup key of an event: a 128-bit hash of (source, event_id).
 fn dedup_key(source: &str, event_id: &str) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(source.as_bytes());
-    h.update(&[0xff]);
-    h.update(event_id.as_bytes());
-    h.digest128()
+    pipelines::keys::pair_key(source, event_id)
 }
 
 /// What a scan of the log found.

@@ -103,10 +103,7 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
             rt.block_on(govpulse::commands::replay::run(args))
         }
-        Command::Kpi(args) => {
-            let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
-            rt.block_on(govpulse::commands::kpi::run(args))
-        }
+        Command::Kpi(args) => govpulse::commands::kpi::run(args),
         Command::Demo { args, config } => {
             let cfg = Config::load(config.as_deref(), std::env::vars())?;
             let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;

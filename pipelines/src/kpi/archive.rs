@@ -15,7 +15,8 @@
 //! (`report::report`), so [`event_kpis`] lists which ones history carries.
 
 use super::defs::{KPIS, STATE_COUNTERS, hourly_sql};
-use super::report::{self, KpiRow, Partials, ReportSpec, add_partials};
+use super::fold::{Partials, add_partials};
+use super::report::{self, KpiRow, ReportSpec};
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
 use crate::windows::batch::to_record_batch;
@@ -149,7 +150,7 @@ pub async fn history(
     let sql = hourly_sql(&format!("(SELECT * FROM archive{filter}) AS scoped"));
     let result = ctx.sql(&sql).await?.collect().await?;
     let mut partials: Partials = HashMap::new();
-    add_partials(&mut partials, &result)?;
+    add_partials(&mut partials, &result, &units)?;
     let (Some(oldest), Some(newest)) = (
         partials.keys().map(|(_, h)| *h).min(),
         partials.keys().map(|(_, h)| *h + 3599).max(),

@@ -4,9 +4,11 @@
 //! order whatever the arrival order, so a late `accepted` or
 //! `supplement_received` still gives the right answer.
 
+use crate::keys::{KeyMap, pair_key};
+use crate::units::UnitRegistry;
 use chrono::{DateTime, FixedOffset};
 use model::calendar::{DAY_MINUTES, WorkCalendar};
-use model::{DossierStatus as S, Event, EventKind};
+use model::{Channel, DossierStatus as S, Event, EventKind};
 use std::collections::HashMap;
 
 /// A state counter over a time span `[start, end)` of one unit.
@@ -25,59 +27,312 @@ pub struct UnitFacts {
     pub spans: Vec<Span>,
 }
 
-#[derive(Debug, Default)]
+/// "Not seen yet" for the event times of a [`History`].
+const NEVER: i64 = i64::MAX;
+
+/// One dossier's history so far, in event-time terms whatever the arrival
+/// order: the earliest time of each milestone and every due date it was
+/// given. About 100 bytes, so that a national backlog fits in memory.
+#[derive(Debug, Clone)]
 struct History {
-    unit: Option<String>,
-    procedure: Option<String>,
-    channel: Option<model::Channel>,
-    accepted: Option<i64>,
-    finished: Option<i64>,
-    resolved: Option<i64>,
-    /// (event time, due date) from accepted and supplement_received.
-    dues: Vec<(i64, i64)>,
+    /// The channel of the `accepted` event (of any event until then).
+    channel: Option<Channel>,
+    channel_from_accepted: bool,
+    /// The procedure code packed into 8 bytes (the contract's codes are
+    /// exactly 8 ASCII characters); 0 when not seen.
+    procedure: u64,
+    accepted: i64,
+    finished: i64,
+    resolved: i64,
+    /// (event time, due date) of `accepted` and `supplement_received`.
+    dues: Dues,
+    id: Box<str>,
 }
 
-/// Every dossier's history, keyed by (unit, dossier id), in event-time
-/// terms whatever the arrival order.
-fn histories(events: &[Event]) -> HashMap<(&str, &str), History> {
-    let mut histories: HashMap<(&str, &str), History> = HashMap::new();
-    for e in events {
-        let (EventKind::Dossier, Some(id), Some(status)) =
-            (e.kind, e.dossier_id.as_deref(), e.status)
-        else {
-            continue;
+/// Due-date changes; nearly every dossier has exactly one, kept inline.
+#[derive(Debug, Clone, Default)]
+enum Dues {
+    #[default]
+    None,
+    One((i64, i64)),
+    Many(Vec<(i64, i64)>),
+}
+
+impl Dues {
+    fn push(&mut self, d: (i64, i64)) {
+        *self = match std::mem::take(self) {
+            Dues::None => Dues::One(d),
+            Dues::One(a) => Dues::Many(vec![a, d]),
+            Dues::Many(mut v) => {
+                v.push(d);
+                Dues::Many(v)
+            }
         };
-        let h = histories.entry((e.unit.as_str(), id)).or_default();
-        h.unit.get_or_insert_with(|| e.unit.as_str().to_owned());
-        if h.procedure.is_none() {
-            h.procedure.clone_from(&e.procedure_code);
+    }
+
+    fn sorted(&self) -> Vec<(i64, i64)> {
+        let mut v: Vec<(i64, i64)> = self.iter().collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        let all: &[(i64, i64)] = match self {
+            Dues::None => &[],
+            Dues::One(d) => std::slice::from_ref(d),
+            Dues::Many(v) => v,
+        };
+        all.iter().copied()
+    }
+}
+
+fn pack_procedure(code: &str) -> u64 {
+    let b = code.as_bytes();
+    if b.len() > 8 || b.is_empty() {
+        return 0;
+    }
+    let mut out = [0u8; 8];
+    out[..b.len()].copy_from_slice(b);
+    u64::from_le_bytes(out)
+}
+
+fn unpack_procedure(packed: u64) -> Option<String> {
+    if packed == 0 {
+        return None;
+    }
+    let bytes = packed.to_le_bytes();
+    let len = bytes.iter().position(|b| *b == 0).unwrap_or(8);
+    std::str::from_utf8(&bytes[..len]).ok().map(str::to_owned)
+}
+
+impl History {
+    fn new(id: &str) -> Self {
+        Self {
+            channel: None,
+            channel_from_accepted: false,
+            procedure: 0,
+            accepted: NEVER,
+            finished: NEVER,
+            resolved: NEVER,
+            dues: Dues::None,
+            id: id.into(),
         }
-        if e.channel.is_some() {
-            h.channel = e.channel;
+    }
+
+    fn add(&mut self, e: &Event, status: S) {
+        if self.procedure == 0
+            && let Some(p) = &e.procedure_code
+        {
+            self.procedure = pack_procedure(p);
+        }
+        if status == S::Accepted && e.channel.is_some() {
+            self.channel = e.channel;
+            self.channel_from_accepted = true;
+        } else if self.channel.is_none() {
+            self.channel = e.channel;
         }
         let t = e.occurred_at.timestamp();
-        let first = |slot: &mut Option<i64>| *slot = Some(slot.map_or(t, |s| s.min(t)));
         match status {
             S::Accepted => {
-                first(&mut h.accepted);
+                self.accepted = self.accepted.min(t);
                 if let Some(d) = e.due_at {
-                    h.dues.push((t, d.timestamp()));
+                    self.dues.push((t, d.timestamp()));
                 }
             }
             S::SupplementReceived => {
                 if let Some(d) = e.due_at {
-                    h.dues.push((t, d.timestamp()));
+                    self.dues.push((t, d.timestamp()));
                 }
             }
             S::Resolved => {
-                first(&mut h.resolved);
-                first(&mut h.finished);
+                self.resolved = self.resolved.min(t);
+                self.finished = self.finished.min(t);
             }
-            S::Withdrawn | S::Stopped | S::Refused => first(&mut h.finished),
+            S::Withdrawn | S::Stopped | S::Refused => self.finished = self.finished.min(t),
             _ => {}
         }
     }
-    histories
+
+    fn merge(&mut self, other: History) {
+        if self.procedure == 0 {
+            self.procedure = other.procedure;
+        }
+        if other.channel_from_accepted || self.channel.is_none() {
+            self.channel = other.channel.or(self.channel);
+            self.channel_from_accepted |= other.channel_from_accepted;
+        }
+        self.accepted = self.accepted.min(other.accepted);
+        self.finished = self.finished.min(other.finished);
+        self.resolved = self.resolved.min(other.resolved);
+        for d in other.dues.iter() {
+            self.dues.push(d);
+        }
+    }
+
+    fn seen(t: i64) -> Option<i64> {
+        (t != NEVER).then_some(t)
+    }
+}
+
+/// Every dossier's history, keyed by (unit, dossier id) and held per unit
+/// (by the unit's dense index), so that a subtree's dossiers are found
+/// without looking at the others. Events may come in any order and in any
+/// number of pieces: [`Dossiers::add`] and [`Dossiers::merge`] give the
+/// same state whatever the order, which is what lets workers fold separate
+/// parts of an input.
+#[derive(Debug, Clone, Default)]
+pub struct Dossiers {
+    by_unit: Vec<KeyMap<History>>,
+    len: usize,
+}
+
+impl Dossiers {
+    fn unit_mut(&mut self, unit: u32) -> &mut KeyMap<History> {
+        let i = unit as usize;
+        if self.by_unit.len() <= i {
+            self.by_unit.resize_with(i + 1, KeyMap::default);
+        }
+        &mut self.by_unit[i]
+    }
+
+    /// Fold one event in; anything but a dossier event of a known unit is
+    /// ignored.
+    pub fn add(&mut self, e: &Event, units: &UnitRegistry) {
+        let (EventKind::Dossier, Some(id), Some(status)) =
+            (e.kind, e.dossier_id.as_deref(), e.status)
+        else {
+            return;
+        };
+        let unit = e.unit.as_str();
+        let Some(index) = units.index(unit) else {
+            return;
+        };
+        let key = pair_key(unit, id);
+        let map = self.unit_mut(index);
+        let before = map.len();
+        map.entry(key)
+            .or_insert_with(|| History::new(id))
+            .add(e, status);
+        self.len += map.len() - before;
+    }
+
+    /// Fold another part's dossiers in.
+    pub fn merge(&mut self, other: Dossiers) {
+        for (unit, theirs) in other.by_unit.into_iter().enumerate() {
+            if theirs.is_empty() {
+                continue;
+            }
+            let mine = self.unit_mut(unit as u32);
+            let before = mine.len();
+            if mine.is_empty() {
+                *mine = theirs;
+            } else {
+                for (k, h) in theirs {
+                    match mine.entry(k) {
+                        std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().merge(h),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(h);
+                        }
+                    }
+                }
+            }
+            self.len += mine.len() - before;
+        }
+    }
+
+    /// The dossiers of the units `keep` admits (by dense index).
+    pub fn subset(&self, keep: impl Fn(u32) -> bool) -> Dossiers {
+        let by_unit: Vec<KeyMap<History>> = self
+            .by_unit
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                if keep(i as u32) {
+                    m.clone()
+                } else {
+                    KeyMap::default()
+                }
+            })
+            .collect();
+        let len = by_unit.iter().map(|m| m.len()).sum();
+        Dossiers { by_unit, len }
+    }
+
+    /// Dossiers known.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every dossier's facts, grouped by the dense index of its unit.
+    pub fn facts(&self, calendar: &WorkCalendar) -> HashMap<u32, UnitFacts> {
+        let mut out: HashMap<u32, UnitFacts> = HashMap::new();
+        for (unit, map) in self.by_unit.iter().enumerate() {
+            let mut f = UnitFacts::default();
+            for h in map.values() {
+                if let Some(accepted) = History::seen(h.accepted) {
+                    facts_of(h, accepted, calendar, &mut f);
+                }
+            }
+            if f != UnitFacts::default() {
+                out.insert(unit as u32, f);
+            }
+        }
+        out
+    }
+
+    /// Dossiers accepted at or before `as_of` and not finished by then,
+    /// with their state at `as_of`, for the units `keep` admits. Sorted by
+    /// due date (most urgent first), then unit and id.
+    pub fn open_at(
+        &self,
+        units: &UnitRegistry,
+        calendar: &WorkCalendar,
+        as_of: i64,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<OpenDossier> {
+        let mut out = Vec::new();
+        for (i, map) in self.by_unit.iter().enumerate() {
+            let Some(unit) = units.at(i as u32).map(|u| u.code.as_str()) else {
+                continue;
+            };
+            if map.is_empty() || !keep(unit) {
+                continue;
+            }
+            for h in map.values() {
+                if h.accepted > as_of || h.finished <= as_of {
+                    continue;
+                }
+                let dues = h.dues.sorted();
+                let due = due_in_force(&dues, as_of);
+                let state = match due {
+                    Some(d) if as_of > d => BacklogState::Overdue,
+                    Some(d) if as_of >= due_soon_from(calendar, d) => BacklogState::DueSoon,
+                    _ => BacklogState::NotDue,
+                };
+                out.push(OpenDossier {
+                    dossier_id: h.id.to_string(),
+                    unit: unit.to_owned(),
+                    procedure_code: unpack_procedure(h.procedure),
+                    channel: h.channel.map(Channel::as_str),
+                    accepted_at: h.accepted,
+                    due_at: due,
+                    state,
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.due_at.unwrap_or(i64::MAX), &a.unit, &a.dossier_id).cmp(&(
+                b.due_at.unwrap_or(i64::MAX),
+                &b.unit,
+                &b.dossier_id,
+            ))
+        });
+        out
+    }
 }
 
 /// The due date in force at `t`: the latest change at or before `t` (the
@@ -133,109 +388,167 @@ pub struct OpenDossier {
     pub state: BacklogState,
 }
 
-/// Dossiers accepted at or before `as_of` and not finished by then, with
-/// their state at `as_of`, for the units `keep` admits. Sorted by due date
-/// (most urgent first), then unit and id.
+/// One dossier in a checkpoint: `(id, procedure, channel, channel from
+/// accepted, accepted, finished, resolved, due-date changes)`, times as
+/// Unix seconds with `i64::MAX` for "not yet".
+pub type HistoryRow = (
+    String,
+    u64,
+    Option<Channel>,
+    bool,
+    i64,
+    i64,
+    i64,
+    Vec<(i64, i64)>,
+);
+
+/// [`Dossiers`] in a checkpoint: per unit code, its dossiers. Unit codes
+/// rather than dense indices, so a checkpoint survives a change of the
+/// reference data.
+pub type DossiersCheckpoint = Vec<(String, Vec<HistoryRow>)>;
+
+impl Dossiers {
+    pub fn checkpoint(&self, units: &UnitRegistry) -> DossiersCheckpoint {
+        self.by_unit
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.is_empty())
+            .filter_map(|(i, m)| {
+                let code = units.at(i as u32)?.code.as_str().to_owned();
+                let rows = m
+                    .values()
+                    .map(|h| {
+                        (
+                            h.id.to_string(),
+                            h.procedure,
+                            h.channel,
+                            h.channel_from_accepted,
+                            h.accepted,
+                            h.finished,
+                            h.resolved,
+                            h.dues.iter().collect(),
+                        )
+                    })
+                    .collect();
+                Some((code, rows))
+            })
+            .collect()
+    }
+
+    /// Dossiers from a checkpoint; units the registry no longer knows are
+    /// dropped.
+    pub fn restore(cp: DossiersCheckpoint, units: &UnitRegistry) -> Self {
+        let mut out = Dossiers::default();
+        for (code, rows) in cp {
+            let Some(index) = units.index(&code) else {
+                continue;
+            };
+            let map = out.unit_mut(index);
+            for (
+                id,
+                procedure,
+                channel,
+                channel_from_accepted,
+                accepted,
+                finished,
+                resolved,
+                dues,
+            ) in rows
+            {
+                let mut h = History::new(&id);
+                (h.procedure, h.channel, h.channel_from_accepted) =
+                    (procedure, channel, channel_from_accepted);
+                (h.accepted, h.finished, h.resolved) = (accepted, finished, resolved);
+                for d in dues {
+                    h.dues.push(d);
+                }
+                map.insert(pair_key(&code, &id), h);
+            }
+            out.len += out.by_unit[index as usize].len();
+        }
+        out
+    }
+}
+
+/// The backlog at `as_of` of a set of events (see [`Dossiers::open_at`]).
 pub fn open_dossiers(
     events: &[Event],
+    units: &UnitRegistry,
     calendar: &WorkCalendar,
     as_of: i64,
     keep: impl Fn(&str) -> bool,
 ) -> Vec<OpenDossier> {
-    let mut out = Vec::new();
-    for ((_, id), h) in histories(events) {
-        let (Some(unit), Some(accepted)) = (h.unit, h.accepted) else {
-            continue;
-        };
-        if accepted > as_of || h.finished.is_some_and(|f| f <= as_of) || !keep(&unit) {
-            continue;
-        }
-        let mut dues = h.dues;
-        dues.sort_unstable();
-        let due = due_in_force(&dues, as_of);
-        let state = match due {
-            Some(d) if as_of > d => BacklogState::Overdue,
-            Some(d) if as_of >= due_soon_from(calendar, d) => BacklogState::DueSoon,
-            _ => BacklogState::NotDue,
-        };
-        out.push(OpenDossier {
-            dossier_id: id.to_owned(),
-            unit,
-            procedure_code: h.procedure,
-            channel: h.channel.map(model::Channel::as_str),
-            accepted_at: accepted,
-            due_at: due,
-            state,
-        });
+    let mut d = Dossiers::default();
+    for e in events {
+        d.add(e, units);
     }
-    out.sort_by(|a, b| {
-        (a.due_at.unwrap_or(i64::MAX), &a.unit, &a.dossier_id).cmp(&(
-            b.due_at.unwrap_or(i64::MAX),
-            &b.unit,
-            &b.dossier_id,
-        ))
-    });
-    out
+    d.open_at(units, calendar, as_of, keep)
 }
 
-/// Derive every dossier's facts, grouped by the unit holding the dossier.
-pub fn facts(events: &[Event], calendar: &WorkCalendar) -> HashMap<String, UnitFacts> {
-    let histories = histories(events);
-    let mut out: HashMap<String, UnitFacts> = HashMap::new();
-    for h in histories.into_values() {
-        let (Some(unit), Some(accepted)) = (h.unit, h.accepted) else {
-            continue;
-        };
-        let f = out.entry(unit).or_default();
-        let mut dues = h.dues;
-        dues.sort_unstable();
-        // The due date in force at `t`: the latest change at or before t
-        // (the first one if every change is later).
-        let due_at = |t: i64| due_in_force(&dues, t);
-        if let (Some(r), Some(due)) = (h.resolved, h.resolved.and_then(due_at))
-            && r <= due
-        {
-            f.resolved_on_time.push(r);
-        }
-        let end = h.finished.unwrap_or(i64::MAX).max(accepted);
-        if end > accepted {
-            f.spans.push(Span {
-                counter: "open_end",
-                start: accepted,
-                end,
-            });
-        }
-        // Segments of constant due date within the open span.
-        let mut cuts: Vec<i64> = dues
-            .iter()
-            .map(|(t, _)| *t)
-            .filter(|t| *t > accepted && *t < end)
-            .collect();
-        cuts.insert(0, accepted);
-        cuts.push(end);
-        for w in cuts.windows(2) {
-            let (s, e) = (w[0], w[1]);
-            if s >= e {
-                continue;
-            }
-            let Some(due) = due_at(s) else { continue };
-            let soon = due_soon_from(calendar, due);
-            let mut span = |counter, a: i64, b: i64| {
-                let (a, b) = (a.max(s), b.min(e));
-                if a < b {
-                    f.spans.push(Span {
-                        counter,
-                        start: a,
-                        end: b,
-                    });
-                }
-            };
-            span("open_not_due_end", s, due + 1);
-            span("overdue_open", due + 1, e);
-            span("due_soon_open", soon, due + 1);
-        }
+/// Derive every dossier's facts of a set of events, by unit code.
+pub fn facts(
+    events: &[Event],
+    units: &UnitRegistry,
+    calendar: &WorkCalendar,
+) -> HashMap<String, UnitFacts> {
+    let mut d = Dossiers::default();
+    for e in events {
+        d.add(e, units);
     }
-    out
+    d.facts(calendar)
+        .into_iter()
+        .filter_map(|(i, f)| Some((units.at(i)?.code.as_str().to_owned(), f)))
+        .collect()
+}
+
+/// One dossier's on-time resolution and state spans.
+fn facts_of(h: &History, accepted: i64, calendar: &WorkCalendar, f: &mut UnitFacts) {
+    let dues = h.dues.sorted();
+    // The due date in force at `t`: the latest change at or before t
+    // (the first one if every change is later).
+    let due_at = |t: i64| due_in_force(&dues, t);
+    if let Some(r) = History::seen(h.resolved)
+        && let Some(due) = due_at(r)
+        && r <= due
+    {
+        f.resolved_on_time.push(r);
+    }
+    let end = h.finished.max(accepted);
+    if end > accepted {
+        f.spans.push(Span {
+            counter: "open_end",
+            start: accepted,
+            end,
+        });
+    }
+    let mut cuts: Vec<i64> = dues
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| *t > accepted && *t < end)
+        .collect();
+    cuts.insert(0, accepted);
+    cuts.push(end);
+    for w in cuts.windows(2) {
+        let (s, e) = (w[0], w[1]);
+        if s >= e {
+            continue;
+        }
+        let Some(due) = due_at(s) else { continue };
+        let soon = due_soon_from(calendar, due);
+        let mut span = |counter, a: i64, b: i64| {
+            let (a, b) = (a.max(s), b.min(e));
+            if a < b {
+                f.spans.push(Span {
+                    counter,
+                    start: a,
+                    end: b,
+                });
+            }
+        };
+        span("open_not_due_end", s, due + 1);
+        span("overdue_open", due + 1, e);
+        span("due_soon_open", soon, due + 1);
+    }
 }
 
 fn local(t: i64) -> DateTime<FixedOffset> {
@@ -270,6 +583,10 @@ mod tests {
         e
     }
 
+    fn units() -> UnitRegistry {
+        UnitRegistry::embedded().unwrap()
+    }
+
     fn ts(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp()
     }
@@ -295,7 +612,7 @@ mod tests {
                 Some("2025-11-25T17:00:00+07:00"),
             ),
         ];
-        let f = &facts(&events, &cal)["00070"];
+        let f = &facts(&events, &units(), &cal)["00070"];
         assert_eq!(f.resolved_on_time, vec![ts("2025-11-24T10:00:00+07:00")]);
         let at = |s| count_at(&f.spans, "open_end", ts(s));
         assert_eq!(
@@ -341,7 +658,7 @@ mod tests {
             "2025-11-19T09:00:00+07:00",
             Some("2025-11-21T17:00:00+07:00"),
         )];
-        let f = &facts(&events, &cal)["00070"];
+        let f = &facts(&events, &units(), &cal)["00070"];
         assert!(f.resolved_on_time.is_empty());
         assert_eq!(
             count_at(&f.spans, "overdue_open", ts("2025-11-21T17:00:00+07:00")),
@@ -382,7 +699,7 @@ mod tests {
             ev("3", "D4", S::Submitted, "2025-11-19T09:00:00+07:00", None),
             ev("4", "D4", S::Refused, "2025-11-19T10:00:00+07:00", None),
         ];
-        let f = &facts(&events, &cal)["00070"];
+        let f = &facts(&events, &units(), &cal)["00070"];
         assert!(f.resolved_on_time.is_empty());
         assert_eq!(
             count_at(&f.spans, "overdue_open", ts("2025-11-19T20:00:00+07:00")),
@@ -415,7 +732,7 @@ mod tests {
             ev("3", "D2", S::Resolved, "2025-11-21T10:00:00+07:00", None),
         ];
         let at = |t: &str| {
-            open_dossiers(&events, &cal, ts(t), |_| true)
+            open_dossiers(&events, &units(), &cal, ts(t), |_| true)
                 .into_iter()
                 .map(|d| (d.dossier_id, d.state))
                 .collect::<Vec<_>>()
@@ -440,11 +757,21 @@ mod tests {
             at("2025-11-21T17:00:01+07:00"),
             vec![("D1".into(), Overdue)]
         );
-        let none = open_dossiers(&events, &cal, ts("2025-11-20T10:00:00+07:00"), |u| {
-            u != "00070"
-        });
+        let none = open_dossiers(
+            &events,
+            &units(),
+            &cal,
+            ts("2025-11-20T10:00:00+07:00"),
+            |u| u != "00070",
+        );
         assert!(none.is_empty(), "the unit filter applies");
-        let d = &open_dossiers(&events, &cal, ts("2025-11-20T10:00:00+07:00"), |_| true)[0];
+        let d = &open_dossiers(
+            &events,
+            &units(),
+            &cal,
+            ts("2025-11-20T10:00:00+07:00"),
+            |_| true,
+        )[0];
         assert_eq!(d.procedure_code.as_deref(), Some("1.001193"));
         assert_eq!(d.channel, Some("online"));
         assert_eq!(d.due_at, Some(ts("2025-11-21T17:00:00+07:00")));

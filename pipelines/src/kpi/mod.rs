@@ -4,8 +4,10 @@
 //! sums together, so every KPI here must be a sum or a ratio of sums.
 
 pub mod archive;
+pub mod batch;
 pub mod defs;
 pub mod dossiers;
+pub mod fold;
 pub mod report;
 
 /// The name the current micro-batch is registered under.

@@ -8,15 +8,12 @@
 //!                                              merge hours into periods
 //! ```
 
-use super::defs::{COUNTERS, COUNTS, KPIS, counter_index, counter_names, hourly_sql};
+use super::defs::{COUNTS, KPIS, counter_index, counter_names};
 use super::dossiers;
+use super::fold::{Fold, Folder, Partials};
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
-use crate::windows::batch::{bin_starts_micros, to_record_batch};
 use crate::windows::periods::Period;
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::Int64Type;
-use datafusion::prelude::SessionContext;
 use model::calendar::WorkCalendar;
 use model::{Event, UnitLevel};
 use serde::Serialize;
@@ -95,58 +92,6 @@ pub struct KpiRow {
     pub due_soon_open: i64,
 }
 
-/// Hourly partial sums per leaf unit, in [`counter_names`] order.
-pub type Partials = HashMap<(String, i64), Vec<i64>>;
-
-/// Run the hourly partial-aggregate query over `events` in chunks.
-pub async fn hourly_partials(
-    events: &[Event],
-    units: &UnitRegistry,
-    chunk: usize,
-) -> Result<Partials> {
-    let ctx = SessionContext::new();
-    let sql = hourly_sql("batch");
-    let mut out: Partials = HashMap::new();
-    for part in events.chunks(chunk.max(1)) {
-        let batch = to_record_batch(part, units)?;
-        ctx.register_batch("batch", batch)?;
-        let result = ctx.sql(&sql).await?.collect().await;
-        ctx.deregister_table("batch")?;
-        add_partials(&mut out, &result?)?;
-    }
-    Ok(out)
-}
-
-/// Add the result of an [`hourly_sql`] query to `out`.
-pub fn add_partials(out: &mut Partials, result: &[arrow::record_batch::RecordBatch]) -> Result<()> {
-    let width = counter_names().len();
-    for rb in result {
-        // Utf8 from in-memory batches, Utf8View from Parquet scans.
-        let unit = arrow::compute::cast(rb.column(0), &arrow::datatypes::DataType::Utf8)?;
-        let unit = unit
-            .as_string_opt::<i32>()
-            .ok_or_else(|| Error::Schema("unit column is not text".into()))?;
-        let bins = bin_starts_micros(rb.column(1).as_ref())?;
-        for (i, bin) in bins.into_iter().enumerate() {
-            let Some(bin) = bin.map(|us| us.div_euclid(1_000_000)) else {
-                continue;
-            };
-            let sums = out
-                .entry((unit.value(i).to_owned(), bin))
-                .or_insert_with(|| vec![0; width]);
-            for (c, slot) in sums.iter_mut().enumerate().take(COUNTERS.len()) {
-                let col = rb.column(2 + c);
-                let v = col
-                    .as_primitive_opt::<Int64Type>()
-                    .filter(|a| !a.is_null(i))
-                    .map_or(0, |a| a.value(i));
-                *slot += v;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// One key's state counters, swept forward through period ends.
 struct Sweep {
     key: String,
@@ -165,7 +110,8 @@ pub struct ReportSpec {
     pub chunk: usize,
 }
 
-/// Compute the report. State counters are read at the end of each period,
+/// Compute the report over a slice of events, folded in micro-batches of
+/// `spec.chunk` events. State counters are read at the end of each period,
 /// or at the newest event time for the period that holds it.
 pub async fn report(
     events: &[Event],
@@ -173,26 +119,36 @@ pub async fn report(
     calendar: &WorkCalendar,
     spec: ReportSpec,
 ) -> Result<Vec<KpiRow>> {
-    let Some(newest) = events.iter().map(|e| e.occurred_at.timestamp()).max() else {
-        return Ok(Vec::new());
-    };
-    let oldest = events
-        .iter()
-        .map(|e| e.occurred_at.timestamp())
-        .min()
-        .unwrap_or(newest);
-    let partials = hourly_partials(events, &units, spec.chunk).await?;
-    let facts = dossiers::facts(events, calendar);
-    rows(partials, facts, oldest, newest, &units, spec)
+    let folder = Folder::new(units.clone());
+    let mut fold = Fold::default();
+    for part in events.chunks(spec.chunk.max(1)) {
+        folder.fold(part, &mut fold).await?;
+    }
+    report_of(fold, &units, calendar, spec)
 }
 
-/// Rows from hourly partial sums and dossier facts over `[oldest, newest]`
-/// (Unix seconds): hours merged into periods and rolled up to the level,
-/// state counters read at each period's end. Shared by [`report`] and the
-/// history over the Parquet archive (which has no dossier facts).
+/// The report of everything folded into `fold`.
+pub fn report_of(
+    fold: Fold,
+    units: &Arc<UnitRegistry>,
+    calendar: &WorkCalendar,
+    spec: ReportSpec,
+) -> Result<Vec<KpiRow>> {
+    let Some((oldest, newest)) = fold.span else {
+        return Ok(Vec::new());
+    };
+    let facts = fold.dossiers.facts(calendar);
+    rows(fold.partials, facts, oldest, newest, units, spec)
+}
+
+/// Rows from hourly partial sums and dossier facts (by dense unit index)
+/// over `[oldest, newest]` (Unix seconds): hours merged into periods and
+/// rolled up to the level, state counters read at each period's end.
+/// Shared by [`report`] and the history over the Parquet archive (which
+/// has no dossier facts).
 pub fn rows(
     mut partials: Partials,
-    facts: HashMap<String, dossiers::UnitFacts>,
+    facts: HashMap<u32, dossiers::UnitFacts>,
     oldest: i64,
     newest: i64,
     units: &Arc<UnitRegistry>,
@@ -205,15 +161,16 @@ pub fn rows(
     for (unit, f) in &facts {
         for &t in &f.resolved_on_time {
             partials
-                .entry((unit.clone(), t.div_euclid(3600) * 3600))
+                .entry((*unit, t.div_euclid(3600) * 3600))
                 .or_insert_with(|| vec![0; width])[on_time] += 1;
         }
     }
+    let code = |i: u32| units.at(i).map(|u| u.code.as_str());
 
     // Event counters: merge hours into (key, period).
     let mut sums: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
     for ((unit, hour), v) in partials {
-        let Some(key) = spec.level.key(&unit, units) else {
+        let Some(key) = code(unit).and_then(|c| spec.level.key(c, units)) else {
             continue;
         };
         let slot = sums
@@ -234,7 +191,7 @@ pub fn rows(
         .collect();
     let mut deltas_by_key: HashMap<String, Vec<(i64, usize, i64)>> = HashMap::new();
     for (unit, f) in facts {
-        let Some(key) = spec.level.key(&unit, units) else {
+        let Some(key) = code(unit).and_then(|c| spec.level.key(c, units)) else {
             continue;
         };
         let deltas = deltas_by_key.entry(key.to_owned()).or_default();

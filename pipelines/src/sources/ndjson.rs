@@ -1,39 +1,211 @@
 //! NDJSON decoder: one JSON object a line; blank lines are skipped.
 
-use super::validate::Checks;
-use super::{Decoded, FieldError, MAX_RECORD_BYTES, Row, cut_raw, too_long, validate_rows};
+use super::validate::{Checks, FieldValue, Record, validate_record};
+use super::{
+    Decoded, FieldError, MAX_RECORD_BYTES, Rejection, Row, cut_raw, field_type, too_long,
+    validate_rows,
+};
 use crate::units::UnitRegistry;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
 
 /// Decode and validate every line of `input`. Never fails as a whole: bad
 /// lines become rejections and the rest goes on.
 pub fn decode(input: &[u8], units: &UnitRegistry, checks: Checks) -> Decoded {
-    let rows = input
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return None;
-            }
-            if line.len() > MAX_RECORD_BYTES {
-                return Some(Row {
-                    line: i + 1,
-                    value: Err(too_long(line.len())),
-                    raw: cut_raw(line),
-                });
-            }
+    decode_lines(input, 1, units, checks)
+}
+
+/// [`decode`] for a piece of a larger input whose first line is line
+/// `first_line` (so that rejections name the line of the whole file).
+pub fn decode_lines(
+    input: &[u8],
+    first_line: usize,
+    units: &UnitRegistry,
+    checks: Checks,
+) -> Decoded {
+    let mut out = Decoded::default();
+    for (i, line) in input.split(|&b| b == b'\n').enumerate() {
+        let line_no = first_line + i;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if line.len() > MAX_RECORD_BYTES {
+            out.rejected.push(Rejection {
+                line: line_no,
+                event_id: None,
+                errors: vec![too_long(line.len())],
+                raw: cut_raw(line),
+            });
+            continue;
+        }
+        // The common case: an object read into a flat list of members that
+        // borrow from the line. Anything it cannot read goes the slow way
+        // through `serde_json::Value`, which names the problem.
+        let Ok(flat) = serde_json::from_slice::<Flat<'_>>(line) else {
             let value = serde_json::from_slice::<serde_json::Value>(line).map_err(|e| FieldError {
                 field: "$".into(),
                 rule: "json".into(),
                 message: format!("not valid JSON: {e}"),
             });
-            Some(Row {
-                line: i + 1,
-                value,
+            let d = validate_rows(
+                [Row {
+                    line: line_no,
+                    value,
+                    raw: cut_raw(line),
+                }],
+                units,
+                checks,
+            );
+            out.events.extend(d.events);
+            out.rejected.extend(d.rejected);
+            continue;
+        };
+        match validate_record(&flat, units, checks) {
+            Ok(ev) => out.events.push((line_no, ev)),
+            Err(errors) => out.rejected.push(Rejection {
+                line: line_no,
+                event_id: match flat.get("event_id") {
+                    Some(FieldValue::Text(t)) => Some(t.to_owned()),
+                    _ => None,
+                },
+                errors,
                 raw: cut_raw(line),
-            })
-        });
-    validate_rows(rows, units, checks)
+            }),
+        }
+    }
+    out
+}
+
+/// A JSON object's top-level members, in order, with strings borrowed from
+/// the input unless they hold escapes. Nested values are skipped and seen
+/// as [`Cell::Other`]; the contract has none.
+struct Flat<'a>(Vec<(Cow<'a, str>, Cell<'a>)>);
+
+enum Cell<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Bool(bool),
+    Int(i64),
+    Other,
+}
+
+impl Record for Flat<'_> {
+    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
+        // The last of repeated members wins, as in `serde_json::Value`.
+        let (_, cell) = self.0.iter().rev().find(|(k, _)| k == field)?;
+        Some(match cell {
+            Cell::Null => return None,
+            Cell::Text(t) => FieldValue::Text(t),
+            Cell::Bool(b) => FieldValue::Bool(*b),
+            Cell::Int(i) => FieldValue::Int(*i),
+            Cell::Other => FieldValue::Other,
+        })
+    }
+
+    fn unknown_fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (k, _) in &self.0 {
+            if field_type(k).is_none() && !out.iter().any(|o| o == k) {
+                out.push(k.to_string());
+            }
+        }
+        out
+    }
+}
+
+/// A string that borrows from the input when it can.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Cell<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cell<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cell::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cell::Null)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Cell::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Cell::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(i64::try_from(v).map_or(Cell::Other, Cell::Int))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Cell::Other)
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Cell::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Cell::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Flat<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Flat<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::with_capacity(16);
+                while let Some((Str(k), v)) = map.next_entry::<Str<'de>, Cell<'de>>()? {
+                    members.push((k, v));
+                }
+                Ok(Flat(members))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +239,28 @@ mod tests {
             (4, "mode")
         );
         assert_eq!(d.rejected[1].event_id.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn the_flat_reader_agrees_with_serde_json_on_odd_records() {
+        let units = UnitRegistry::embedded().unwrap();
+        let lines = [
+            // escapes, a repeated member (the last wins), a float, nesting
+            r#"{"event_id":"a\u0062","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"radio","mode":"video"}"#,
+            r#"{"event_id":"c","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes":1.5}"#,
+            r#"{"event_id":"d","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":{"x":[1,2]},"mode":"video","extra":null,"extra":1}"#,
+            r#"["not","an","object"]"#,
+            r#"{"event_id":"e","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes":18446744073709551615}"#,
+        ];
+        for line in lines {
+            let fast = decode(line.as_bytes(), &units, Checks::default());
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let slow = super::super::validate::validate(&value, &units, Checks::default());
+            match slow {
+                Ok(ev) => assert_eq!(fast.events[0].1, ev, "{line}"),
+                Err(errors) => assert_eq!(fast.rejected[0].errors, errors, "{line}"),
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
+use datafusion::parquet::file::reader::ChunkReader;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -48,7 +49,11 @@ pub fn decode(input: bytes::Bytes, units: &UnitRegistry, checks: Checks) -> Deco
 /// [`BATCH_ROWS`] rows) at a time, so a consumer can work on one batch
 /// while the next is decoded. Line numbers run on across batches; a file
 /// that cannot be read yields one rejection and ends.
-pub fn batches(input: bytes::Bytes, units: &UnitRegistry, checks: Checks) -> Batches<'_> {
+pub fn batches<T: ChunkReader + 'static>(
+    input: T,
+    units: &UnitRegistry,
+    checks: Checks,
+) -> Batches<'_> {
     // The Parquet reader can panic on some corrupt files instead of
     // returning an error; a bad upload must never take the server down, so
     // a panic becomes a rejection of the rest of the file.
@@ -92,10 +97,35 @@ pub struct Batches<'a> {
     line: usize,
 }
 
+/// One step of [`Batches::next_raw`]: an Arrow batch not yet validated,
+/// with the line number of its first row, or the rejection that ends an
+/// unreadable file.
+#[derive(Debug)]
+pub enum RawBatch {
+    Batch {
+        batch: RecordBatch,
+        first_line: usize,
+    },
+    Failed(Decoded),
+}
+
 impl Iterator for Batches<'_> {
     type Item = Decoded;
 
     fn next(&mut self) -> Option<Decoded> {
+        Some(match self.next_raw()? {
+            RawBatch::Batch { batch, first_line } => {
+                validate_batch(&batch, first_line, self.units, self.checks)
+            }
+            RawBatch::Failed(d) => d,
+        })
+    }
+}
+
+impl Batches<'_> {
+    /// The next Arrow batch as read, for a caller that validates batches
+    /// elsewhere (on worker threads) with [`validate_batch`].
+    pub fn next_raw(&mut self) -> Option<RawBatch> {
         let reader = match self.state.as_mut()? {
             Ok(r) => r,
             Err(message) => {
@@ -109,7 +139,11 @@ impl Iterator for Batches<'_> {
                     raw: String::new(),
                 };
                 self.state = None;
-                return Some(validate_rows([row], self.units, self.checks));
+                return Some(RawBatch::Failed(validate_rows(
+                    [row],
+                    self.units,
+                    self.checks,
+                )));
             }
         };
         let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -120,16 +154,20 @@ impl Iterator for Batches<'_> {
                 "the Parquet reader failed on corrupt data in this file".into(),
             ))
         });
-        let batch = match next {
+        match next {
             None => {
                 self.state = None;
-                return None;
+                None
             }
-            Some(Ok(b)) => b,
+            Some(Ok(batch)) => {
+                let first_line = self.line + 1;
+                self.line += batch.num_rows();
+                Some(RawBatch::Batch { batch, first_line })
+            }
             Some(Err(message)) => {
                 self.state = None;
                 self.line += 1;
-                return Some(Decoded {
+                Some(RawBatch::Failed(Decoded {
                     events: Vec::new(),
                     rejected: vec![Rejection {
                         line: self.line,
@@ -141,59 +179,62 @@ impl Iterator for Batches<'_> {
                         }],
                         raw: String::new(),
                     }],
-                });
+                }))
             }
-        };
-        Some(self.validate_batch(&batch))
+        }
     }
 }
 
-impl Batches<'_> {
-    fn validate_batch(&mut self, batch: &RecordBatch) -> Decoded {
-        let mut out = Decoded::default();
-        out.events.reserve(batch.num_rows());
-        // Columns are matched to contract fields once per batch, not once
-        // per field and row.
-        let schema = batch.schema();
-        let mut fields: [Option<&ArrayRef>; FIELDS.len()] = [None; FIELDS.len()];
-        let mut unknown = Vec::new();
-        for (f, col) in schema.fields().iter().zip(batch.columns()) {
-            match super::field_index(f.name()) {
-                Some(i) => fields[i] = Some(col),
-                None => unknown.push((f.name().as_str(), col)),
-            }
+/// Validate one Arrow batch of contract columns whose first row is line
+/// `first_line` of its file.
+pub fn validate_batch(
+    batch: &RecordBatch,
+    first_line: usize,
+    units: &UnitRegistry,
+    checks: Checks,
+) -> Decoded {
+    let mut out = Decoded::default();
+    out.events.reserve(batch.num_rows());
+    // Columns are matched to contract fields once per batch, not once
+    // per field and row.
+    let schema = batch.schema();
+    let mut fields: [Option<&ArrayRef>; FIELDS.len()] = [None; FIELDS.len()];
+    let mut unknown = Vec::new();
+    for (f, col) in schema.fields().iter().zip(batch.columns()) {
+        match super::field_index(f.name()) {
+            Some(i) => fields[i] = Some(col),
+            None => unknown.push((f.name().as_str(), col)),
         }
-        for i in 0..batch.num_rows() {
-            self.line += 1;
-            let line = self.line;
-            let row = BatchRow {
-                fields: &fields,
-                unknown: &unknown,
-                i,
-            };
-            match validate_record(&row, self.units, self.checks) {
-                Ok(ev) => out.events.push((line, ev)),
-                Err(errors) => {
-                    // The JSON form of the row is built only for rejections.
-                    let raw = row_value(batch, i)
-                        .as_ref()
-                        .map(Value::to_string)
-                        .unwrap_or_default();
-                    let event_id = match row.get("event_id") {
-                        Some(FieldValue::Text(t)) => Some(t.to_owned()),
-                        _ => None,
-                    };
-                    out.rejected.push(Rejection {
-                        line,
-                        event_id,
-                        errors,
-                        raw,
-                    });
-                }
-            }
-        }
-        out
     }
+    for i in 0..batch.num_rows() {
+        let line = first_line + i;
+        let row = BatchRow {
+            fields: &fields,
+            unknown: &unknown,
+            i,
+        };
+        match validate_record(&row, units, checks) {
+            Ok(ev) => out.events.push((line, ev)),
+            Err(errors) => {
+                // The JSON form of the row is built only for rejections.
+                let raw = row_value(batch, i)
+                    .as_ref()
+                    .map(Value::to_string)
+                    .unwrap_or_default();
+                let event_id = match row.get("event_id") {
+                    Some(FieldValue::Text(t)) => Some(t.to_owned()),
+                    _ => None,
+                };
+                out.rejected.push(Rejection {
+                    line,
+                    event_id,
+                    errors,
+                    raw,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// One row of an Arrow batch as a [`Record`], read straight from the

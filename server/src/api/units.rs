@@ -12,14 +12,14 @@ use super::Params;
 use super::error::{ApiError, ApiResult, blocking};
 use crate::app::AppState;
 use crate::auth::{Client, Viewer};
-use crate::log::LogReader;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, TimeZone};
-use model::{Event, UnitCode, UnitLevel};
-use pipelines::kpi::dossiers::{self, BacklogState, OpenDossier};
+use model::{UnitCode, UnitLevel};
+use pipelines::kpi::dossiers::{BacklogState, OpenDossier};
+use pipelines::kpi::fold::Fold;
 use pipelines::kpi::report::{self, Level, ReportSpec};
 use pipelines::units::UnitRegistry;
 use pipelines::windows::periods::Period;
@@ -105,20 +105,44 @@ pub async fn unit(
     Ok(unit_body(&state.units, &code))
 }
 
-/// Every event of the durable log whose unit lies under `scope`.
-fn subtree_events(state: &AppState, scope: &str) -> ApiResult<Vec<Event>> {
-    let (path, committed) = {
-        let log = state.log.lock().unwrap_or_else(|p| p.into_inner());
-        (log.path().to_owned(), log.committed())
-    };
-    let records = LogReader::new(path, 0)
-        .read(committed, usize::MAX)
-        .map_err(|e| ApiError::unavailable("the event log", e))?;
-    Ok(records
-        .into_iter()
-        .map(|r| r.event)
-        .filter(|e| state.units.covers(scope, e.unit.as_str()))
-        .collect())
+/// How long a request waits for the engine to fold what was acknowledged
+/// before it arrived.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The engine's KPI state for the subtree of `scope`, once it includes
+/// every event the log had committed when the request arrived.
+async fn subtree_fold(state: &AppState, scope: &str) -> ApiResult<Fold> {
+    let committed = state
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .committed();
+    if !state.kpis.caught_up(committed, CATCH_UP).await {
+        return Err(ApiError::unavailable(
+            "the KPI engine",
+            format!(
+                "still folding the log: at byte {} of {committed}",
+                state.kpis.offset()
+            ),
+        ));
+    }
+    let st = state.clone();
+    let scope = scope.to_owned();
+    blocking(move || {
+        Ok(st.kpis.subset(|i| {
+            st.units
+                .at(i)
+                .is_some_and(|u| st.units.covers(&scope, u.code.as_str()))
+        }))
+    })
+    .await
+}
+
+/// The engine's event-time clock: the newest event time folded, which is
+/// the instant "open", "due soon" and "overdue" are judged at.
+fn as_of(fold: &Fold) -> Option<DateTime<chrono::FixedOffset>> {
+    let (_, newest) = fold.span?;
+    Some(DateTime::from_timestamp(newest, 0)?.with_timezone(&model::calendar::vn_offset()))
 }
 
 /// The levels a unit's KPIs may be broken down to: its own, and below.
@@ -220,13 +244,14 @@ pub async fn kpis(
         to,
         csv,
     } = ReportQuery::parse(q, unit_level, state.config.engine.batch_max)?;
+    let fold = subtree_fold(&state, &code).await?;
+    let as_of = as_of(&fold);
     let st = state.clone();
-    let scope = code.clone();
-    let events = blocking(move || subtree_events(&st, &scope)).await?;
-    let as_of = events.iter().map(|e| e.occurred_at).max();
-    let rows = report::report(&events, state.units.clone(), &state.calendar, spec)
-        .await
-        .map_err(|e| ApiError::internal("the KPI report", e))?;
+    let rows = blocking(move || {
+        report::report_of(fold, &st.units, &st.calendar, spec)
+            .map_err(|e| ApiError::internal("the KPI report", e))
+    })
+    .await?;
     let (lo, hi) = (from.map(local_midnight), to.map(local_midnight));
     let rows: Vec<_> = rows
         .into_iter()
@@ -369,15 +394,15 @@ pub async fn backlog(
     let page = p.int("page", 1, 1, 1_000_000)? as usize;
     let per_page = p.int("per_page", 100, 1, 1000)? as usize;
     let csv = p.format_csv()?;
+    let fold = subtree_fold(&state, &code).await?;
     let st = state.clone();
-    let scope = code.clone();
     let (as_of, open) = blocking(move || {
-        let events = subtree_events(&st, &scope)?;
-        let Some(as_of) = events.iter().map(|e| e.occurred_at.timestamp()).max() else {
+        let Some((_, as_of)) = fold.span else {
             return Ok((None, Vec::new()));
         };
-        let open =
-            dossiers::open_dossiers(&events, &st.calendar, as_of, |u| st.units.covers(&scope, u));
+        let open = fold
+            .dossiers
+            .open_at(&st.units, &st.calendar, as_of, |_| true);
         Ok((Some(as_of), open))
     })
     .await?;

@@ -2,6 +2,7 @@
 //! event log, one row per period and unit.
 
 use anyhow::{Context, Result, bail};
+use pipelines::kpi::batch::{self, Chunk};
 use pipelines::kpi::report::{self, Level, ReportSpec};
 use pipelines::sources::validate::Checks;
 use pipelines::sources::{Decoded, Format};
@@ -38,53 +39,100 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-fn decode_file(path: &Path, units: &UnitRegistry) -> Result<Decoded> {
+/// The chunks of one input file, by its extension.
+fn file_chunks<'u>(
+    input: usize,
+    path: &Path,
+    units: &'u UnitRegistry,
+) -> Result<Box<dyn Iterator<Item = pipelines::Result<Chunk>> + Send + 'u>> {
     let Some(format) = Format::from_path(path) else {
         bail!(
             "{}: unknown extension (use .ndjson, .jsonl, .csv or .parquet)",
             path.display()
         );
     };
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(pipelines::sources::decode(
-        format,
-        bytes.into(),
-        units,
-        Checks::default(),
-    ))
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(match format {
+        Format::Ndjson => Box::new(batch::ndjson_chunks(input, file)),
+        Format::Parquet => Box::new(batch::parquet_chunks(input, file, units)),
+        Format::Csv => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let decoded = pipelines::sources::csv::decode(&bytes, units, Checks::default());
+            Box::new(std::iter::once(Ok(Chunk::Decoded { input, decoded })))
+        }
+    })
 }
 
-pub async fn run(args: Args) -> Result<()> {
+/// The committed events of a data directory's log, in chunks.
+fn log_chunks(
+    input: usize,
+    dir: &Path,
+) -> Result<impl Iterator<Item = pipelines::Result<Chunk>> + Send + use<>> {
+    if !dir.join(crate::log::FILE_NAME).exists() {
+        bail!(
+            "no event log in {} (expected {})",
+            dir.display(),
+            crate::log::FILE_NAME
+        );
+    }
+    // Read-only: works beside a running server, and leaves an uncommitted
+    // tail unread.
+    let mut reader = crate::log::LogReader::new(dir.join(crate::log::FILE_NAME), 0);
+    Ok(std::iter::from_fn(move || {
+        match reader.read(u64::MAX, batch::MICRO_BATCH) {
+            Ok(records) if records.is_empty() => None,
+            Ok(records) => Some(Ok(Chunk::Decoded {
+                input,
+                decoded: Decoded {
+                    events: records.into_iter().map(|r| (0, r.event)).collect(),
+                    rejected: Vec::new(),
+                },
+            })),
+            Err(e) => Some(Err(pipelines::Error::Input(std::io::Error::other(
+                e.to_string(),
+            )))),
+        }
+    }))
+}
+
+/// Run the report; blocking (it starts its own worker threads).
+pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let units = Arc::new(UnitRegistry::embedded()?);
     let calendar = sample_data::calendar()?;
-    let mut events = Vec::new();
-    let mut rejected = 0usize;
+    // Inputs are numbered: 0 is the data directory, then the files.
+    let mut names: Vec<String> = Vec::new();
+    let mut sources: Vec<Box<dyn Iterator<Item = pipelines::Result<Chunk>> + Send + '_>> =
+        Vec::new();
     if let Some(dir) = &args.data {
-        if !dir.join(crate::log::FILE_NAME).exists() {
-            bail!(
-                "no event log in {} (expected {})",
-                dir.display(),
-                crate::log::FILE_NAME
-            );
-        }
-        // Read-only: works beside a running server, and leaves an
-        // uncommitted tail unread.
-        let mut reader = crate::log::LogReader::new(dir.join(crate::log::FILE_NAME), 0);
-        events.extend(
-            reader
-                .read(u64::MAX, usize::MAX)?
-                .into_iter()
-                .map(|r| r.event),
-        );
+        names.push(dir.display().to_string());
+        sources.push(Box::new(log_chunks(0, dir)?));
     }
     for path in &args.input {
-        let d = decode_file(path, &units)?;
-        if let Some(first) = d.rejected.first() {
+        names.push(path.display().to_string());
+        sources.push(file_chunks(names.len() - 1, path, &units)?);
+    }
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let spec = ReportSpec {
+        level: args.level,
+        period: args.period,
+        chunk: batch::MICRO_BATCH,
+    };
+    let outcome = batch::fold_parallel(
+        sources.into_iter().flatten(),
+        workers,
+        units.clone(),
+        Checks::default(),
+    )?;
+    let (events, rejected) = (outcome.fold.events, outcome.rejected);
+    let rows = report::report_of(outcome.fold, &units, &calendar, spec)?;
+    for (input, name) in names.iter().enumerate() {
+        let mine: Vec<_> = rejected.iter().filter(|(i, _)| *i == input).collect();
+        if let Some((_, first)) = mine.first() {
             eprintln!(
-                "{}: {} records rejected; first at line {}: {}",
-                path.display(),
-                d.rejected.len(),
+                "{name}: {} records rejected; first at line {}: {}",
+                mine.len(),
                 first.line,
                 first
                     .errors
@@ -94,16 +142,8 @@ pub async fn run(args: Args) -> Result<()> {
                     .join("; ")
             );
         }
-        rejected += d.rejected.len();
-        events.extend(d.events.into_iter().map(|(_, e)| e));
     }
-    let decoded = started.elapsed();
-    let spec = ReportSpec {
-        level: args.level,
-        period: args.period,
-        chunk: 262_144,
-    };
-    let rows = report::report(&events, units, &calendar, spec).await?;
+    let folded = started.elapsed();
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -120,13 +160,12 @@ pub async fn run(args: Args) -> Result<()> {
     out.flush()?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} events ({} rejected) -> {} rows in {:.2} s (decode {:.2} s): {:.0} events/s",
-        events.len(),
-        rejected,
+        "{events} events ({} rejected) -> {} rows in {:.2} s (read and fold {:.2} s on {workers} workers): {:.0} events/s",
+        rejected.len(),
         rows.len(),
         secs,
-        decoded.as_secs_f64(),
-        events.len() as f64 / secs.max(1e-9)
+        folded.as_secs_f64(),
+        events as f64 / secs.max(1e-9)
     );
     Ok(())
 }

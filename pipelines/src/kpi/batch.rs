@@ -1,0 +1,347 @@
+//! The batch engine behind `govpulse kpi`: the same [`Folder`] as the live
+//! engine, run on every core over an input cut into chunks.
+//!
+//! ```text
+//!  file ─► chunks (4 MiB of NDJSON lines, an Arrow batch of Parquet, events)
+//!            │  pulled by each worker in turn
+//!            ▼
+//!  worker 1..N: decode + validate ─► Folder::fold ─► its own Fold
+//!            ▼
+//!  Fold::merge of the workers' folds ─► report::report_of
+//! ```
+//!
+//! Reading happens under the lock of the chunk source, decoding and
+//! folding outside it, so the workers overlap. Memory follows the chunks in
+//! flight and the folded state (hourly sums, one compact history per
+//! dossier), never the size of the input.
+
+use super::fold::{Fold, Folder};
+use crate::error::{Error, Result};
+use crate::sources::validate::Checks;
+use crate::sources::{Decoded, Rejection, ndjson, parquet};
+use crate::units::UnitRegistry;
+use arrow::array::RecordBatch;
+use model::Event;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+/// Events per micro-batch given to DataFusion.
+pub const MICRO_BATCH: usize = 65_536;
+
+/// Bytes of NDJSON per chunk.
+pub const NDJSON_CHUNK: usize = 4 << 20;
+
+/// One piece of input for a worker; `input` numbers the inputs so that
+/// rejections can be reported per file.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Whole NDJSON lines; `first_line` is the line number of the first.
+    Ndjson {
+        input: usize,
+        bytes: Vec<u8>,
+        first_line: usize,
+    },
+    /// An Arrow batch of contract columns (a Parquet file), not yet validated.
+    Arrow {
+        input: usize,
+        batch: RecordBatch,
+        first_line: usize,
+    },
+    /// Events decoded already (the event log, CSV), or a decoder's result.
+    Decoded { input: usize, decoded: Decoded },
+}
+
+/// What a parallel fold produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub fold: Fold,
+    /// Rejected records with the number of their input.
+    pub rejected: Vec<(usize, Rejection)>,
+}
+
+/// Fold every chunk on `workers` threads. The first error of the chunk
+/// source or of a worker stops the run and is returned.
+pub fn fold_parallel<I>(
+    chunks: I,
+    workers: usize,
+    units: Arc<UnitRegistry>,
+    checks: Checks,
+) -> Result<Outcome>
+where
+    I: Iterator<Item = Result<Chunk>> + Send,
+{
+    let source = Mutex::new(chunks.fuse());
+    let results: Vec<Result<Outcome>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers.max(1))
+            .map(|_| {
+                let (source, units) = (&source, units.clone());
+                s.spawn(move || worker(source, units, checks))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Worker("a KPI worker panicked".into())))
+            })
+            .collect()
+    });
+    let mut out = Outcome::default();
+    for r in results {
+        let r = r?;
+        out.fold.merge(r.fold);
+        out.rejected.extend(r.rejected);
+    }
+    out.rejected.sort_by_key(|(input, r)| (*input, r.line));
+    Ok(out)
+}
+
+fn worker<I>(source: &Mutex<I>, units: Arc<UnitRegistry>, checks: Checks) -> Result<Outcome>
+where
+    I: Iterator<Item = Result<Chunk>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Error::Worker(format!("starting a KPI worker: {e}")))?;
+    let folder = Folder::new(units.clone());
+    let mut out = Outcome::default();
+    let mut pending: Vec<Event> = Vec::with_capacity(MICRO_BATCH);
+    loop {
+        // A poisoned lock means another worker panicked; stop quietly, its
+        // join reports it.
+        let next = match source.lock() {
+            Ok(mut s) => s.next(),
+            Err(_) => None,
+        };
+        let Some(chunk) = next else { break };
+        let (input, decoded) = match chunk? {
+            Chunk::Ndjson {
+                input,
+                bytes,
+                first_line,
+            } => (
+                input,
+                ndjson::decode_lines(&bytes, first_line, &units, checks),
+            ),
+            Chunk::Arrow {
+                input,
+                batch,
+                first_line,
+            } => (
+                input,
+                parquet::validate_batch(&batch, first_line, &units, checks),
+            ),
+            Chunk::Decoded { input, decoded } => (input, decoded),
+        };
+        out.rejected
+            .extend(decoded.rejected.into_iter().map(|r| (input, r)));
+        for (_, e) in decoded.events {
+            pending.push(e);
+            if pending.len() >= MICRO_BATCH {
+                rt.block_on(folder.fold(&pending, &mut out.fold))?;
+                pending.clear();
+            }
+        }
+    }
+    rt.block_on(folder.fold(&pending, &mut out.fold))?;
+    Ok(out)
+}
+
+/// NDJSON from a reader as chunks of whole lines of about [`NDJSON_CHUNK`]
+/// bytes.
+pub fn ndjson_chunks<R: Read + Send>(
+    input: usize,
+    mut reader: R,
+) -> impl Iterator<Item = Result<Chunk>> + Send {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut line = 1usize;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut buf = std::mem::take(&mut carry);
+        let start = buf.len();
+        buf.resize(start.max(NDJSON_CHUNK) + NDJSON_CHUNK / 4, 0);
+        let mut filled = start;
+        // Fill the buffer, then cut after its last newline.
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    done = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    done = true;
+                    return Some(Err(Error::Input(e)));
+                }
+            }
+        }
+        buf.truncate(filled);
+        if !done {
+            match buf.iter().rposition(|b| *b == b'\n') {
+                Some(cut) => carry = buf.split_off(cut + 1),
+                // One line longer than a chunk: keep reading it (the
+                // decoder rejects it as too long).
+                None => {
+                    carry = buf;
+                    return Some(Ok(Chunk::Decoded {
+                        input,
+                        decoded: Decoded::default(),
+                    }));
+                }
+            }
+        }
+        if buf.is_empty() {
+            return None;
+        }
+        let first_line = line;
+        line += buf.iter().filter(|b| **b == b'\n').count();
+        Some(Ok(Chunk::Ndjson {
+            input,
+            bytes: buf,
+            first_line,
+        }))
+    })
+}
+
+/// The Arrow batches of a Parquet file as chunks (validated by the
+/// workers); an unreadable file is one rejection.
+pub fn parquet_chunks(
+    input: usize,
+    file: std::fs::File,
+    units: &UnitRegistry,
+) -> impl Iterator<Item = Result<Chunk>> + Send + '_ {
+    let mut batches = parquet::batches(file, units, Checks::default());
+    std::iter::from_fn(move || {
+        Some(Ok(match batches.next_raw()? {
+            parquet::RawBatch::Batch { batch, first_line } => Chunk::Arrow {
+                input,
+                batch,
+                first_line,
+            },
+            parquet::RawBatch::Failed(decoded) => Chunk::Decoded { input, decoded },
+        }))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::report::{Level, ReportSpec, report, report_of};
+    use crate::windows::periods::Period;
+
+    /// A day of generated events as NDJSON bytes.
+    fn day() -> Vec<u8> {
+        let mut out = Vec::new();
+        let from = chrono::NaiveDate::from_ymd_opt(2025, 11, 18).unwrap();
+        sample_data::generator::Generator::new(sample_data::generator::GenConfig::new(
+            from, 1, 0.02, 7,
+        ))
+        .unwrap()
+        .run(|r| r.write_ndjson(&mut out), |_| {})
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn chunks_cut_at_line_ends_and_number_lines_across_chunks() {
+        let text: String = (1..=700_000).map(|i| format!("line {i}\n")).collect();
+        let chunks: Vec<Chunk> = ndjson_chunks(0, text.as_bytes())
+            .collect::<Result<_>>()
+            .unwrap();
+        assert!(chunks.len() > 1, "the input spans several chunks");
+        let mut next_line = 1;
+        for c in &chunks {
+            let Chunk::Ndjson {
+                bytes, first_line, ..
+            } = c
+            else {
+                panic!("only NDJSON chunks")
+            };
+            assert_eq!(*first_line, next_line);
+            assert!(bytes.ends_with(b"\n"));
+            let first = bytes.split(|b| *b == b'\n').next().unwrap();
+            assert_eq!(first, format!("line {first_line}").as_bytes());
+            next_line += bytes.iter().filter(|b| **b == b'\n').count();
+        }
+        assert_eq!(next_line, 700_001);
+    }
+
+    #[test]
+    fn two_workers_give_the_report_of_one_pass() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let calendar = sample_data::calendar().unwrap();
+        let mut bytes = day();
+        // a bad line in the middle is rejected with its line number
+        let mid = bytes.len() / 2;
+        let cut = mid + bytes[mid..].iter().position(|b| *b == b'\n').unwrap() + 1;
+        let bad_line = bytes[..cut].iter().filter(|b| **b == b'\n').count() + 1;
+        bytes.splice(cut..cut, b"{\"event_id\":1}\n".iter().copied());
+        let spec = ReportSpec {
+            level: Level::Province,
+            period: Period::Hour,
+            chunk: MICRO_BATCH,
+        };
+        let decoded = ndjson::decode(&bytes, &units, Checks::default());
+        let events: Vec<Event> = decoded.events.into_iter().map(|(_, e)| e).collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let one = rt
+            .block_on(report(&events, units.clone(), &calendar, spec))
+            .unwrap();
+        let out = fold_parallel(
+            ndjson_chunks(3, bytes.as_slice()),
+            2,
+            units.clone(),
+            Checks::default(),
+        )
+        .unwrap();
+        assert_eq!(out.fold.events as usize, events.len());
+        assert_eq!(out.rejected.len(), 1);
+        assert_eq!((out.rejected[0].0, out.rejected[0].1.line), (3, bad_line));
+        let two = report_of(out.fold, &units, &calendar, spec).unwrap();
+        assert!(!one.is_empty());
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn a_fold_survives_its_checkpoint_and_a_subset_is_the_units_own_rows() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let calendar = sample_data::calendar().unwrap();
+        let bytes = day();
+        let out = fold_parallel(
+            ndjson_chunks(0, bytes.as_slice()),
+            2,
+            units.clone(),
+            Checks::default(),
+        )
+        .unwrap();
+        let spec = ReportSpec {
+            level: Level::Commune,
+            period: Period::Day,
+            chunk: MICRO_BATCH,
+        };
+        let json = serde_json::to_vec(&out.fold.checkpoint(&units)).unwrap();
+        let back =
+            super::super::fold::Fold::restore(serde_json::from_slice(&json).unwrap(), &units);
+        assert_eq!(back.dossiers.len(), out.fold.dossiers.len());
+        let full = report_of(out.fold.clone(), &units, &calendar, spec).unwrap();
+        assert_eq!(full, report_of(back, &units, &calendar, spec).unwrap());
+
+        let province = "01";
+        let sub = out
+            .fold
+            .subset(|i| units.covers(province, units.at(i).unwrap().code.as_str()));
+        let mine = report_of(sub, &units, &calendar, spec).unwrap();
+        let expected: Vec<_> = full
+            .into_iter()
+            .filter(|r| units.covers(province, &r.unit))
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(mine, expected);
+    }
+}

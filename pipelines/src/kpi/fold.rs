@@ -1,0 +1,221 @@
+//! The KPI engine's state and how events get into it.
+//!
+//! ```text
+//!  events ─► Folder ─► Arrow batch ─► DataFusion hourly_sql ─► Fold.partials
+//!                  └──────────────────► Dossiers::add ───────► Fold.dossiers
+//!  Fold + Fold ─► Fold   (merge: sums add, dossier histories combine)
+//! ```
+//!
+//! A [`Fold`] is everything a set of events contributes: per unit and hour
+//! the SQL counters of [`super::defs`], and each dossier's history. Both
+//! merge in any order, so a worker can fold its share of an input alone
+//! and the shares are merged at the end (`govpulse kpi` on two cores), and
+//! a live engine can fold one micro-batch after another into the same state.
+
+use super::defs::{COUNTERS, counter_names, hourly_sql};
+use super::dossiers::Dossiers;
+use crate::error::{Error, Result};
+use crate::units::UnitRegistry;
+use crate::windows::batch::{bin_starts_micros, to_record_batch};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use model::Event;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Hourly partial sums per leaf unit (dense registry index, hour start in
+/// Unix seconds), in [`counter_names`] order.
+pub type Partials = HashMap<(u32, i64), Vec<i64>>;
+
+/// What a set of events contributes to the KPIs.
+#[derive(Debug, Clone, Default)]
+pub struct Fold {
+    pub partials: Partials,
+    pub dossiers: Dossiers,
+    /// Oldest and newest event time seen (Unix seconds).
+    pub span: Option<(i64, i64)>,
+    /// Events folded in.
+    pub events: u64,
+}
+
+impl Fold {
+    /// Add another part's contribution.
+    pub fn merge(&mut self, other: Fold) {
+        if other.partials.len() > self.partials.len() && self.partials.len() < 1024 {
+            let mine = std::mem::replace(&mut self.partials, other.partials);
+            add_sums(&mut self.partials, mine);
+        } else {
+            add_sums(&mut self.partials, other.partials);
+        }
+        self.dossiers.merge(other.dossiers);
+        self.span = match (self.span, other.span) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (s, None) | (None, s) => s,
+        };
+        self.events += other.events;
+    }
+}
+
+impl Fold {
+    /// The part of the fold that belongs to the units `keep` admits (by
+    /// dense index), keeping the whole fold's time span: the event-time
+    /// clock is shared, so a quiet unit's open dossiers still age.
+    pub fn subset(&self, keep: impl Fn(u32) -> bool) -> Fold {
+        Fold {
+            partials: self
+                .partials
+                .iter()
+                .filter(|((unit, _), _)| keep(*unit))
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+            dossiers: self.dossiers.subset(&keep),
+            span: self.span,
+            events: self.events,
+        }
+    }
+}
+
+/// A [`Fold`] in a checkpoint, with unit codes instead of dense indices.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct FoldCheckpoint {
+    /// (unit, hour start, sums in [`counter_names`] order)
+    pub partials: Vec<(String, i64, Vec<i64>)>,
+    pub dossiers: super::dossiers::DossiersCheckpoint,
+    pub span: Option<(i64, i64)>,
+    pub events: u64,
+}
+
+impl Fold {
+    pub fn checkpoint(&self, units: &UnitRegistry) -> FoldCheckpoint {
+        FoldCheckpoint {
+            partials: self
+                .partials
+                .iter()
+                .filter_map(|((u, h), v)| {
+                    Some((units.at(*u)?.code.as_str().to_owned(), *h, v.clone()))
+                })
+                .collect(),
+            dossiers: self.dossiers.checkpoint(units),
+            span: self.span,
+            events: self.events,
+        }
+    }
+
+    /// The fold of a checkpoint. Sums written by a build with fewer
+    /// counters are padded with zeros.
+    pub fn restore(cp: FoldCheckpoint, units: &UnitRegistry) -> Self {
+        let width = counter_names().len();
+        Fold {
+            partials: cp
+                .partials
+                .into_iter()
+                .filter_map(|(u, h, mut v)| {
+                    v.resize(width, 0);
+                    Some(((units.index(&u)?, h), v))
+                })
+                .collect(),
+            dossiers: Dossiers::restore(cp.dossiers, units),
+            span: cp.span,
+            events: cp.events,
+        }
+    }
+}
+
+fn add_sums(into: &mut Partials, from: Partials) {
+    for (k, v) in from {
+        match into.entry(k) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                for (a, b) in o.get_mut().iter_mut().zip(&v) {
+                    *a += b;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(v);
+            }
+        }
+    }
+}
+
+/// Folds micro-batches of events into a [`Fold`]: one DataFusion context
+/// with the partial-aggregate query. One per worker thread.
+pub struct Folder {
+    ctx: SessionContext,
+    sql: String,
+    units: Arc<UnitRegistry>,
+}
+
+impl std::fmt::Debug for Folder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Folder").finish_non_exhaustive()
+    }
+}
+
+impl Folder {
+    pub fn new(units: Arc<UnitRegistry>) -> Self {
+        // One micro-batch is one partition: a worker thread is the unit of
+        // parallelism, so DataFusion need not repartition within a batch.
+        let config = SessionConfig::new().with_target_partitions(1);
+        Self {
+            ctx: SessionContext::new_with_config(config),
+            sql: hourly_sql(super::BATCH_TABLE),
+            units,
+        }
+    }
+
+    /// Fold `events` (one micro-batch) into `into`.
+    pub async fn fold(&self, events: &[Event], into: &mut Fold) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let batch = to_record_batch(events, &self.units)?;
+        self.ctx.register_batch(super::BATCH_TABLE, batch)?;
+        let result = self.ctx.sql(&self.sql).await?.collect().await;
+        self.ctx.deregister_table(super::BATCH_TABLE)?;
+        add_partials(&mut into.partials, &result?, &self.units)?;
+        let (mut lo, mut hi) = into.span.unwrap_or((i64::MAX, i64::MIN));
+        for e in events {
+            let t = e.occurred_at.timestamp();
+            lo = lo.min(t);
+            hi = hi.max(t);
+            into.dossiers.add(e, &self.units);
+        }
+        into.span = Some((lo, hi));
+        into.events += events.len() as u64;
+        Ok(())
+    }
+}
+
+/// Add the result of an [`hourly_sql`] query to `out`. Rows of units the
+/// registry does not know cannot be rolled up and are skipped.
+pub fn add_partials(
+    out: &mut Partials,
+    result: &[RecordBatch],
+    units: &UnitRegistry,
+) -> Result<()> {
+    let width = counter_names().len();
+    for rb in result {
+        // Utf8 from in-memory batches, Utf8View from Parquet scans.
+        let unit = arrow::compute::cast(rb.column(0), &arrow::datatypes::DataType::Utf8)?;
+        let unit = unit
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::Schema("unit column is not text".into()))?;
+        let bins = bin_starts_micros(rb.column(1).as_ref())?;
+        let cols: Vec<_> = (0..COUNTERS.len())
+            .map(|c| rb.column(2 + c).as_primitive_opt::<Int64Type>())
+            .collect();
+        for (i, bin) in bins.into_iter().enumerate() {
+            let Some(bin) = bin.map(|us| us.div_euclid(1_000_000)) else {
+                continue;
+            };
+            let Some(index) = units.index(unit.value(i)) else {
+                continue;
+            };
+            let sums = out.entry((index, bin)).or_insert_with(|| vec![0; width]);
+            for (slot, col) in sums.iter_mut().zip(&cols) {
+                *slot += col.filter(|a| !a.is_null(i)).map_or(0, |a| a.value(i));
+            }
+        }
+    }
+    Ok(())
+}

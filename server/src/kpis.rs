@@ -1,0 +1,74 @@
+//! The engine's retained KPI state: every event of the log folded into one
+//! [`Fold`] (hourly sums per unit, each dossier's history), which `/kpis`
+//! and `/backlog` answer from. The engine task merges each micro-batch in
+//! and announces the log offset it has folded; a request first waits until
+//! that offset reaches the log's committed length at the time it arrived,
+//! so an answer always includes every event acknowledged before it.
+
+use pipelines::kpi::fold::{Fold, FoldCheckpoint};
+use pipelines::units::UnitRegistry;
+use std::sync::RwLock;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug)]
+pub struct LiveKpis {
+    fold: RwLock<Fold>,
+    folded: watch::Sender<u64>,
+}
+
+impl Default for LiveKpis {
+    fn default() -> Self {
+        Self {
+            fold: RwLock::default(),
+            folded: watch::Sender::new(0),
+        }
+    }
+}
+
+impl LiveKpis {
+    /// Start over from `fold`, which covers the log up to `offset`.
+    pub fn replace(&self, fold: Fold, offset: u64) {
+        *self.fold.write().unwrap_or_else(|p| p.into_inner()) = fold;
+        self.folded.send_replace(offset);
+    }
+
+    /// Merge one micro-batch's fold, which brings the log up to `offset`.
+    pub fn apply(&self, part: Fold, offset: u64) {
+        self.fold
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .merge(part);
+        self.folded.send_replace(offset);
+    }
+
+    /// The log offset folded so far.
+    pub fn offset(&self) -> u64 {
+        *self.folded.borrow()
+    }
+
+    /// Wait until the log is folded up to `offset`; `false` after `wait`.
+    pub async fn caught_up(&self, offset: u64, wait: Duration) -> bool {
+        let mut rx = self.folded.subscribe();
+        matches!(
+            tokio::time::timeout(wait, rx.wait_for(|o| *o >= offset)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// The part of the state for the units `keep` admits, copied out so
+    /// that the report is computed without holding the engine up.
+    pub fn subset(&self, keep: impl Fn(u32) -> bool) -> Fold {
+        self.fold
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .subset(keep)
+    }
+
+    pub fn checkpoint(&self, units: &UnitRegistry) -> FoldCheckpoint {
+        self.fold
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .checkpoint(units)
+    }
+}

@@ -10,6 +10,7 @@
 use chrono::NaiveDate;
 use pipelines::kpi::batch::{self, Chunk};
 use pipelines::kpi::dossiers::Dossiers;
+use pipelines::kpi::fold::Breakdown;
 use pipelines::kpi::report::{Level, ReportSpec, report_of};
 use pipelines::sources::parquet;
 use pipelines::sources::validate::Checks;
@@ -44,6 +45,10 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
+    let units = Arc::new(UnitRegistry::embedded().expect("units"));
+    // First, in a heap nothing has used yet, so that resident memory
+    // growth is the dossiers' own.
+    open_dossier_memory(&units);
     let days: u32 = env("GOVPULSE_BENCH_DAYS", 3);
     let scale: f64 = env("GOVPULSE_BENCH_SCALE", 0.5);
     let dir = tempfile::tempdir().expect("temp dir");
@@ -71,7 +76,6 @@ fn main() {
         out.flush().expect("flush");
         pw.finish().expect("parquet");
     }
-    let units = Arc::new(UnitRegistry::embedded().expect("units"));
     let calendar = sample_data::calendar().expect("calendar");
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let spec = ReportSpec {
@@ -90,8 +94,14 @@ fn main() {
             "ndjson" => Box::new(batch::ndjson_chunks(0, file)),
             _ => Box::new(batch::parquet_chunks(0, file, &units)),
         };
-        let out =
-            batch::fold_parallel(chunks, workers, units.clone(), Checks::default()).expect("fold");
+        let out = batch::fold_parallel(
+            chunks,
+            workers,
+            units.clone(),
+            Checks::default(),
+            Breakdown::None,
+        )
+        .expect("fold");
         let t_fold = started.elapsed().as_secs_f64();
         let events = out.fold.events;
         let dossiers = out.fold.dossiers.len();
@@ -105,7 +115,6 @@ fn main() {
             peak_rss_mb()
         );
     }
-    open_dossier_memory(&units);
 }
 
 fn rss_mb() -> f64 {

@@ -55,8 +55,13 @@ async fn golden_kpi_cases() {
                         .iter()
                         .map(|(k, v)| (k.to_string(), json!([v.numerator, v.denominator])))
                         .collect();
+                    let round = |v: f64| (v * 10.0).round() / 10.0;
+                    let p = &r.processing_hours;
                     json!({"period": r.period, "unit": r.unit, "kpis": kpis,
-                           "overdue_open": r.overdue_open, "due_soon_open": r.due_soon_open})
+                           "overdue_open": r.overdue_open, "due_soon_open": r.due_soon_open,
+                           "processing_hours": {"resolved": p.resolved,
+                               "p50": p.p50.map(round), "p90": p.p90.map(round)},
+                           "score_766": r.score_766.map(round)})
                 })
                 .collect();
             assert_eq!(

@@ -7,7 +7,9 @@
 //! made with its own CLI. Environment:
 //! GOVPULSE_BENCH_CLIENTS (default 5000), GOVPULSE_BENCH_OVERVIEW_SHARE
 //! (default 0.1), GOVPULSE_BENCH_SECONDS of flow (default 30),
-//! GOVPULSE_BENCH_INTERVAL_MS between ingest batches (default 250).
+//! GOVPULSE_BENCH_INTERVAL_MS between ingest batches (default 250),
+//! GOVPULSE_BENCH_EVENTS_PER_PROVINCE in each batch (default 1; 147 with
+//! 34 provinces every 250 ms is 20,000 events a second).
 //!
 //! Latency is from just before the ingest request leaves the feeder to the
 //! moment a client has parsed the delta that contains that batch; it
@@ -232,15 +234,17 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 /// Batch `i`: one accepted dossier per province, in minute `i % 60`.
-fn batch(i: usize, provinces: &[String]) -> String {
+fn batch(i: usize, provinces: &[String], per_province: usize) -> String {
     provinces
         .iter()
-        .map(|p| {
-            accepted_event(
-                &format!("b{i}-{p}"),
-                &format!("2025-11-20T10:{:02}:00+07:00", i % 60),
-                p,
-            )
+        .flat_map(|p| {
+            (0..per_province).map(move |k| {
+                accepted_event(
+                    &format!("b{i}-{p}-{k}"),
+                    &format!("2025-11-20T10:{:02}:00+07:00", i % 60),
+                    p,
+                )
+            })
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -348,6 +352,7 @@ async fn main() -> anyhow::Result<()> {
     let overview_share: f64 = env("GOVPULSE_BENCH_OVERVIEW_SHARE", 0.1);
     let seconds: u64 = env("GOVPULSE_BENCH_SECONDS", 30);
     let interval = Duration::from_millis(env("GOVPULSE_BENCH_INTERVAL_MS", 250));
+    let per_province: usize = env("GOVPULSE_BENCH_EVENTS_PER_PROVINCE", 1);
     let units = pipelines::units::UnitRegistry::embedded()?;
     let provinces: Vec<String> = units
         .level(model::UnitLevel::Province)
@@ -357,7 +362,7 @@ async fn main() -> anyhow::Result<()> {
 
     let app = Arc::new(Server::start().await?);
     // Every province has a row before anyone subscribes.
-    let status = app.ingest(batch(100_000, &provinces)).await?;
+    let status = app.ingest(batch(100_000, &provinces, 1)).await?;
     anyhow::ensure!(status == 200, "warm-up ingest failed");
     app.settle().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -420,7 +425,7 @@ async fn main() -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(interval);
     while flow.elapsed() < Duration::from_secs(seconds) {
         tick.tick().await;
-        let body = batch(i, &provinces);
+        let body = batch(i, &provinces, per_province);
         sent.lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Instant::now());
@@ -457,8 +462,9 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort_unstable();
     let expected = clients * i;
     println!(
-        "{i} batches of {} events over {seconds} s; {} of {expected} client updates measured, {failed} clients failed",
-        provinces.len(),
+        "{i} batches of {} events over {seconds} s ({:.0} events/s); {} of {expected} client updates measured, {failed} clients failed",
+        provinces.len() * per_province,
+        (i * provinces.len() * per_province) as f64 / flow_secs,
         latencies.len()
     );
     println!(
@@ -497,9 +503,31 @@ async fn main() -> anyhow::Result<()> {
         value("govpulse_pipeline_latency_seconds_sum"),
         value("govpulse_pipeline_latency_seconds_count"),
     );
+    // Percentiles as the upper bound of the histogram bucket they fall in.
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("govpulse_pipeline_latency_seconds_bucket{le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.parse().ok()?))
+        })
+        .collect();
+    let bound = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, c)| *c >= q * n)
+            .map_or(f64::NAN, |(le, _)| *le * 1e3)
+    };
     println!(
-        "inside the server, log commit seen -> rows in the hub: mean {:.1} ms over {n} engine batches; {} updates coalesced for slow clients",
+        "inside the server, log commit seen -> KPI state and rows updated: mean {:.1} ms over {n} engine batches, p50 <= {} ms, p99 <= {} ms; {} updates coalesced for slow clients",
         if n > 0.0 { sum / n * 1e3 } else { 0.0 },
+        bound(0.5),
+        bound(0.99),
         value("govpulse_ws_coalesced_updates_total")
     );
     println!(

@@ -1,6 +1,6 @@
-//! Engine checkpoints: the live window state and the retained KPI state
-//! (hourly sums and every dossier's history) together with the log offset
-//! they cover, in `DATA/checkpoint.json`, written atomically (temporary
+//! Engine checkpoints: the live window state, the retained KPI state
+//! (hourly sums and every dossier's history) and the per-source watermarks
+//! together with the log offset they cover, in `DATA/checkpoint.json`, written atomically (temporary
 //! file, `fsync`, rename, `fsync` of the directory). A restart loads the
 //! checkpoint and reads only the log after its offset; the result equals
 //! an uninterrupted run because the state is sums keyed by event time.
@@ -12,14 +12,15 @@
 
 use pipelines::kpi::fold::FoldCheckpoint;
 use pipelines::windows::minute::WindowsCheckpoint;
+use pipelines::windows::watermark::Watermarks;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The checkpoint file inside a data directory.
 pub const FILE_NAME: &str = "checkpoint.json";
-/// 2: the KPI fold joined the window state.
-const VERSION: u32 = 2;
+/// 2: the KPI fold joined the window state; 3: the per-source watermarks.
+const VERSION: u32 = 3;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -28,15 +29,22 @@ pub struct Checkpoint {
     pub log_offset: u64,
     pub windows: WindowsCheckpoint,
     pub kpis: FoldCheckpoint,
+    pub watermarks: Watermarks,
 }
 
 impl Checkpoint {
-    pub fn new(log_offset: u64, windows: WindowsCheckpoint, kpis: FoldCheckpoint) -> Self {
+    pub fn new(
+        log_offset: u64,
+        windows: WindowsCheckpoint,
+        kpis: FoldCheckpoint,
+        watermarks: Watermarks,
+    ) -> Self {
         Self {
             version: VERSION,
             log_offset,
             windows,
             kpis,
+            watermarks,
         }
     }
 }
@@ -101,11 +109,12 @@ mod tests {
                 totals: vec![("01".into(), 2, 1)],
             },
             FoldCheckpoint {
-                partials: vec![("01".into(), 3600, vec![1, 2])],
+                partials: vec![("01".into(), 3600, 0, vec![1, 2])],
                 span: Some((3600, 3700)),
                 events: 3,
                 ..FoldCheckpoint::default()
             },
+            Watermarks::default(),
         )
     }
 

@@ -97,6 +97,26 @@ pub struct EngineConfig {
     /// `DATA/checkpoint.json`); a restart resumes from the last one
     /// instead of re-reading the whole log. 0 turns checkpoints off.
     pub checkpoint_secs: u64,
+    /// Seconds an event may trail its source's newest event and still be
+    /// on time; older ones are late (folded in as corrections).
+    pub allowed_lateness_secs: i64,
+    /// Seconds behind the watermark a late event still updates the live
+    /// state; older ones are too late: counted per source and left to the
+    /// log and the archive (`govpulse kpi --data` still counts them).
+    pub correction_horizon_secs: i64,
+    /// Seconds a source's newest event may trail the newest of all before
+    /// the source stops holding back the global watermark.
+    pub idle_source_secs: i64,
+}
+
+impl EngineConfig {
+    pub fn lateness(&self) -> pipelines::windows::watermark::Lateness {
+        pipelines::windows::watermark::Lateness {
+            allowed: self.allowed_lateness_secs,
+            horizon: self.correction_horizon_secs,
+            idle: self.idle_source_secs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +190,9 @@ impl Default for EngineConfig {
             retention_minutes: 48 * 60,
             row_minutes: 30,
             checkpoint_secs: 60,
+            allowed_lateness_secs: 5 * 60,
+            correction_horizon_secs: 14 * 86_400,
+            idle_source_secs: 15 * 60,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::log::LogReader;
 use model::live::topics;
 use pipelines::kpi::fold::{Fold, Folder};
 use pipelines::windows::minute::MinuteWindows;
+use pipelines::windows::watermark::{Verdict, Watermarks};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,8 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
         (log.path().to_owned(), log.watch())
     };
     let upto = *committed.borrow();
-    let (mut windows, start) = resume(&state, upto).await?;
+    let (mut windows, mut watermarks, start) = resume(&state, upto).await?;
+    let lateness = cfg.lateness();
     let folder = Folder::new(state.units.clone());
     let mut reader = Some(LogReader::new(path, start));
     let mut saved = (start, Instant::now());
@@ -43,7 +45,16 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             if records.is_empty() {
                 break;
             }
-            let events: Vec<_> = records.into_iter().map(|r| r.event).collect();
+            // Too-late events stay in the log (and the archive) but not in
+            // the live state; late ones are folded in as corrections.
+            let mut events = Vec::with_capacity(records.len());
+            for r in records {
+                let t = r.event.occurred_at.timestamp();
+                if watermarks.observe(&r.source, t, &lateness) != Verdict::TooLate {
+                    events.push(r.event);
+                }
+            }
+            state.kpis.set_watermarks(&watermarks);
             let changed = windows.apply(&events).await?;
             let mut part = Fold::default();
             folder.fold(&events, &mut part).await?;
@@ -71,7 +82,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             && offset > saved.0
             && saved.1.elapsed().as_secs() >= cfg.checkpoint_secs
         {
-            save(&state, offset, &windows).await;
+            save(&state, offset, &windows, &watermarks).await;
             saved = (offset, Instant::now());
         }
         // Wake at least once per checkpoint interval, so that state folded
@@ -85,24 +96,27 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
     }
 }
 
-/// The windows to start from and the log offset they cover: the last
-/// checkpoint if there is a usable one (its rows are published at once),
-/// else empty windows at the start of the log.
-async fn resume(state: &AppState, committed: u64) -> anyhow::Result<(MinuteWindows, u64)> {
+/// The windows and watermarks to start from and the log offset they cover:
+/// the last checkpoint if there is a usable one (its rows are published at
+/// once), else empty state at the start of the log.
+async fn resume(
+    state: &AppState,
+    committed: u64,
+) -> anyhow::Result<(MinuteWindows, Watermarks, u64)> {
     let cfg = &state.config.engine;
     let fresh = || MinuteWindows::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
     state.kpis.replace(Fold::default(), 0);
     if cfg.checkpoint_secs == 0 {
-        return Ok((fresh(), 0));
+        return Ok((fresh(), Watermarks::default(), 0));
     }
     let dir = state.config.server.data_dir.clone();
     let loaded = tokio::task::spawn_blocking(move || checkpoint::load(&dir, committed)).await?;
     let cp = match loaded {
         Ok(Some(cp)) => cp,
-        Ok(None) => return Ok((fresh(), 0)),
+        Ok(None) => return Ok((fresh(), Watermarks::default(), 0)),
         Err(why) => {
             tracing::warn!(%why, "checkpoint not used; reading the log from the start");
-            return Ok((fresh(), 0));
+            return Ok((fresh(), Watermarks::default(), 0));
         }
     };
     let offset = cp.log_offset;
@@ -126,18 +140,20 @@ async fn resume(state: &AppState, committed: u64) -> anyhow::Result<(MinuteWindo
     ] {
         m.store(offset as i64, Ordering::Relaxed);
     }
+    state.kpis.set_watermarks(&cp.watermarks);
     tracing::info!(offset, "engine resumed from its checkpoint");
-    Ok((windows, offset))
+    Ok((windows, cp.watermarks, offset))
 }
 
 /// Write a checkpoint of `windows` at `offset`; a failure is logged (the
 /// next restart then reads more of the log, nothing is lost).
-async fn save(state: &AppState, offset: u64, windows: &MinuteWindows) {
+async fn save(state: &AppState, offset: u64, windows: &MinuteWindows, watermarks: &Watermarks) {
     let windows = windows.checkpoint();
+    let watermarks = watermarks.clone();
     let dir = state.config.server.data_dir.clone();
     let (kpis, units) = (state.kpis.clone(), state.units.clone());
     let saved = tokio::task::spawn_blocking(move || {
-        let cp = checkpoint::Checkpoint::new(offset, windows, kpis.checkpoint(&units));
+        let cp = checkpoint::Checkpoint::new(offset, windows, kpis.checkpoint(&units), watermarks);
         checkpoint::save(&dir, &cp)
     });
     match saved.await {

@@ -7,6 +7,7 @@
 
 use pipelines::kpi::fold::{Fold, FoldCheckpoint};
 use pipelines::units::UnitRegistry;
+use pipelines::windows::watermark::Watermarks;
 use std::sync::RwLock;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -14,6 +15,9 @@ use tokio::sync::watch;
 #[derive(Debug)]
 pub struct LiveKpis {
     fold: RwLock<Fold>,
+    /// A copy of the engine's per-source clocks, for `/sources` and
+    /// `/metrics`.
+    watermarks: RwLock<Watermarks>,
     folded: watch::Sender<u64>,
 }
 
@@ -21,6 +25,7 @@ impl Default for LiveKpis {
     fn default() -> Self {
         Self {
             fold: RwLock::default(),
+            watermarks: RwLock::default(),
             folded: watch::Sender::new(0),
         }
     }
@@ -40,6 +45,18 @@ impl LiveKpis {
             .unwrap_or_else(|p| p.into_inner())
             .merge(part);
         self.folded.send_replace(offset);
+    }
+
+    /// Publish the engine's per-source clocks.
+    pub fn set_watermarks(&self, w: &Watermarks) {
+        w.clone_into(&mut self.watermarks.write().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    pub fn watermarks(&self) -> Watermarks {
+        self.watermarks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The log offset folded so far.

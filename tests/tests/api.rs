@@ -512,4 +512,83 @@ async fn a_restart_resumes_from_the_checkpoint_with_the_numbers_of_one_run() {
     let uninterrupted = whole.get_json("/api/v1/overview").await.unwrap();
     assert_eq!(resumed["rows"].as_array().unwrap().len(), 3);
     assert_eq!(resumed["rows"], uninterrupted["rows"]);
+    // The retained KPI state came back from the checkpoint too.
+    let kpis = "/api/v1/units/VN/kpis?period=hour&level=province";
+    let resumed = restarted.get_json(kpis).await.unwrap();
+    let uninterrupted = whole.get_json(kpis).await.unwrap();
+    assert!(!resumed["rows"].as_array().unwrap().is_empty());
+    assert_eq!(resumed["rows"], uninterrupted["rows"]);
+}
+
+#[tokio::test]
+async fn late_events_are_corrections_and_too_late_ones_are_counted_not_folded() {
+    let app = spawn_app(AppOptions {
+        env: vec![
+            (
+                "GOVPULSE__ENGINE__ALLOWED_LATENESS_SECS".into(),
+                "60".into(),
+            ),
+            (
+                "GOVPULSE__ENGINE__CORRECTION_HORIZON_SECS".into(),
+                "3600".into(),
+            ),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ev = |id: &str, at: &str| {
+        accepted_event(id, &format!("2025-11-20T{at}:00+07:00"), "01", "online")
+    };
+    let on_time = [ev("a", "10:00"), ev("b", "10:01"), ev("c", "10:01")].join("\n");
+    assert_eq!(app.ingest(&on_time).await.unwrap().0, 200);
+    // 30 minutes behind the source's newest event: late, folded in.
+    assert_eq!(app.ingest(&ev("late", "09:31")).await.unwrap().0, 200);
+    // Three hours behind: beyond the one-hour horizon.
+    assert_eq!(app.ingest(&ev("too-late", "07:00")).await.unwrap().0, 200);
+    app.settle().await.unwrap();
+
+    let sources = app.get_json("/api/v1/sources").await.unwrap();
+    let e2e = sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "e2e")
+        .unwrap();
+    let et = &e2e["event_time"];
+    assert_eq!(
+        (
+            et["events"].as_u64(),
+            et["late"].as_u64(),
+            et["too_late"].as_u64()
+        ),
+        (Some(5), Some(1), Some(1)),
+        "{et}"
+    );
+    assert_eq!(et["watermark"], "2025-11-20T10:00:00+07:00");
+    assert_eq!(sources["lateness"]["correction_horizon_secs"], 3600);
+
+    // The live state leaves the too-late event out...
+    let kpis = app
+        .get_json("/api/v1/units/VN/kpis?period=all&level=nation")
+        .await
+        .unwrap();
+    assert_eq!(
+        kpis["rows"][0]["kpis"]["online_dossiers"]["denominator"], 4,
+        "{kpis}"
+    );
+    let metrics = app.get_as(None, "/metrics").await.unwrap().body;
+    assert!(
+        metrics.contains("govpulse_events_too_late_total 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("govpulse_source_late_total{source=\"e2e\"} 1\n"));
+    // ...and the batch recount over the log still has it.
+    let dir = app.data_dir.to_str().unwrap().to_owned();
+    let out = e2e::govpulse(&[
+        "kpi", "--data", &dir, "--level", "nation", "--period", "all",
+    ])
+    .unwrap();
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["kpis"]["online_dossiers"]["denominator"], 5);
 }

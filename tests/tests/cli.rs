@@ -144,6 +144,39 @@ fn kpi_reads_a_server_data_directory_and_csv_has_every_column() {
         })
         .sum();
     assert_eq!(accepted, 120, "the 120 accepted sample dossiers");
+
+    // Broken down by procedure, the same dossiers spread over procedure rows.
+    let by = ok(govpulse(&[
+        "kpi",
+        "--data",
+        &data,
+        "--level",
+        "nation",
+        "--period",
+        "all",
+        "--by",
+        "procedure",
+    ]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&by).unwrap();
+    let procedures: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["procedure"].as_str())
+        .collect();
+    assert!(procedures.len() > 1, "{procedures:?}");
+    assert!(
+        procedures
+            .iter()
+            .all(|p| p.len() == 8 && p.as_bytes()[1] == b'.')
+    );
+    let accepted: i64 = rows
+        .iter()
+        .map(|r| {
+            r["kpis"]["online_dossiers"]["denominator"]
+                .as_i64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(accepted, 120);
 }
 
 #[test]

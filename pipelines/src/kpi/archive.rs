@@ -152,8 +152,8 @@ pub async fn history(
     let mut partials: Partials = HashMap::new();
     add_partials(&mut partials, &result, &units)?;
     let (Some(oldest), Some(newest)) = (
-        partials.keys().map(|(_, h)| *h).min(),
-        partials.keys().map(|(_, h)| *h + 3599).max(),
+        partials.keys().map(|(_, h, _)| *h).min(),
+        partials.keys().map(|(_, h, _)| *h + 3599).max(),
     ) else {
         return Ok(Vec::new());
     };

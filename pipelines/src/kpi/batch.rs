@@ -15,7 +15,7 @@
 //! flight and the folded state (hourly sums, one compact history per
 //! dossier), never the size of the input.
 
-use super::fold::{Fold, Folder};
+use super::fold::{Breakdown, Fold, Folder};
 use crate::error::{Error, Result};
 use crate::sources::validate::Checks;
 use crate::sources::{Decoded, Rejection, ndjson, parquet};
@@ -66,6 +66,7 @@ pub fn fold_parallel<I>(
     workers: usize,
     units: Arc<UnitRegistry>,
     checks: Checks,
+    breakdown: Breakdown,
 ) -> Result<Outcome>
 where
     I: Iterator<Item = Result<Chunk>> + Send,
@@ -75,7 +76,7 @@ where
         let handles: Vec<_> = (0..workers.max(1))
             .map(|_| {
                 let (source, units) = (&source, units.clone());
-                s.spawn(move || worker(source, units, checks))
+                s.spawn(move || worker(source, units, checks, breakdown))
             })
             .collect();
         handles
@@ -87,6 +88,7 @@ where
             .collect()
     });
     let mut out = Outcome::default();
+    out.fold.breakdown = breakdown;
     for r in results {
         let r = r?;
         out.fold.merge(r.fold);
@@ -96,15 +98,21 @@ where
     Ok(out)
 }
 
-fn worker<I>(source: &Mutex<I>, units: Arc<UnitRegistry>, checks: Checks) -> Result<Outcome>
+fn worker<I>(
+    source: &Mutex<I>,
+    units: Arc<UnitRegistry>,
+    checks: Checks,
+    breakdown: Breakdown,
+) -> Result<Outcome>
 where
     I: Iterator<Item = Result<Chunk>>,
 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| Error::Worker(format!("starting a KPI worker: {e}")))?;
-    let folder = Folder::new(units.clone());
+    let folder = Folder::by(units.clone(), breakdown);
     let mut out = Outcome::default();
+    out.fold.breakdown = breakdown;
     let mut pending: Vec<Event> = Vec::with_capacity(MICRO_BATCH);
     loop {
         // A poisoned lock means another worker panicked; stop quietly, its
@@ -230,6 +238,7 @@ pub fn parquet_chunks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kpi::fold::Breakdown;
     use crate::kpi::report::{Level, ReportSpec, report, report_of};
     use crate::windows::periods::Period;
 
@@ -298,6 +307,7 @@ mod tests {
             2,
             units.clone(),
             Checks::default(),
+            Breakdown::None,
         )
         .unwrap();
         assert_eq!(out.fold.events as usize, events.len());
@@ -318,6 +328,7 @@ mod tests {
             2,
             units.clone(),
             Checks::default(),
+            Breakdown::None,
         )
         .unwrap();
         let spec = ReportSpec {
@@ -343,5 +354,67 @@ mod tests {
             .collect();
         assert!(!expected.is_empty());
         assert_eq!(mine, expected);
+    }
+
+    #[test]
+    fn a_procedure_breakdown_splits_every_row_into_parts_that_add_up() {
+        use crate::kpi::defs::KPIS;
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let calendar = sample_data::calendar().unwrap();
+        let bytes = day();
+        let fold = |b| {
+            fold_parallel(
+                ndjson_chunks(0, bytes.as_slice()),
+                2,
+                units.clone(),
+                Checks::default(),
+                b,
+            )
+            .unwrap()
+            .fold
+        };
+        let spec = ReportSpec {
+            level: Level::Province,
+            period: Period::Day,
+            chunk: MICRO_BATCH,
+        };
+        let whole = report_of(fold(Breakdown::None), &units, &calendar, spec).unwrap();
+        let split = report_of(fold(Breakdown::Procedure), &units, &calendar, spec).unwrap();
+        assert!(split.iter().filter(|r| r.procedure.is_some()).count() > 50);
+        assert!(whole.iter().all(|r| r.procedure.is_none()));
+        for row in &whole {
+            let parts: Vec<_> = split
+                .iter()
+                .filter(|r| r.period == row.period && r.unit == row.unit)
+                .collect();
+            for k in KPIS {
+                let sum = |f: fn(&super::super::report::KpiValue) -> i64| -> i64 {
+                    parts.iter().map(|r| f(&r.kpis[k.name])).sum()
+                };
+                assert_eq!(
+                    sum(|v| v.numerator),
+                    row.kpis[k.name].numerator,
+                    "{} {}",
+                    row.unit,
+                    k.name
+                );
+                assert_eq!(
+                    sum(|v| v.denominator),
+                    row.kpis[k.name].denominator,
+                    "{} {}",
+                    row.unit,
+                    k.name
+                );
+            }
+            let total = |f: fn(&super::super::report::KpiRow) -> i64| -> i64 {
+                parts.iter().map(|r| f(r)).sum()
+            };
+            assert_eq!(total(|r| r.overdue_open), row.overdue_open);
+            assert_eq!(total(|r| r.due_soon_open), row.due_soon_open);
+            assert_eq!(
+                total(|r| r.processing_hours.resolved),
+                row.processing_hours.resolved
+            );
+        }
     }
 }

@@ -78,7 +78,8 @@ pub const COUNTERS: &[Counter] = &[
     ),
 ];
 
-/// Counters produced from dossier state rather than SQL.
+/// Counters produced from dossier state rather than SQL. Both kinds are
+/// sums and merge like the SQL counters.
 pub const STATE_COUNTERS: &[&str] = &[
     // resolved by the due date in force at resolution (event time)
     "resolved_on_time",
@@ -88,7 +89,75 @@ pub const STATE_COUNTERS: &[&str] = &[
     // open at the end of the period and past due / due within a working day
     "overdue_open",
     "due_soon_open",
+    // the processing-time histogram: resolved dossiers by working time from
+    // accepted to resolved, one counter per bucket of PROCESSING_BOUNDS_HOURS
+    "processing_le_1h",
+    "processing_le_2h",
+    "processing_le_4h",
+    "processing_le_8h",
+    "processing_le_16h",
+    "processing_le_24h",
+    "processing_le_40h",
+    "processing_le_80h",
+    "processing_le_120h",
+    "processing_le_160h",
+    "processing_le_240h",
+    "processing_le_480h",
+    "processing_gt_480h",
 ];
+
+/// State counters counted once, at the event time of a dossier's
+/// resolution; the others are spans, read at the end of each period.
+pub fn at_resolution(name: &str) -> bool {
+    name == "resolved_on_time" || name.starts_with("processing_")
+}
+
+/// Upper bounds, in working hours (8 to a working day), of the
+/// processing-time buckets `processing_le_{h}h`; a last bucket
+/// (`processing_gt_480h`) holds the rest. A histogram of sums merges across
+/// batches, periods and units, and percentiles are read off it.
+pub const PROCESSING_BOUNDS_HOURS: [i64; 12] = [1, 2, 4, 8, 16, 24, 40, 80, 120, 160, 240, 480];
+
+/// The processing-time bucket counter for `minutes` of working time.
+pub fn processing_bucket(minutes: i64) -> &'static str {
+    let first = STATE_COUNTERS
+        .iter()
+        .position(|n| *n == "processing_le_1h")
+        .unwrap_or(0);
+    let i = PROCESSING_BOUNDS_HOURS
+        .iter()
+        .position(|h| minutes <= h * 60)
+        .unwrap_or(PROCESSING_BOUNDS_HOURS.len());
+    STATE_COUNTERS[first + i]
+}
+
+/// A percentile (0–1) of the processing-time histogram, in working hours,
+/// interpolated linearly inside its bucket (the last, open bucket answers
+/// its lower bound). `counts` are the bucket counts in order.
+pub fn processing_percentile(counts: &[i64], q: f64) -> Option<f64> {
+    let total: i64 = counts.iter().sum();
+    if total <= 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut seen = 0.0;
+    for (i, &c) in counts.iter().enumerate() {
+        let next = seen + c as f64;
+        if c > 0 && next >= rank {
+            let lo = if i == 0 {
+                0.0
+            } else {
+                PROCESSING_BOUNDS_HOURS[i - 1] as f64
+            };
+            let Some(&hi) = PROCESSING_BOUNDS_HOURS.get(i) else {
+                return Some(lo);
+            };
+            return Some(lo + (hi as f64 - lo) * ((rank - seen) / c as f64));
+        }
+        seen = next;
+    }
+    PROCESSING_BOUNDS_HOURS.last().map(|h| *h as f64)
+}
 
 /// A KPI: `numerator / denominator`, each a sum of counters.
 #[derive(Debug, Clone, Copy)]
@@ -171,6 +240,102 @@ pub const KPIS: &[Kpi] = &[
     },
 ];
 
+/// One indicator of the 766-style composite score: the KPI it reads, its
+/// group, its points, and the percentage at which it earns all of them
+/// (points grow linearly up to that cap).
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreItem {
+    pub indicator: &'static str,
+    pub group: &'static str,
+    pub kpi: &'static str,
+    pub points: f64,
+    pub full_at: f64,
+}
+
+/// The indicators of Decision 766/QĐ-TTg's five groups (100 points) that
+/// events can support. Points follow the groups' weights (progress 20,
+/// online services 22, digitisation 22, satisfaction 18); the caps are the
+/// programme targets where there is one (95 % online, 45 % online payment,
+/// 50 % reuse) and 100 % otherwise. The split of a group's points between
+/// its indicators is ours, not the portal's.
+pub const SCORE_766: &[ScoreItem] = &[
+    ScoreItem {
+        indicator: "2.1",
+        group: "progress",
+        kpi: "on_time",
+        points: 20.0,
+        full_at: 100.0,
+    },
+    ScoreItem {
+        indicator: "3.3",
+        group: "online_services",
+        kpi: "online_dossiers",
+        points: 12.0,
+        full_at: 95.0,
+    },
+    ScoreItem {
+        indicator: "3.6",
+        group: "online_services",
+        kpi: "online_payment",
+        points: 10.0,
+        full_at: 45.0,
+    },
+    ScoreItem {
+        indicator: "4.1",
+        group: "digitisation",
+        kpi: "e_result",
+        points: 8.0,
+        full_at: 100.0,
+    },
+    ScoreItem {
+        indicator: "4.2",
+        group: "digitisation",
+        kpi: "digitized",
+        points: 8.0,
+        full_at: 100.0,
+    },
+    ScoreItem {
+        indicator: "4.3",
+        group: "digitisation",
+        kpi: "data_reuse",
+        points: 6.0,
+        full_at: 50.0,
+    },
+    ScoreItem {
+        indicator: "5.4",
+        group: "satisfaction",
+        kpi: "satisfaction",
+        points: 18.0,
+        full_at: 100.0,
+    },
+];
+
+/// What the score leaves out because events cannot carry it.
+pub const SCORE_766_NEEDS_CATALOGUE: &[(&str, &str)] = &[
+    (
+        "1.x publicity and transparency (18 points)",
+        "procedures published on the portal, dossier status published and synchronised: catalogue and portal data",
+    ),
+    (
+        "3.1, 3.2 full-process and partial online services",
+        "which procedures are offered online: the procedure catalogue",
+    ),
+];
+
+/// The 766-style score (0–100) from a row's KPI values: points of the
+/// indicators with data, rescaled to 100 over the points those indicators
+/// can earn; `None` when no indicator has data.
+pub fn score_766(value_of: impl Fn(&str) -> Option<f64>) -> Option<f64> {
+    let (mut earned, mut possible) = (0.0, 0.0);
+    for item in SCORE_766 {
+        if let Some(v) = value_of(item.kpi) {
+            earned += item.points * (v / item.full_at).clamp(0.0, 1.0);
+            possible += item.points;
+        }
+    }
+    (possible > 0.0).then(|| earned * 100.0 / possible)
+}
+
 /// Counts reported as they are, next to the ratios.
 pub const COUNTS: &[&str] = &["overdue_open", "due_soon_open"];
 
@@ -193,6 +358,12 @@ pub fn counter_index(name: &str) -> Option<usize> {
 /// local hour (UTC+7 is a whole number of hours from UTC, so UTC hour bins
 /// are local hour bins).
 pub fn hourly_sql(table: &str) -> String {
+    hourly_sql_by(table, None)
+}
+
+/// [`hourly_sql`] grouped by one more expression, returned as column `dim`
+/// after `unit` and `bin` (a breakdown such as the procedure code).
+pub fn hourly_sql_by(table: &str, dim: Option<&str>) -> String {
     let sums: Vec<String> = COUNTERS
         .iter()
         .map(|c| {
@@ -202,8 +373,12 @@ pub fn hourly_sql(table: &str) -> String {
             )
         })
         .collect();
+    let (select, group) = match dim {
+        Some(d) => (format!(", {d} AS dim"), ", dim"),
+        None => (String::new(), ""),
+    };
     format!(
-        "SELECT unit, date_bin(INTERVAL '1 hour', occurred_at) AS bin, {} FROM {table} GROUP BY unit, bin",
+        "SELECT unit, date_bin(INTERVAL '1 hour', occurred_at) AS bin{select}, {} FROM {table} GROUP BY unit, bin{group}",
         sums.join(", ")
     )
 }
@@ -211,6 +386,53 @@ pub fn hourly_sql(table: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_766_score_caps_each_indicator_and_rescales_over_those_with_data() {
+        // Everything at or above its cap: 100.
+        let all = |_: &str| Some(100.0);
+        assert_eq!(score_766(all), Some(100.0));
+        // Online payment at 90 % is capped at its 45 % target.
+        let v = |k: &str| match k {
+            "online_payment" => Some(90.0),
+            "on_time" => Some(50.0),
+            _ => None,
+        };
+        // (10 + 20 * 0.5) / 30 points
+        assert!((score_766(v).unwrap() - 66.666).abs() < 0.01);
+        assert_eq!(score_766(|_| None), None);
+        let total: f64 = SCORE_766.iter().map(|i| i.points).sum();
+        assert_eq!(
+            total, 82.0,
+            "100 minus group 1's 18 points, which need catalogue data"
+        );
+        for item in SCORE_766 {
+            assert!(
+                KPIS.iter()
+                    .any(|k| k.name == item.kpi && k.indicator == Some(item.indicator))
+            );
+        }
+    }
+
+    #[test]
+    fn processing_time_lands_in_its_bucket_and_percentiles_interpolate() {
+        assert_eq!(processing_bucket(0), "processing_le_1h");
+        assert_eq!(processing_bucket(60), "processing_le_1h");
+        assert_eq!(processing_bucket(61), "processing_le_2h");
+        assert_eq!(processing_bucket(8 * 60), "processing_le_8h");
+        assert_eq!(processing_bucket(481 * 60), "processing_gt_480h");
+        let mut counts = vec![0i64; PROCESSING_BOUNDS_HOURS.len() + 1];
+        // ten dossiers in (8 h, 16 h], ten in (16 h, 24 h]
+        counts[4] = 10;
+        counts[5] = 10;
+        assert_eq!(processing_percentile(&counts, 0.5), Some(16.0));
+        assert_eq!(processing_percentile(&counts, 0.25), Some(12.0));
+        // rank 18 of 20: eight of the ten in (16 h, 24 h]
+        assert_eq!(processing_percentile(&counts, 0.9), Some(22.4));
+        assert_eq!(processing_percentile(&[0; 13], 0.5), None);
+        counts[12] = 100;
+        assert_eq!(processing_percentile(&counts, 0.99), Some(480.0));
+    }
 
     #[test]
     fn every_kpi_refers_to_known_counters() {
@@ -222,6 +444,16 @@ mod tests {
         }
         for c in COUNTS {
             assert!(names.contains(c));
+        }
+        // One bucket counter per bound, plus the open last one, in order.
+        let buckets: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| n.starts_with("processing_"))
+            .collect();
+        assert_eq!(buckets.len(), PROCESSING_BOUNDS_HOURS.len() + 1);
+        for (name, h) in buckets.iter().zip(PROCESSING_BOUNDS_HOURS) {
+            assert_eq!(*name, format!("processing_le_{h}h"));
         }
         let mut sorted = names.clone();
         sorted.sort();

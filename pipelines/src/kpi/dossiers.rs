@@ -24,6 +24,8 @@ pub struct Span {
 pub struct UnitFacts {
     /// Times (Unix seconds) at which a dossier was resolved on time.
     pub resolved_on_time: Vec<i64>,
+    /// (time resolved, working minutes from accepted to resolved).
+    pub processing: Vec<(i64, i64)>,
     pub spans: Vec<Span>,
 }
 
@@ -86,7 +88,8 @@ impl Dues {
     }
 }
 
-fn pack_procedure(code: &str) -> u64 {
+/// A procedure code packed into 8 bytes (0 for none or one too long).
+pub(crate) fn pack_procedure(code: &str) -> u64 {
     let b = code.as_bytes();
     if b.len() > 8 || b.is_empty() {
         return 0;
@@ -96,7 +99,8 @@ fn pack_procedure(code: &str) -> u64 {
     u64::from_le_bytes(out)
 }
 
-fn unpack_procedure(packed: u64) -> Option<String> {
+/// The procedure code of [`pack_procedure`].
+pub(crate) fn unpack_procedure(packed: u64) -> Option<String> {
     if packed == 0 {
         return None;
     }
@@ -269,18 +273,34 @@ impl Dossiers {
 
     /// Every dossier's facts, grouped by the dense index of its unit.
     pub fn facts(&self, calendar: &WorkCalendar) -> HashMap<u32, UnitFacts> {
-        let mut out: HashMap<u32, UnitFacts> = HashMap::new();
+        self.facts_by(calendar, false)
+            .into_iter()
+            .map(|((unit, _), f)| (unit, f))
+            .collect()
+    }
+
+    /// Every dossier's facts, grouped by unit and, with `by_procedure`,
+    /// by the packed procedure code (0 otherwise).
+    pub fn facts_by(
+        &self,
+        calendar: &WorkCalendar,
+        by_procedure: bool,
+    ) -> HashMap<(u32, u64), UnitFacts> {
+        let mut out: HashMap<(u32, u64), UnitFacts> = HashMap::new();
         for (unit, map) in self.by_unit.iter().enumerate() {
-            let mut f = UnitFacts::default();
             for h in map.values() {
                 if let Some(accepted) = History::seen(h.accepted) {
-                    facts_of(h, accepted, calendar, &mut f);
+                    let dim = if by_procedure { h.procedure } else { 0 };
+                    facts_of(
+                        h,
+                        accepted,
+                        calendar,
+                        out.entry((unit as u32, dim)).or_default(),
+                    );
                 }
             }
-            if f != UnitFacts::default() {
-                out.insert(unit as u32, f);
-            }
         }
+        out.retain(|_, f| *f != UnitFacts::default());
         out
     }
 
@@ -507,11 +527,12 @@ fn facts_of(h: &History, accepted: i64, calendar: &WorkCalendar, f: &mut UnitFac
     // The due date in force at `t`: the latest change at or before t
     // (the first one if every change is later).
     let due_at = |t: i64| due_in_force(&dues, t);
-    if let Some(r) = History::seen(h.resolved)
-        && let Some(due) = due_at(r)
-        && r <= due
-    {
-        f.resolved_on_time.push(r);
+    if let Some(r) = History::seen(h.resolved) {
+        if due_at(r).is_some_and(|due| r <= due) {
+            f.resolved_on_time.push(r);
+        }
+        let minutes = calendar.working_minutes_between(local(accepted), local(r));
+        f.processing.push((r, minutes.max(0)));
     }
     let end = h.finished.max(accepted);
     if end > accepted {

@@ -12,7 +12,7 @@
 //! and the shares are merged at the end (`govpulse kpi` on two cores), and
 //! a live engine can fold one micro-batch after another into the same state.
 
-use super::defs::{COUNTERS, counter_names, hourly_sql};
+use super::defs::{COUNTERS, counter_names, hourly_sql_by};
 use super::dossiers::Dossiers;
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
@@ -25,12 +25,45 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Hourly partial sums per leaf unit (dense registry index, hour start in
-/// Unix seconds), in [`counter_names`] order.
-pub type Partials = HashMap<(u32, i64), Vec<i64>>;
+/// Unix seconds, breakdown value or 0), in [`counter_names`] order.
+pub type Partials = HashMap<(u32, i64, u64), Vec<i64>>;
+
+/// A breakdown of the KPIs besides unit and period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Breakdown {
+    #[default]
+    None,
+    /// Per procedure code (every dossier event carries one; documents,
+    /// reports and meetings fall under "no procedure").
+    Procedure,
+}
+
+impl std::str::FromStr for Breakdown {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "none" => Ok(Self::None),
+            "procedure" => Ok(Self::Procedure),
+            _ => Err(format!("unknown breakdown {s:?}: use procedure")),
+        }
+    }
+}
+
+impl Breakdown {
+    /// The SQL expression of the breakdown over the batch schema.
+    fn sql(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Procedure => Some("procedure_code"),
+        }
+    }
+}
 
 /// What a set of events contributes to the KPIs.
 #[derive(Debug, Clone, Default)]
 pub struct Fold {
+    /// What the partial sums and dossier facts are broken down by.
+    pub breakdown: Breakdown,
     pub partials: Partials,
     pub dossiers: Dossiers,
     /// Oldest and newest event time seen (Unix seconds).
@@ -42,6 +75,10 @@ pub struct Fold {
 impl Fold {
     /// Add another part's contribution.
     pub fn merge(&mut self, other: Fold) {
+        debug_assert_eq!(
+            self.breakdown, other.breakdown,
+            "folds of one breakdown merge"
+        );
         if other.partials.len() > self.partials.len() && self.partials.len() < 1024 {
             let mine = std::mem::replace(&mut self.partials, other.partials);
             add_sums(&mut self.partials, mine);
@@ -63,10 +100,11 @@ impl Fold {
     /// clock is shared, so a quiet unit's open dossiers still age.
     pub fn subset(&self, keep: impl Fn(u32) -> bool) -> Fold {
         Fold {
+            breakdown: self.breakdown,
             partials: self
                 .partials
                 .iter()
-                .filter(|((unit, _), _)| keep(*unit))
+                .filter(|((unit, _, _), _)| keep(*unit))
                 .map(|(k, v)| (*k, v.clone()))
                 .collect(),
             dossiers: self.dossiers.subset(&keep),
@@ -79,8 +117,8 @@ impl Fold {
 /// A [`Fold`] in a checkpoint, with unit codes instead of dense indices.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FoldCheckpoint {
-    /// (unit, hour start, sums in [`counter_names`] order)
-    pub partials: Vec<(String, i64, Vec<i64>)>,
+    /// (unit, hour start, breakdown value, sums in [`counter_names`] order)
+    pub partials: Vec<(String, i64, u64, Vec<i64>)>,
     pub dossiers: super::dossiers::DossiersCheckpoint,
     pub span: Option<(i64, i64)>,
     pub events: u64,
@@ -92,8 +130,8 @@ impl Fold {
             partials: self
                 .partials
                 .iter()
-                .filter_map(|((u, h), v)| {
-                    Some((units.at(*u)?.code.as_str().to_owned(), *h, v.clone()))
+                .filter_map(|((u, h, d), v)| {
+                    Some((units.at(*u)?.code.as_str().to_owned(), *h, *d, v.clone()))
                 })
                 .collect(),
             dossiers: self.dossiers.checkpoint(units),
@@ -107,12 +145,13 @@ impl Fold {
     pub fn restore(cp: FoldCheckpoint, units: &UnitRegistry) -> Self {
         let width = counter_names().len();
         Fold {
+            breakdown: Breakdown::None,
             partials: cp
                 .partials
                 .into_iter()
-                .filter_map(|(u, h, mut v)| {
+                .filter_map(|(u, h, d, mut v)| {
                     v.resize(width, 0);
-                    Some(((units.index(&u)?, h), v))
+                    Some(((units.index(&u)?, h, d), v))
                 })
                 .collect(),
             dossiers: Dossiers::restore(cp.dossiers, units),
@@ -143,6 +182,7 @@ pub struct Folder {
     ctx: SessionContext,
     sql: String,
     units: Arc<UnitRegistry>,
+    breakdown: Breakdown,
 }
 
 impl std::fmt::Debug for Folder {
@@ -153,18 +193,25 @@ impl std::fmt::Debug for Folder {
 
 impl Folder {
     pub fn new(units: Arc<UnitRegistry>) -> Self {
+        Self::by(units, Breakdown::None)
+    }
+
+    /// A folder whose sums are also broken down by `breakdown`.
+    pub fn by(units: Arc<UnitRegistry>, breakdown: Breakdown) -> Self {
         // One micro-batch is one partition: a worker thread is the unit of
         // parallelism, so DataFusion need not repartition within a batch.
         let config = SessionConfig::new().with_target_partitions(1);
         Self {
             ctx: SessionContext::new_with_config(config),
-            sql: hourly_sql(super::BATCH_TABLE),
+            sql: hourly_sql_by(super::BATCH_TABLE, breakdown.sql()),
             units,
+            breakdown,
         }
     }
 
     /// Fold `events` (one micro-batch) into `into`.
     pub async fn fold(&self, events: &[Event], into: &mut Fold) -> Result<()> {
+        into.breakdown = self.breakdown;
         if events.is_empty() {
             return Ok(());
         }
@@ -201,8 +248,14 @@ pub fn add_partials(
             .as_string_opt::<i32>()
             .ok_or_else(|| Error::Schema("unit column is not text".into()))?;
         let bins = bin_starts_micros(rb.column(1).as_ref())?;
+        // A breakdown query has its value in column `dim` before the sums.
+        let dim = (rb.schema().field(2).name() == "dim")
+            .then(|| arrow::compute::cast(rb.column(2), &arrow::datatypes::DataType::Utf8))
+            .transpose()?;
+        let dim = dim.as_ref().and_then(|d| d.as_string_opt::<i32>());
+        let first = 2 + usize::from(dim.is_some());
         let cols: Vec<_> = (0..COUNTERS.len())
-            .map(|c| rb.column(2 + c).as_primitive_opt::<Int64Type>())
+            .map(|c| rb.column(first + c).as_primitive_opt::<Int64Type>())
             .collect();
         for (i, bin) in bins.into_iter().enumerate() {
             let Some(bin) = bin.map(|us| us.div_euclid(1_000_000)) else {
@@ -211,7 +264,10 @@ pub fn add_partials(
             let Some(index) = units.index(unit.value(i)) else {
                 continue;
             };
-            let sums = out.entry((index, bin)).or_insert_with(|| vec![0; width]);
+            let d = dim
+                .filter(|d| !d.is_null(i))
+                .map_or(0, |d| super::dossiers::pack_procedure(d.value(i)));
+            let sums = out.entry((index, bin, d)).or_insert_with(|| vec![0; width]);
             for (slot, col) in sums.iter_mut().zip(&cols) {
                 *slot += col.filter(|a| !a.is_null(i)).map_or(0, |a| a.value(i));
             }

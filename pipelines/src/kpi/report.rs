@@ -8,9 +8,12 @@
 //!                                              merge hours into periods
 //! ```
 
-use super::defs::{COUNTS, KPIS, counter_index, counter_names};
+use super::defs::{
+    COUNTS, KPIS, at_resolution, counter_index, counter_names, processing_bucket,
+    processing_percentile, score_766,
+};
 use super::dossiers;
-use super::fold::{Fold, Folder, Partials};
+use super::fold::{Breakdown, Fold, Folder, Partials};
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
 use crate::windows::periods::Period;
@@ -87,16 +90,39 @@ pub struct KpiRow {
     pub period_start: String,
     pub unit: String,
     pub name: String,
+    /// The procedure of a `--by procedure` row; `None` for events without
+    /// one (documents, reports, meetings) and in reports without breakdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub procedure: Option<String>,
     pub kpis: BTreeMap<&'static str, KpiValue>,
     pub overdue_open: i64,
     pub due_soon_open: i64,
+    /// Working time from accepted to resolved of the dossiers resolved in
+    /// the period, read off the mergeable histogram.
+    pub processing_hours: ProcessingTime,
+    /// The 766-style composite score, 0–100 ([`super::defs::score_766`]).
+    pub score_766: Option<f64>,
 }
+
+/// Percentiles of the processing-time histogram, in working hours.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessingTime {
+    /// Resolved dossiers the histogram holds.
+    pub resolved: i64,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+/// A span's start (+1) or end (-1) for one counter: (time, counter index,
+/// change).
+type Delta = (i64, usize, i64);
 
 /// One key's state counters, swept forward through period ends.
 struct Sweep {
-    key: String,
-    /// (time, counter index, +1 at a span's start / -1 at its end), sorted.
-    deltas: Vec<(i64, usize, i64)>,
+    /// (unit at the level, breakdown value)
+    key: (String, u64),
+    /// Span starts and ends, sorted.
+    deltas: Vec<Delta>,
     cursor: usize,
     current: Vec<i64>,
 }
@@ -137,18 +163,20 @@ pub fn report_of(
     let Some((oldest, newest)) = fold.span else {
         return Ok(Vec::new());
     };
-    let facts = fold.dossiers.facts(calendar);
+    let facts = fold
+        .dossiers
+        .facts_by(calendar, fold.breakdown == Breakdown::Procedure);
     rows(fold.partials, facts, oldest, newest, units, spec)
 }
 
-/// Rows from hourly partial sums and dossier facts (by dense unit index)
-/// over `[oldest, newest]` (Unix seconds): hours merged into periods and
+/// Rows from hourly partial sums and dossier facts (by dense unit index
+/// and breakdown value) over `[oldest, newest]` (Unix seconds): hours merged into periods and
 /// rolled up to the level, state counters read at each period's end.
 /// Shared by [`report`] and the history over the Parquet archive (which
 /// has no dossier facts).
 pub fn rows(
     mut partials: Partials,
-    facts: HashMap<u32, dossiers::UnitFacts>,
+    facts: HashMap<(u32, u64), dossiers::UnitFacts>,
     oldest: i64,
     newest: i64,
     units: &Arc<UnitRegistry>,
@@ -158,23 +186,30 @@ pub fn rows(
     let width = names.len();
     let on_time = counter_index("resolved_on_time")
         .ok_or_else(|| Error::Schema("resolved_on_time".into()))?;
-    for (unit, f) in &facts {
+    for (&(unit, dim), f) in &facts {
         for &t in &f.resolved_on_time {
             partials
-                .entry((*unit, t.div_euclid(3600) * 3600))
+                .entry((unit, t.div_euclid(3600) * 3600, dim))
                 .or_insert_with(|| vec![0; width])[on_time] += 1;
+        }
+        for &(t, minutes) in &f.processing {
+            let bucket = counter_index(processing_bucket(minutes))
+                .ok_or_else(|| Error::Schema("processing buckets".into()))?;
+            partials
+                .entry((unit, t.div_euclid(3600) * 3600, dim))
+                .or_insert_with(|| vec![0; width])[bucket] += 1;
         }
     }
     let code = |i: u32| units.at(i).map(|u| u.code.as_str());
 
     // Event counters: merge hours into (key, period).
-    let mut sums: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
-    for ((unit, hour), v) in partials {
+    let mut sums: BTreeMap<(i64, String, u64), Vec<i64>> = BTreeMap::new();
+    for ((unit, hour, dim), v) in partials {
         let Some(key) = code(unit).and_then(|c| spec.level.key(c, units)) else {
             continue;
         };
         let slot = sums
-            .entry((spec.period.start(hour), key.to_owned()))
+            .entry((spec.period.start(hour), key.to_owned(), dim))
             .or_insert_with(|| vec![0; width]);
         for (a, b) in slot.iter_mut().zip(&v) {
             *a += b;
@@ -186,15 +221,15 @@ pub fn rows(
     // (-1), so a span counts at `at` exactly when start <= at < end.
     let state: Vec<(&str, usize)> = super::defs::STATE_COUNTERS
         .iter()
-        .filter(|n| **n != "resolved_on_time")
+        .filter(|n| !at_resolution(n))
         .filter_map(|n| Some((*n, counter_index(n)?)))
         .collect();
-    let mut deltas_by_key: HashMap<String, Vec<(i64, usize, i64)>> = HashMap::new();
-    for (unit, f) in facts {
+    let mut deltas_by_key: HashMap<(String, u64), Vec<Delta>> = HashMap::new();
+    for ((unit, dim), f) in facts {
         let Some(key) = code(unit).and_then(|c| spec.level.key(c, units)) else {
             continue;
         };
-        let deltas = deltas_by_key.entry(key.to_owned()).or_default();
+        let deltas = deltas_by_key.entry((key.to_owned(), dim)).or_default();
         for s in f.spans {
             let Some(&(_, i)) = state.iter().find(|(n, _)| *n == s.counter) else {
                 continue;
@@ -227,7 +262,7 @@ pub fn rows(
             }
             if sw.current.iter().any(|v| *v != 0) {
                 let slot = sums
-                    .entry((period, sw.key.clone()))
+                    .entry((period, sw.key.0.clone(), sw.key.1))
                     .or_insert_with(|| vec![0; width]);
                 for &(_, i) in &state {
                     slot[i] = sw.current[i];
@@ -244,9 +279,9 @@ pub fn rows(
     let idx = |n: &str| counter_index(n).unwrap_or(0);
     let rows = sums
         .into_iter()
-        .map(|((start, key), v)| {
+        .map(|((start, key, dim), v)| {
             let sum = |names: &[&str]| names.iter().map(|n| v[idx(n)]).sum::<i64>();
-            let kpis = KPIS
+            let kpis: BTreeMap<&'static str, KpiValue> = KPIS
                 .iter()
                 .map(|k| {
                     let (numerator, denominator) = (sum(k.numerator), sum(k.denominator));
@@ -262,7 +297,10 @@ pub fn rows(
                     )
                 })
                 .collect();
+            let score_766 = score_766(|k| kpis.get(k).and_then(|v| v.value));
             KpiRow {
+                score_766,
+                procedure: super::dossiers::unpack_procedure(dim),
                 period: spec.period.label(start),
                 period_start: if spec.period == Period::All {
                     String::new()
@@ -274,6 +312,19 @@ pub fn rows(
                 kpis,
                 overdue_open: v[idx(COUNTS[0])],
                 due_soon_open: v[idx(COUNTS[1])],
+                processing_hours: {
+                    let buckets: Vec<i64> = names
+                        .iter()
+                        .zip(&v)
+                        .filter(|(n, _)| n.starts_with("processing_"))
+                        .map(|(_, c)| *c)
+                        .collect();
+                    ProcessingTime {
+                        resolved: buckets.iter().sum(),
+                        p50: processing_percentile(&buckets, 0.5),
+                        p90: processing_percentile(&buckets, 0.9),
+                    }
+                },
             }
         })
         .collect();
@@ -298,7 +349,7 @@ fn unit_name(key: &str, units: &UnitRegistry) -> String {
 
 /// The CSV header of [`write_csv`].
 pub fn csv_header() -> Vec<String> {
-    let mut h: Vec<String> = ["period", "period_start", "unit", "name"]
+    let mut h: Vec<String> = ["period", "period_start", "unit", "name", "procedure"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -310,6 +361,15 @@ pub fn csv_header() -> Vec<String> {
         ]);
     }
     h.extend(COUNTS.iter().map(|c| c.to_string()));
+    h.extend(
+        [
+            "processing_resolved",
+            "processing_p50_hours",
+            "processing_p90_hours",
+            "score_766",
+        ]
+        .map(String::from),
+    );
     h
 }
 
@@ -324,6 +384,7 @@ pub fn write_csv(rows: &[KpiRow], out: impl std::io::Write) -> std::io::Result<(
             r.period_start.clone(),
             r.unit.clone(),
             r.name.clone(),
+            r.procedure.clone().unwrap_or_default(),
         ];
         for k in KPIS {
             let v = &r.kpis[k.name];
@@ -334,6 +395,10 @@ pub fn write_csv(rows: &[KpiRow], out: impl std::io::Write) -> std::io::Result<(
             ]);
         }
         rec.extend([r.overdue_open.to_string(), r.due_soon_open.to_string()]);
+        let p = &r.processing_hours;
+        let hours = |h: Option<f64>| h.map_or(String::new(), |h| format!("{h:.1}"));
+        rec.extend([p.resolved.to_string(), hours(p.p50), hours(p.p90)]);
+        rec.push(r.score_766.map_or(String::new(), |s| format!("{s:.1}")));
         w.write_record(rec).map_err(io)?;
     }
     w.flush()

@@ -5,3 +5,4 @@
 pub mod batch;
 pub mod minute;
 pub mod periods;
+pub mod watermark;

@@ -3,6 +3,7 @@
 
 use super::Params;
 use super::error::{ApiResult, blocking};
+use super::vn_time;
 use crate::app::AppState;
 use crate::auth::{Admin, Client, National};
 use crate::store::RejectionQuery;
@@ -57,18 +58,47 @@ pub async fn sources(State(state): State<AppState>, _: National) -> ApiResult<Js
         .into_iter()
         .map(|h| (h.source.clone(), h))
         .collect();
+    // Event-time progress from the engine: watermark, late and too-late
+    // counts, whether the source is idle.
+    let lateness = state.config.engine.lateness();
+    let clocks = state.kpis.watermarks();
+    let event_time = |name: &str| -> Value {
+        let Some((_, c)) = clocks.sources().find(|(s, _)| *s == name) else {
+            return Value::Null;
+        };
+        json!({
+            "newest_event": vn_time(c.newest),
+            "watermark": clocks.source_watermark(name, &lateness).and_then(vn_time),
+            "idle": clocks.is_idle(name, &lateness),
+            "events": c.events,
+            "late": c.late,
+            "too_late": c.too_late,
+            "max_behind_secs": c.max_behind,
+        })
+    };
     let mut rows: Vec<Value> = sources
         .into_iter()
         .map(|s| {
             let h = health.remove(&s.name);
+            let et = event_time(&s.name);
             json!({ "name": s.name, "units": s.units, "created_at": s.created_at,
-                    "revoked_at": s.revoked_at, "health": h })
+                    "revoked_at": s.revoked_at, "health": h, "event_time": et })
         })
         .collect();
     // The server's own feeds (sample, demo) have no row in the database.
     rows.extend(health.into_values().map(|h| {
+        let et = event_time(&h.source);
         json!({ "name": h.source, "units": ["VN"], "created_at": null,
-                "revoked_at": null, "internal": true, "health": h })
+                "revoked_at": null, "internal": true, "health": h, "event_time": et })
     }));
-    Ok(Json(json!({ "sources": rows })))
+
+    Ok(Json(json!({
+        "sources": rows,
+        "watermark": clocks.watermark(&lateness).and_then(vn_time),
+        "lateness": {
+            "allowed_secs": lateness.allowed,
+            "correction_horizon_secs": lateness.horizon,
+            "idle_secs": lateness.idle,
+        },
+    })))
 }

@@ -217,6 +217,62 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
     }
+
+    // Event-time progress, from the engine's per-source clocks.
+    let lateness = state.config.engine.lateness();
+    let clocks = state.kpis.watermarks();
+    let (late, too_late) = clocks.totals();
+    o.single(
+        "govpulse_events_late_total",
+        c,
+        "Events behind their source's watermark, folded in as corrections.",
+        late as f64,
+    );
+    o.single(
+        "govpulse_events_too_late_total",
+        c,
+        "Events beyond the correction horizon, left out of the live state (kept in the log).",
+        too_late as f64,
+    );
+    if let Some(w) = clocks.watermark(&lateness) {
+        o.single(
+            "govpulse_watermark_seconds",
+            g,
+            "Global event-time watermark (Unix seconds): live results before it are final.",
+            w as f64,
+        );
+    }
+    let name = "govpulse_source_watermark_seconds";
+    o.family(
+        name,
+        g,
+        "Newest event time of the source minus the allowed lateness (Unix seconds).",
+    );
+    for (source, _) in clocks.sources() {
+        if let Some(w) = clocks.source_watermark(source, &lateness) {
+            o.sample(name, &[("source", source)], w as f64);
+        }
+    }
+    let per_clock: [PerClock; 2] = [
+        (
+            "govpulse_source_late_total",
+            c,
+            "Late events per source (folded in as corrections).",
+            |c| c.late,
+        ),
+        (
+            "govpulse_source_too_late_total",
+            c,
+            "Too-late events per source (kept in the log, not in the live state).",
+            |c| c.too_late,
+        ),
+    ];
+    for (name, kind, help, value) in per_clock {
+        o.family(name, kind, help);
+        for (source, clock) in clocks.sources() {
+            o.sample(name, &[("source", source)], value(clock) as f64);
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -225,3 +281,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         o.0,
     )
 }
+
+/// A per-source series read off the engine's clock: name, kind, help, value.
+type PerClock = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&pipelines::windows::watermark::SourceClock) -> u64,
+);

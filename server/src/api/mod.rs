@@ -20,6 +20,12 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
 
+/// Unix seconds as RFC 3339 in Vietnam time.
+pub(crate) fn vn_time(t: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|t| t.with_timezone(&model::calendar::vn_offset()).to_rfc3339())
+}
+
 /// The OpenAPI 3.1 document of this API.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 

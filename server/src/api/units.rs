@@ -8,8 +8,8 @@
 //! event-time clock the engine uses), so the answer is the same whenever
 //! it is asked.
 
-use super::Params;
 use super::error::{ApiError, ApiResult, blocking};
+use super::{Params, vn_time as time};
 use crate::app::AppState;
 use crate::auth::{Client, Viewer};
 use axum::Json;
@@ -277,8 +277,24 @@ pub async fn kpis(
         "period": spec.period.as_str(),
         "as_of": as_of,
         "rows": rows,
+        "score_766": score_766_legend(),
     }))
     .into_response())
+}
+
+/// What the rows' `score_766` is made of, and what it cannot include.
+fn score_766_legend() -> Value {
+    use pipelines::kpi::defs::{SCORE_766, SCORE_766_NEEDS_CATALOGUE};
+    json!({
+        "indicators": SCORE_766.iter().map(|i| json!({
+            "indicator": i.indicator, "group": i.group, "kpi": i.kpi,
+            "points": i.points, "full_at_pct": i.full_at,
+        })).collect::<Vec<_>>(),
+        "needs_catalogue_data": SCORE_766_NEEDS_CATALOGUE.iter().map(|(what, why)| json!({
+            "indicators": what, "source": why,
+        })).collect::<Vec<_>>(),
+        "rule": "points grow linearly with the KPI up to full_at_pct; the sum over indicators with data is rescaled to 0-100",
+    })
 }
 
 fn csv_response(body: Vec<u8>, file: &str) -> Response {
@@ -342,11 +358,6 @@ impl StateFilter {
             Self::Overdue => s == BacklogState::Overdue,
         }
     }
-}
-
-fn time(t: i64) -> Option<String> {
-    DateTime::from_timestamp(t, 0)
-        .map(|t| t.with_timezone(&model::calendar::vn_offset()).to_rfc3339())
 }
 
 fn backlog_row(d: &OpenDossier, as_of: i64, units: &UnitRegistry) -> Value {

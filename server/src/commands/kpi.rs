@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use pipelines::kpi::batch::{self, Chunk};
+use pipelines::kpi::fold::Breakdown;
 use pipelines::kpi::report::{self, Level, ReportSpec};
 use pipelines::sources::validate::Checks;
 use pipelines::sources::{Decoded, Format};
@@ -34,6 +35,9 @@ pub struct Args {
     pub period: Period,
     #[arg(long, value_enum, default_value_t = OutFormat::Json)]
     pub format: OutFormat,
+    /// Also break every row down by procedure code.
+    #[arg(long, value_name = "procedure")]
+    pub by: Option<Breakdown>,
     /// Write here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -124,6 +128,7 @@ pub fn run(args: Args) -> Result<()> {
         workers,
         units.clone(),
         Checks::default(),
+        args.by.unwrap_or_default(),
     )?;
     let (events, rejected) = (outcome.fold.events, outcome.rejected);
     let rows = report::report_of(outcome.fold, &units, &calendar, spec)?;

@@ -37,7 +37,19 @@ impl Hasher for KeyHasher {
     fn write_u128(&mut self, key: u128) {
         self.0 = key as u64;
     }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
 }
+
+/// The 64-bit key of one string (xxh3), for maps that also keep the
+/// string and check it, so a collision is detected rather than merged.
+pub fn str_key(s: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(s.as_bytes())
+}
+
+/// A map keyed by [`str_key`]s.
+pub type StrKeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// A set of [`pair_key`]s.
 pub type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;

@@ -20,7 +20,8 @@
 //!   driver that folds a file on every core ([`kpi::batch`]).
 //! * [`keys`]: 128-bit keys of string pairs (dedup, dossiers).
 //!
-//! The engine owns no network I/O and, outside [`kpi::batch`], no threads:
+//! The engine owns no network I/O and, outside [`kpi::batch`] and the
+//! dossier facts of a report (shared out between the cores), no threads:
 //! the server feeds it batches read from its durable log, and tests feed it
 //! files.
 

@@ -4,6 +4,7 @@
 use crate::{ReferenceError as Error, Result};
 use model::{UnitCode, UnitLevel};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// One administrative unit or ministry.
 #[derive(Debug, Clone)]
@@ -19,8 +20,31 @@ pub struct Unit {
 /// keyed by unit can hold a `u32` instead of a string.
 #[derive(Debug, Clone, Default)]
 pub struct UnitRegistry {
-    units: HashMap<String, u32>,
+    units: HashMap<String, u32, BuildHasherDefault<Fnv>>,
     list: Vec<Unit>,
+}
+
+/// FNV-1a: unit codes are 2 to 5 bytes and looked up for every event, where
+/// SipHash's setup dominates. The key set is fixed (the reference data), so
+/// lookups of untrusted codes cannot degrade the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl UnitRegistry {

@@ -4,7 +4,7 @@
 //! order whatever the arrival order, so a late `accepted` or
 //! `supplement_received` still gives the right answer.
 
-use crate::keys::{KeyMap, pair_key};
+use crate::keys::{StrKeyMap, str_key};
 use crate::units::UnitRegistry;
 use chrono::{DateTime, FixedOffset};
 use model::calendar::{DAY_MINUTES, WorkCalendar};
@@ -34,7 +34,8 @@ const NEVER: i64 = i64::MAX;
 
 /// One dossier's history so far, in event-time terms whatever the arrival
 /// order: the earliest time of each milestone and every due date it was
-/// given. About 100 bytes, so that a national backlog fits in memory.
+/// given. 88 bytes with its id inline (ids up to 22 bytes), so that a
+/// national backlog fits in memory.
 #[derive(Debug, Clone)]
 struct History {
     /// The channel of the `accepted` event (of any event until then).
@@ -48,28 +49,73 @@ struct History {
     resolved: i64,
     /// (event time, due date) of `accepted` and `supplement_received`.
     dues: Dues,
-    id: Box<str>,
+    id: Id,
 }
 
-/// Due-date changes; nearly every dossier has exactly one, kept inline.
-#[derive(Debug, Clone, Default)]
-enum Dues {
-    #[default]
-    None,
-    One((i64, i64)),
-    Many(Vec<(i64, i64)>),
+/// A dossier id, inline when it is short (the common case), so that a
+/// dossier costs no second allocation.
+#[derive(Debug, Clone)]
+enum Id {
+    Inline(u8, [u8; 22]),
+    Heap(Box<str>),
+}
+
+impl Id {
+    fn new(s: &str) -> Self {
+        let b = s.as_bytes();
+        if b.len() <= 22 {
+            let mut bytes = [0u8; 22];
+            bytes[..b.len()].copy_from_slice(b);
+            Id::Inline(b.len() as u8, bytes)
+        } else {
+            Id::Heap(s.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Id::Inline(len, bytes) => &bytes[..usize::from(*len)],
+            Id::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    fn is(&self, s: &str) -> bool {
+        self.as_bytes() == s.as_bytes()
+    }
+
+    fn as_str(&self) -> &str {
+        // Built from a whole `&str`, so always valid UTF-8.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+/// Due-date changes; nearly every dossier has exactly one, kept inline
+/// (`first.0 == NEVER` when there is none).
+#[derive(Debug, Clone)]
+struct Dues {
+    first: (i64, i64),
+    /// Later changes (a supplement received), rare: a thin pointer keeps
+    /// every other dossier 16 bytes smaller than an inline `Vec` would.
+    #[allow(clippy::box_collection)]
+    more: Option<Box<Vec<(i64, i64)>>>,
+}
+
+impl Default for Dues {
+    fn default() -> Self {
+        Self {
+            first: (NEVER, NEVER),
+            more: None,
+        }
+    }
 }
 
 impl Dues {
     fn push(&mut self, d: (i64, i64)) {
-        *self = match std::mem::take(self) {
-            Dues::None => Dues::One(d),
-            Dues::One(a) => Dues::Many(vec![a, d]),
-            Dues::Many(mut v) => {
-                v.push(d);
-                Dues::Many(v)
-            }
-        };
+        if self.first.0 == NEVER {
+            self.first = d;
+        } else {
+            self.more.get_or_insert_with(Box::default).push(d);
+        }
     }
 
     fn sorted(&self) -> Vec<(i64, i64)> {
@@ -79,12 +125,11 @@ impl Dues {
     }
 
     fn iter(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
-        let all: &[(i64, i64)] = match self {
-            Dues::None => &[],
-            Dues::One(d) => std::slice::from_ref(d),
-            Dues::Many(v) => v,
-        };
-        all.iter().copied()
+        let more: &[(i64, i64)] = self.more.as_deref().map_or(&[], Vec::as_slice);
+        (self.first.0 != NEVER)
+            .then_some(self.first)
+            .into_iter()
+            .chain(more.iter().copied())
     }
 }
 
@@ -118,8 +163,8 @@ impl History {
             accepted: NEVER,
             finished: NEVER,
             resolved: NEVER,
-            dues: Dues::None,
-            id: id.into(),
+            dues: Dues::default(),
+            id: Id::new(id),
         }
     }
 
@@ -186,17 +231,68 @@ impl History {
 /// parts of an input.
 #[derive(Debug, Clone, Default)]
 pub struct Dossiers {
-    by_unit: Vec<KeyMap<History>>,
-    len: usize,
+    /// Per unit: dossiers keyed by the 64-bit hash of their id.
+    by_unit: Vec<StrKeyMap<History>>,
+    /// Dossiers whose id hash collided with another's of the same unit
+    /// (a few in billions), by unit.
+    overflow: Vec<(u32, History)>,
 }
 
 impl Dossiers {
-    fn unit_mut(&mut self, unit: u32) -> &mut KeyMap<History> {
+    fn unit_mut(&mut self, unit: u32) -> &mut StrKeyMap<History> {
         let i = unit as usize;
         if self.by_unit.len() <= i {
-            self.by_unit.resize_with(i + 1, KeyMap::default);
+            self.by_unit.resize_with(i + 1, StrKeyMap::default);
         }
         &mut self.by_unit[i]
+    }
+
+    /// The history of dossier `id` of `unit`, created if new.
+    fn slot(&mut self, unit: u32, id: &str) -> &mut History {
+        let key = str_key(id);
+        let collides = self.unit_mut(unit).get(&key).is_some_and(|h| !h.id.is(id));
+        if !collides {
+            return self
+                .unit_mut(unit)
+                .entry(key)
+                .or_insert_with(|| History::new(id));
+        }
+        let i = match self
+            .overflow
+            .iter()
+            .position(|(u, h)| *u == unit && h.id.is(id))
+        {
+            Some(i) => i,
+            None => {
+                self.overflow.push((unit, History::new(id)));
+                self.overflow.len() - 1
+            }
+        };
+        &mut self.overflow[i].1
+    }
+
+    /// Every history of `unit`.
+    fn of_unit(&self, unit: usize) -> impl Iterator<Item = &History> {
+        self.by_unit
+            .get(unit)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .chain(
+                self.overflow
+                    .iter()
+                    .filter(move |(u, _)| *u as usize == unit)
+                    .map(|(_, h)| h),
+            )
+    }
+
+    fn units(&self) -> usize {
+        self.by_unit.len().max(
+            self.overflow
+                .iter()
+                .map(|(u, _)| *u as usize + 1)
+                .max()
+                .unwrap_or(0),
+        )
     }
 
     /// Fold one event in; anything but a dossier event of a known unit is
@@ -207,17 +303,10 @@ impl Dossiers {
         else {
             return;
         };
-        let unit = e.unit.as_str();
-        let Some(index) = units.index(unit) else {
+        let Some(index) = units.index(e.unit.as_str()) else {
             return;
         };
-        let key = pair_key(unit, id);
-        let map = self.unit_mut(index);
-        let before = map.len();
-        map.entry(key)
-            .or_insert_with(|| History::new(id))
-            .add(e, status);
-        self.len += map.len() - before;
+        self.slot(index, id).add(e, status);
     }
 
     /// Fold another part's dossiers in.
@@ -226,49 +315,57 @@ impl Dossiers {
             if theirs.is_empty() {
                 continue;
             }
-            let mine = self.unit_mut(unit as u32);
-            let before = mine.len();
-            if mine.is_empty() {
-                *mine = theirs;
-            } else {
-                for (k, h) in theirs {
-                    match mine.entry(k) {
-                        std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().merge(h),
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(h);
-                        }
-                    }
-                }
+            let unit = unit as u32;
+            if self.unit_mut(unit).is_empty() {
+                *self.unit_mut(unit) = theirs;
+                continue;
             }
-            self.len += mine.len() - before;
+            for (_, h) in theirs {
+                self.merge_one(unit, h);
+            }
         }
+        for (unit, h) in other.overflow {
+            self.merge_one(unit, h);
+        }
+    }
+
+    fn merge_one(&mut self, unit: u32, h: History) {
+        // Merging into a new history gives `h` itself.
+        let id = h.id.as_str().to_owned();
+        self.slot(unit, &id).merge(h);
     }
 
     /// The dossiers of the units `keep` admits (by dense index).
     pub fn subset(&self, keep: impl Fn(u32) -> bool) -> Dossiers {
-        let by_unit: Vec<KeyMap<History>> = self
-            .by_unit
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                if keep(i as u32) {
-                    m.clone()
-                } else {
-                    KeyMap::default()
-                }
-            })
-            .collect();
-        let len = by_unit.iter().map(|m| m.len()).sum();
-        Dossiers { by_unit, len }
+        Dossiers {
+            by_unit: self
+                .by_unit
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    if keep(i as u32) {
+                        m.clone()
+                    } else {
+                        StrKeyMap::default()
+                    }
+                })
+                .collect(),
+            overflow: self
+                .overflow
+                .iter()
+                .filter(|(u, _)| keep(*u))
+                .cloned()
+                .collect(),
+        }
     }
 
     /// Dossiers known.
     pub fn len(&self) -> usize {
-        self.len
+        self.by_unit.iter().map(|m| m.len()).sum::<usize>() + self.overflow.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Every dossier's facts, grouped by the dense index of its unit.
@@ -280,28 +377,51 @@ impl Dossiers {
     }
 
     /// Every dossier's facts, grouped by unit and, with `by_procedure`,
-    /// by the packed procedure code (0 otherwise).
+    /// by the packed procedure code (0 otherwise). Units are shared out
+    /// between the cores: the calendar arithmetic per dossier is the
+    /// report's largest cost after folding.
     pub fn facts_by(
         &self,
         calendar: &WorkCalendar,
         by_procedure: bool,
     ) -> HashMap<(u32, u64), UnitFacts> {
-        let mut out: HashMap<(u32, u64), UnitFacts> = HashMap::new();
-        for (unit, map) in self.by_unit.iter().enumerate() {
-            for h in map.values() {
-                if let Some(accepted) = History::seen(h.accepted) {
-                    let dim = if by_procedure { h.procedure } else { 0 };
-                    facts_of(
-                        h,
-                        accepted,
-                        calendar,
-                        out.entry((unit as u32, dim)).or_default(),
-                    );
+        let units = self.units();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let facts_of_units = |range: std::ops::Range<usize>| {
+            let mut out: HashMap<(u32, u64), UnitFacts> = HashMap::new();
+            for unit in range {
+                for h in self.of_unit(unit) {
+                    if let Some(accepted) = History::seen(h.accepted) {
+                        let dim = if by_procedure { h.procedure } else { 0 };
+                        let f = out.entry((unit as u32, dim)).or_default();
+                        facts_of(h, accepted, calendar, f);
+                    }
                 }
             }
+            out.retain(|_, f| *f != UnitFacts::default());
+            out
+        };
+        if workers == 1 || self.len() < 10_000 {
+            return facts_of_units(0..units);
         }
-        out.retain(|_, f| *f != UnitFacts::default());
-        out
+        let step = units.div_ceil(workers);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = (0..workers)
+                .map(|w| {
+                    let range = (w * step).min(units)..((w + 1) * step).min(units);
+                    s.spawn(move || facts_of_units(range))
+                })
+                .collect();
+            let mut out = HashMap::new();
+            for p in parts {
+                // A worker can only panic on a bug; fail loudly rather than
+                // report partial numbers.
+                out.extend(p.join().expect("a facts worker panicked"));
+            }
+            out
+        })
     }
 
     /// Dossiers accepted at or before `as_of` and not finished by then,
@@ -315,14 +435,14 @@ impl Dossiers {
         keep: impl Fn(&str) -> bool,
     ) -> Vec<OpenDossier> {
         let mut out = Vec::new();
-        for (i, map) in self.by_unit.iter().enumerate() {
+        for i in 0..self.units() {
             let Some(unit) = units.at(i as u32).map(|u| u.code.as_str()) else {
                 continue;
             };
-            if map.is_empty() || !keep(unit) {
+            if !keep(unit) {
                 continue;
             }
-            for h in map.values() {
+            for h in self.of_unit(i) {
                 if h.accepted > as_of || h.finished <= as_of {
                     continue;
                 }
@@ -334,7 +454,7 @@ impl Dossiers {
                     _ => BacklogState::NotDue,
                 };
                 out.push(OpenDossier {
-                    dossier_id: h.id.to_string(),
+                    dossier_id: h.id.as_str().to_owned(),
                     unit: unit.to_owned(),
                     procedure_code: unpack_procedure(h.procedure),
                     channel: h.channel.map(Channel::as_str),
@@ -429,17 +549,14 @@ pub type DossiersCheckpoint = Vec<(String, Vec<HistoryRow>)>;
 
 impl Dossiers {
     pub fn checkpoint(&self, units: &UnitRegistry) -> DossiersCheckpoint {
-        self.by_unit
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !m.is_empty())
-            .filter_map(|(i, m)| {
+        (0..self.units())
+            .filter_map(|i| {
                 let code = units.at(i as u32)?.code.as_str().to_owned();
-                let rows = m
-                    .values()
+                let rows: Vec<HistoryRow> = self
+                    .of_unit(i)
                     .map(|h| {
                         (
-                            h.id.to_string(),
+                            h.id.as_str().to_owned(),
                             h.procedure,
                             h.channel,
                             h.channel_from_accepted,
@@ -450,7 +567,7 @@ impl Dossiers {
                         )
                     })
                     .collect();
-                Some((code, rows))
+                (!rows.is_empty()).then_some((code, rows))
             })
             .collect()
     }
@@ -463,7 +580,6 @@ impl Dossiers {
             let Some(index) = units.index(&code) else {
                 continue;
             };
-            let map = out.unit_mut(index);
             for (
                 id,
                 procedure,
@@ -475,16 +591,14 @@ impl Dossiers {
                 dues,
             ) in rows
             {
-                let mut h = History::new(&id);
+                let h = out.slot(index, &id);
                 (h.procedure, h.channel, h.channel_from_accepted) =
                     (procedure, channel, channel_from_accepted);
                 (h.accepted, h.finished, h.resolved) = (accepted, finished, resolved);
                 for d in dues {
                     h.dues.push(d);
                 }
-                map.insert(pair_key(&code, &id), h);
             }
-            out.len += out.by_unit[index as usize].len();
         }
         out
     }
@@ -606,6 +720,33 @@ mod tests {
 
     fn units() -> UnitRegistry {
         UnitRegistry::embedded().unwrap()
+    }
+
+    #[test]
+    fn a_colliding_id_hash_is_kept_apart_not_merged() {
+        let mut d = Dossiers::default();
+        // Pretend "D-other" hashed to the key of "D-1".
+        d.unit_mut(0)
+            .insert(str_key("D-1"), History::new("D-other"));
+        d.slot(0, "D-1").accepted = 100;
+        d.slot(0, "D-1").resolved = 200;
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.overflow.len(), 1);
+        assert_eq!(
+            d.slot(0, "D-1").resolved,
+            200,
+            "found again in the overflow"
+        );
+        assert_eq!(
+            d.by_unit[0][&str_key("D-1")].accepted,
+            NEVER,
+            "the resident is untouched"
+        );
+        let ids: Vec<&str> = d.of_unit(0).map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, vec!["D-other", "D-1"]);
+        let long = "x".repeat(40);
+        assert_eq!(Id::new(&long).as_str(), long);
+        assert_eq!(Id::new("00070-000000123").as_str(), "00070-000000123");
     }
 
     fn ts(s: &str) -> i64 {

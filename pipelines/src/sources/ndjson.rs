@@ -81,7 +81,12 @@ pub fn decode_lines(
 /// A JSON object's top-level members, in order, with strings borrowed from
 /// the input unless they hold escapes. Nested values are skipped and seen
 /// as [`Cell::Other`]; the contract has none.
-struct Flat<'a>(Vec<(Cow<'a, str>, Cell<'a>)>);
+struct Flat<'a> {
+    members: Vec<(Cow<'a, str>, Cell<'a>)>,
+    /// For each contract field (in [`super::FIELDS`] order), the index of
+    /// its member (the last one if repeated), or `u8::MAX`.
+    slots: [u8; super::FIELDS.len()],
+}
 
 enum Cell<'a> {
     Null,
@@ -93,8 +98,8 @@ enum Cell<'a> {
 
 impl Record for Flat<'_> {
     fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        // The last of repeated members wins, as in `serde_json::Value`.
-        let (_, cell) = self.0.iter().rev().find(|(k, _)| k == field)?;
+        let slot = self.slots[super::field_index(field)?];
+        let (_, cell) = self.members.get(usize::from(slot))?;
         Some(match cell {
             Cell::Null => return None,
             Cell::Text(t) => FieldValue::Text(t),
@@ -106,7 +111,7 @@ impl Record for Flat<'_> {
 
     fn unknown_fields(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for (k, _) in &self.0 {
+        for (k, _) in &self.members {
             if field_type(k).is_none() && !out.iter().any(|o| o == k) {
                 out.push(k.to_string());
             }
@@ -198,10 +203,19 @@ impl<'de> de::Deserialize<'de> for Flat<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut members = Vec::with_capacity(16);
+                let mut slots = [u8::MAX; super::FIELDS.len()];
                 while let Some((Str(k), v)) = map.next_entry::<Str<'de>, Cell<'de>>()? {
+                    // The last of repeated members wins, as in
+                    // `serde_json::Value`. Past 255 members a record is
+                    // not one the contract allows anyway.
+                    if let (Some(f), Ok(i)) = (super::field_index(&k), u8::try_from(members.len()))
+                        && i < u8::MAX
+                    {
+                        slots[f] = i;
+                    }
                     members.push((k, v));
                 }
-                Ok(Flat(members))
+                Ok(Flat { members, slots })
             }
         }
         d.deserialize_map(V)

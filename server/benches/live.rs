@@ -287,6 +287,7 @@ async fn client(
     ready: tokio::sync::mpsc::Sender<()>,
     sent: Sent,
     stop: tokio::sync::watch::Receiver<bool>,
+    per_province: u64,
 ) -> anyhow::Result<Vec<Duration>> {
     // A browser is not on the server's cores; these clients are. Their
     // library's default 128 KiB read buffer is zeroed on every read, which
@@ -321,7 +322,8 @@ async fn client(
                 let (Some(b), Some(c)) = (base, count) else {
                     continue;
                 };
-                let covered = c - b;
+                // Each batch adds `per_province` to the watched count.
+                let covered = c.saturating_sub(b) / per_province.max(1);
                 let sent = sent.lock().unwrap_or_else(|p| p.into_inner());
                 for i in seen..covered.min(sent.len() as u64) {
                     latencies.push(now.duration_since(sent[i as usize]));
@@ -391,6 +393,7 @@ async fn main() -> anyhow::Result<()> {
             ready_tx.clone(),
             sent.clone(),
             stop_rx.clone(),
+            per_province as u64,
         )));
         // Connect in waves so the listen backlog never overflows.
         if i % 200 == 199 {

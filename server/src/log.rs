@@ -422,6 +422,66 @@ impl LogReader {
         out.truncate(batch_start);
         Ok(out)
     }
+    /// Whole committed batches from the current offset as raw bytes, about
+    /// `max_bytes` of them (at least one batch), for a caller that checks
+    /// and parses the records on other threads ([`parse_records`]). Only
+    /// each line's commit flag is read here. Blocking.
+    pub fn read_raw(&mut self, committed: u64, max_bytes: usize) -> Result<Vec<u8>, LogError> {
+        let mut out = Vec::new();
+        if self.offset >= committed {
+            return Ok(out);
+        }
+        let io = |source| LogError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut file = File::open(&self.path).map_err(io)?;
+        file.seek(SeekFrom::Start(self.offset)).map_err(io)?;
+        let mut reader = BufReader::with_capacity(1 << 20, file.take(committed - self.offset));
+        let mut batch_end = 0;
+        loop {
+            let n = reader.read_until(b'\n', &mut out).map_err(io)?;
+            if n == 0 || out.last() != Some(&b'\n') {
+                break;
+            }
+            let line = &out[out.len() - n..];
+            if line.len() > 10 && line[9] == b'c' {
+                batch_end = out.len();
+                if batch_end >= max_bytes {
+                    break;
+                }
+            }
+        }
+        // A batch whose commit line was not reached is read again next time.
+        out.truncate(batch_end);
+        self.offset += batch_end as u64;
+        Ok(out)
+    }
+}
+
+/// Check and parse raw log records (whole lines, from [`LogReader::read_raw`]
+/// at byte `base`). A record that fails its checksum or does not parse is
+/// reported as a rejection naming its byte offset, never skipped silently.
+pub fn parse_records(bytes: &[u8], base: u64) -> pipelines::sources::Decoded {
+    let mut out = pipelines::sources::Decoded::default();
+    let mut pos = base;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        match parse_line(line) {
+            Ok(l) => out.events.push((0, l.record.event)),
+            Err(message) => out.rejected.push(pipelines::sources::Rejection {
+                line: 0,
+                event_id: None,
+                errors: vec![pipelines::sources::FieldError {
+                    field: "$".into(),
+                    rule: "log_record".into(),
+                    message: format!("corrupt log record at byte {pos}: {message}"),
+                }],
+                raw: String::from_utf8_lossy(&line[..line.len().min(4096)]).into_owned(),
+            }),
+        }
+        pos += line.len() as u64;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -432,6 +492,39 @@ mod tests {
     fn ev(id: &str) -> Event {
         let at = chrono::DateTime::parse_from_rfc3339("2025-11-20T08:00:00+07:00").unwrap();
         Event::new(id, EventKind::Meeting, at, UnitCode::parse("BTC").unwrap())
+    }
+
+    #[test]
+    fn raw_reads_cut_whole_batches_and_the_parser_names_a_corrupt_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path()).unwrap();
+        log.append("s", &[ev("a"), ev("b")]).unwrap();
+        log.append("s", &[ev("c")]).unwrap();
+        let committed = log.committed();
+        let mut r = LogReader::new(log.path().to_owned(), 0);
+        // At least one whole batch, even when asked for one byte.
+        let first = r.read_raw(committed, 1).unwrap();
+        let second = r.read_raw(committed, usize::MAX).unwrap();
+        assert!(r.read_raw(committed, usize::MAX).unwrap().is_empty());
+        assert_eq!(r.offset(), committed);
+        let ids = |d: &pipelines::sources::Decoded| -> Vec<String> {
+            d.events.iter().map(|(_, e)| e.event_id.clone()).collect()
+        };
+        assert_eq!(ids(&parse_records(&first, 0)), ["a", "b"]);
+        let base = first.len() as u64;
+        assert_eq!(ids(&parse_records(&second, base)), ["c"]);
+        // A flipped byte inside the JSON fails the checksum.
+        let mut bad = first.clone();
+        let i = bad.iter().position(|b| *b == b'{').unwrap() + 3;
+        bad[i] ^= 0x01;
+        let d = parse_records(&bad, 0);
+        assert_eq!(ids(&d), ["b"]);
+        assert_eq!(d.rejected.len(), 1);
+        assert!(
+            d.rejected[0].errors[0]
+                .message
+                .contains("at byte 0: checksum mismatch")
+        );
     }
 
     #[test]

@@ -47,8 +47,17 @@ pub enum Chunk {
         batch: RecordBatch,
         first_line: usize,
     },
-    /// Events decoded already (the event log, CSV), or a decoder's result.
+    /// Events decoded already (CSV), or a decoder's result.
     Decoded { input: usize, decoded: Decoded },
+    /// Bytes a caller's parser turns into events on the worker (the
+    /// server's event log: checksums and JSON); `base` is passed on to it
+    /// (the log's byte offset of the first record).
+    Raw {
+        input: usize,
+        bytes: Vec<u8>,
+        base: u64,
+        parse: fn(&[u8], u64) -> Decoded,
+    },
 }
 
 /// What a parallel fold produced.
@@ -140,6 +149,12 @@ where
                 parquet::validate_batch(&batch, first_line, &units, checks),
             ),
             Chunk::Decoded { input, decoded } => (input, decoded),
+            Chunk::Raw {
+                input,
+                bytes,
+                base,
+                parse,
+            } => (input, parse(&bytes, base)),
         };
         out.rejected
             .extend(decoded.rejected.into_iter().map(|r| (input, r)));

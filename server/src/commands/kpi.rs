@@ -5,8 +5,8 @@ use anyhow::{Context, Result, bail};
 use pipelines::kpi::batch::{self, Chunk};
 use pipelines::kpi::fold::Breakdown;
 use pipelines::kpi::report::{self, Level, ReportSpec};
+use pipelines::sources::Format;
 use pipelines::sources::validate::Checks;
-use pipelines::sources::{Decoded, Format};
 use pipelines::units::UnitRegistry;
 use pipelines::windows::periods::Period;
 use std::io::Write;
@@ -82,16 +82,17 @@ fn log_chunks(
     }
     // Read-only: works beside a running server, and leaves an uncommitted
     // tail unread.
+    // Workers check and parse the records; here only whole batches are cut.
     let mut reader = crate::log::LogReader::new(dir.join(crate::log::FILE_NAME), 0);
     Ok(std::iter::from_fn(move || {
-        match reader.read(u64::MAX, batch::MICRO_BATCH) {
-            Ok(records) if records.is_empty() => None,
-            Ok(records) => Some(Ok(Chunk::Decoded {
+        let base = reader.offset();
+        match reader.read_raw(u64::MAX, batch::NDJSON_CHUNK) {
+            Ok(bytes) if bytes.is_empty() => None,
+            Ok(bytes) => Some(Ok(Chunk::Raw {
                 input,
-                decoded: Decoded {
-                    events: records.into_iter().map(|r| (0, r.event)).collect(),
-                    rejected: Vec::new(),
-                },
+                bytes,
+                base,
+                parse: crate::log::parse_records,
             })),
             Err(e) => Some(Err(pipelines::Error::Input(std::io::Error::other(
                 e.to_string(),
@@ -131,6 +132,7 @@ pub fn run(args: Args) -> Result<()> {
         args.by.unwrap_or_default(),
     )?;
     let (events, rejected) = (outcome.fold.events, outcome.rejected);
+    let folded = started.elapsed();
     let rows = report::report_of(outcome.fold, &units, &calendar, spec)?;
     for (input, name) in names.iter().enumerate() {
         let mine: Vec<_> = rejected.iter().filter(|(i, _)| *i == input).collect();
@@ -148,7 +150,6 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let folded = started.elapsed();
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -165,7 +166,7 @@ pub fn run(args: Args) -> Result<()> {
     out.flush()?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{events} events ({} rejected) -> {} rows in {:.2} s (read and fold {:.2} s on {workers} workers): {:.0} events/s",
+        "{events} events ({} rejected) -> {} rows in {:.2} s (read, decode and fold {:.2} s on {workers} workers): {:.0} events/s",
         rejected.len(),
         rows.len(),
         secs,

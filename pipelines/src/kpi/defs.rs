@@ -336,6 +336,11 @@ pub fn score_766(value_of: impl Fn(&str) -> Option<f64>) -> Option<f64> {
     (possible > 0.0).then(|| earned * 100.0 / possible)
 }
 
+/// Volumes compared with the same part of the same period a year before
+/// (targets: documents −15 % and meetings −10 % a year), with the target
+/// change in percent.
+pub const YEAR_ON_YEAR: &[(&str, f64)] = &[("documents", -15.0), ("meetings", -10.0)];
+
 /// Counts reported as they are, next to the ratios.
 pub const COUNTS: &[&str] = &["overdue_open", "due_soon_open"];
 

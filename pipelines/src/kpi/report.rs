@@ -9,7 +9,7 @@
 //! ```
 
 use super::defs::{
-    COUNTS, KPIS, at_resolution, counter_index, counter_names, processing_bucket,
+    COUNTS, KPIS, YEAR_ON_YEAR, at_resolution, counter_index, counter_names, processing_bucket,
     processing_percentile, score_766,
 };
 use super::dossiers;
@@ -102,6 +102,20 @@ pub struct KpiRow {
     pub processing_hours: ProcessingTime,
     /// The 766-style composite score, 0–100 ([`super::defs::score_766`]).
     pub score_766: Option<f64>,
+    /// Documents and meetings against the same part of the period a year
+    /// before, by name; empty when the events reach back less than a year.
+    pub year_on_year: BTreeMap<&'static str, VolumeChange>,
+}
+
+/// A volume against the same part of the same period a year before.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolumeChange {
+    pub this_period: i64,
+    pub year_before: i64,
+    /// Percent change; `None` when there was nothing a year before.
+    pub change_pct: Option<f64>,
+    /// The yearly target change in percent (documents −15, meetings −10).
+    pub target_pct: f64,
 }
 
 /// Percentiles of the processing-time histogram, in working hours.
@@ -111,6 +125,65 @@ pub struct ProcessingTime {
     pub resolved: i64,
     pub p50: Option<f64>,
     pub p90: Option<f64>,
+}
+
+/// The year-on-year volumes ([`YEAR_ON_YEAR`]) per level key and breakdown
+/// value as running totals over hours, so the volume of any window is two
+/// binary searches.
+struct VolumeIndex {
+    by_key: HashMap<(String, u64), RunningTotals>,
+}
+
+/// (hour start, totals of the volumes up to and including that hour).
+type RunningTotals = Vec<(i64, Vec<i64>)>;
+
+impl VolumeIndex {
+    fn new<'a>(partials: &Partials, key: impl Fn(u32) -> Option<&'a str>) -> Self {
+        let idx: Vec<usize> = YEAR_ON_YEAR
+            .iter()
+            .filter_map(|(n, _)| counter_index(n))
+            .collect();
+        let mut by_key: HashMap<(String, u64), RunningTotals> = HashMap::new();
+        for ((unit, hour, dim), v) in partials {
+            let vals: Vec<i64> = idx.iter().map(|i| v[*i]).collect();
+            if vals.iter().all(|x| *x == 0) {
+                continue;
+            }
+            let Some(k) = key(*unit) else { continue };
+            by_key
+                .entry((k.to_owned(), *dim))
+                .or_default()
+                .push((*hour, vals));
+        }
+        for list in by_key.values_mut() {
+            list.sort_unstable_by_key(|(h, _)| *h);
+            let mut acc = vec![0i64; idx.len()];
+            for (_, v) in list.iter_mut() {
+                for (a, x) in acc.iter_mut().zip(v.iter()) {
+                    *a += x;
+                }
+                v.clone_from(&acc);
+            }
+        }
+        Self { by_key }
+    }
+
+    /// Volumes of the hours starting in `[from, to)`.
+    fn sum(&self, key: &(String, u64), from: i64, to: i64) -> Vec<i64> {
+        let zero = vec![0; YEAR_ON_YEAR.len()];
+        let Some(list) = self.by_key.get(key) else {
+            return zero;
+        };
+        let upto = |t: i64| {
+            let n = list.partition_point(|(h, _)| *h < t);
+            n.checked_sub(1).map_or(zero.clone(), |i| list[i].1.clone())
+        };
+        upto(to)
+            .iter()
+            .zip(upto(from))
+            .map(|(b, a)| b - a)
+            .collect()
+    }
 }
 
 /// A span's start (+1) or end (-1) for one counter: (time, counter index,
@@ -201,6 +274,9 @@ pub fn rows(
         }
     }
     let code = |i: u32| units.at(i).map(|u| u.code.as_str());
+    let volumes = VolumeIndex::new(&partials, |u| {
+        code(u).and_then(|c| spec.level.key(c, units))
+    });
 
     // Event counters: merge hours into (key, period).
     let mut sums: BTreeMap<(i64, String, u64), Vec<i64>> = BTreeMap::new();
@@ -298,8 +374,36 @@ pub fn rows(
                 })
                 .collect();
             let score_766 = score_766(|k| kpis.get(k).and_then(|v| v.value));
+            let year_on_year = if spec.period == Period::All {
+                BTreeMap::new()
+            } else {
+                let end = spec.period.next(start).min(newest + 1);
+                let before = volumes.sum(
+                    &(key.clone(), dim),
+                    Period::year_before(start),
+                    Period::year_before(end),
+                );
+                YEAR_ON_YEAR
+                    .iter()
+                    .zip(before)
+                    .filter(|(_, last)| *last > 0)
+                    .map(|(&(name, target_pct), last)| {
+                        let now = v[idx(name)];
+                        (
+                            name,
+                            VolumeChange {
+                                this_period: now,
+                                year_before: last,
+                                change_pct: Some((now - last) as f64 * 100.0 / last as f64),
+                                target_pct,
+                            },
+                        )
+                    })
+                    .collect()
+            };
             KpiRow {
                 score_766,
+                year_on_year,
                 procedure: super::dossiers::unpack_procedure(dim),
                 period: spec.period.label(start),
                 period_start: if spec.period == Period::All {
@@ -370,6 +474,9 @@ pub fn csv_header() -> Vec<String> {
         ]
         .map(String::from),
     );
+    for (name, _) in YEAR_ON_YEAR {
+        h.extend([format!("{name}_year_before"), format!("{name}_change_pct")]);
+    }
     h
 }
 
@@ -399,7 +506,69 @@ pub fn write_csv(rows: &[KpiRow], out: impl std::io::Write) -> std::io::Result<(
         let hours = |h: Option<f64>| h.map_or(String::new(), |h| format!("{h:.1}"));
         rec.extend([p.resolved.to_string(), hours(p.p50), hours(p.p90)]);
         rec.push(r.score_766.map_or(String::new(), |s| format!("{s:.1}")));
+        for (name, _) in YEAR_ON_YEAR {
+            let v = r.year_on_year.get(name);
+            rec.extend([
+                v.map_or(String::new(), |v| v.year_before.to_string()),
+                v.and_then(|v| v.change_pct)
+                    .map_or(String::new(), |p| format!("{p:.1}")),
+            ]);
+        }
         w.write_record(rec).map_err(io)?;
     }
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::{ndjson, validate::Checks};
+
+    fn meetings(at: &str, n: usize, tag: &str) -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"event_id":"{tag}{i}","kind":"meeting","occurred_at":"{at}","unit":"01","meeting_id":"M{tag}{i}","mode":"video"}}"#
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn volumes_compare_with_the_same_part_of_the_period_a_year_before() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let input = [
+            // a year before: 10 meetings early in the month, 7 later on
+            meetings("2024-11-02T09:00:00+07:00", 10, "a"),
+            meetings("2024-11-20T09:00:00+07:00", 7, "b"),
+            // this year, up to the 3rd: 9 meetings
+            meetings("2025-11-03T09:00:00+07:00", 9, "c"),
+        ]
+        .join("\n");
+        let d = ndjson::decode(input.as_bytes(), &units, Checks::default());
+        assert!(d.rejected.is_empty());
+        let events: Vec<Event> = d.events.into_iter().map(|(_, e)| e).collect();
+        let spec = ReportSpec {
+            level: Level::Province,
+            period: Period::Month,
+            chunk: 1000,
+        };
+        let rows = report(&events, units, &WorkCalendar::default(), spec)
+            .await
+            .unwrap();
+        let now = rows.iter().find(|r| r.period == "2025-11").unwrap();
+        let m = &now.year_on_year["meetings"];
+        // Only the part of November 2024 up to 3 November counts.
+        assert_eq!((m.this_period, m.year_before), (9, 10));
+        assert_eq!(m.change_pct, Some(-10.0));
+        assert_eq!(m.target_pct, -10.0);
+        assert!(
+            !now.year_on_year.contains_key("documents"),
+            "no documents a year before"
+        );
+        // The complete November 2024 has nothing a year before it.
+        let then = rows.iter().find(|r| r.period == "2024-11").unwrap();
+        assert!(then.year_on_year.is_empty());
+    }
 }

@@ -101,6 +101,24 @@ impl Period {
         }
     }
 
+    /// The same instant one year earlier in local time (29 February falls
+    /// back to the 28th), for the year-on-year comparisons.
+    pub fn year_before(t: i64) -> i64 {
+        let tz = vn_offset();
+        let local = DateTime::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .with_timezone(&tz)
+            .naive_local();
+        let date = local.date();
+        let earlier = date
+            .with_year(date.year() - 1)
+            .or_else(|| NaiveDate::from_ymd_opt(date.year() - 1, date.month(), 28))
+            .unwrap_or(date);
+        tz.from_local_datetime(&earlier.and_time(local.time()))
+            .single()
+            .map_or(t, |d| d.timestamp())
+    }
+
     /// A readable label of the period starting at `start`, in local time.
     pub fn label(self, start: i64) -> String {
         if self == Self::All {
@@ -133,6 +151,19 @@ fn midnight(d: NaiveDate, tz: &FixedOffset) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_year_before_keeps_the_local_date_and_time() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        assert_eq!(
+            Period::year_before(t("2025-11-20T10:30:00+07:00")),
+            t("2024-11-20T10:30:00+07:00")
+        );
+        assert_eq!(
+            Period::year_before(t("2024-02-29T00:00:00+07:00")),
+            t("2023-02-28T00:00:00+07:00")
+        );
+    }
 
     fn t(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp()

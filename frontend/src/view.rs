@@ -227,6 +227,26 @@ fn Kpis(unit: String) -> impl IntoView {
             )
         })
     };
+    let summary =
+        move || {
+            row.with(|r| {
+            let hours = |v: &Value| v.as_f64().map_or("–".into(), |h| format!("{h:.1} h"));
+            let p = &r["processing_hours"];
+            let processing = match p["resolved"].as_u64() {
+                Some(n) if n > 0 => format!(
+                    "Processing time of the {} dossiers resolved (working hours): p50 {}, p90 {}.",
+                    fmt_int(n),
+                    hours(&p["p50"]),
+                    hours(&p["p90"])
+                ),
+                _ => "No dossier resolved in this period yet.".to_owned(),
+            };
+            format!(
+                "{processing} 766-style score: {} / 100 (the indicators events can carry).",
+                r["score_766"].as_f64().map_or("–".into(), |s| format!("{s:.1}"))
+            )
+        })
+        };
     view! {
         <main class="tight">
             <section class="panel">
@@ -237,6 +257,7 @@ fn Kpis(unit: String) -> impl IntoView {
                     <tbody>{rows}</tbody>
                 </table>
                 <p class="empty">{counts}</p>
+                <p class="empty" id="kpi-summary">{summary}</p>
             </section>
         </main>
     }

@@ -101,6 +101,14 @@ async fn a_live_number_changes_after_an_ingest() {
         .await
         .unwrap();
     assert_eq!(kpi_rows, 11);
+    // The composite score and processing time under the table: the sample
+    // day has accepted dossiers, so the score has indicators with data.
+    browser
+        .wait_text("#kpi-summary", Duration::from_secs(10), |t| {
+            t.contains("766-style score: ") && !t.contains("score: –")
+        })
+        .await
+        .unwrap();
     save_screenshot(&mut browser, "dashboard.png").await;
 
     // Signing out ends the session and returns to the form.

@@ -28,20 +28,24 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-fn peak_rss_mb() -> f64 {
+/// A memory line of /proc/self/status (`VmHWM`, `VmRSS`) in MB.
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(str::to_owned))
         })
         .and_then(|l| {
             l.split_whitespace()
-                .nth(1)
+                .next()
                 .and_then(|k| k.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM")
 }
 
 fn main() {
@@ -118,19 +122,7 @@ fn main() {
 }
 
 fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    status_mb("VmRSS")
 }
 
 /// Resident memory per open dossier: one million accepted, unresolved

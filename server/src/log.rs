@@ -381,6 +381,20 @@ impl LogReader {
         self.offset
     }
 
+    /// The log from the current offset up to `committed`, buffered.
+    fn open_from_offset(&self, committed: u64) -> Result<BufReader<std::io::Take<File>>, LogError> {
+        let io = |source| LogError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut file = File::open(&self.path).map_err(io)?;
+        file.seek(SeekFrom::Start(self.offset)).map_err(io)?;
+        Ok(BufReader::with_capacity(
+            1 << 20,
+            file.take(committed.saturating_sub(self.offset)),
+        ))
+    }
+
     /// Read whole committed batches from the current offset up to
     /// `committed` bytes, stopping after the batch that reaches `max`
     /// records. With `committed = u64::MAX` (reading a log no server is
@@ -394,9 +408,7 @@ impl LogReader {
             path: self.path.clone(),
             source,
         };
-        let mut file = File::open(&self.path).map_err(io)?;
-        file.seek(SeekFrom::Start(self.offset)).map_err(io)?;
-        let mut reader = BufReader::with_capacity(1 << 20, file.take(committed - self.offset));
+        let mut reader = self.open_from_offset(committed)?;
         let mut line = Vec::new();
         let (mut pos, mut batch_start) = (self.offset, 0);
         // Stop at a batch boundary once `max` is reached; a batch is never split.
@@ -435,9 +447,7 @@ impl LogReader {
             path: self.path.clone(),
             source,
         };
-        let mut file = File::open(&self.path).map_err(io)?;
-        file.seek(SeekFrom::Start(self.offset)).map_err(io)?;
-        let mut reader = BufReader::with_capacity(1 << 20, file.take(committed - self.offset));
+        let mut reader = self.open_from_offset(committed)?;
         let mut batch_end = 0;
         loop {
             let n = reader.read_until(b'\n', &mut out).map_err(io)?;

@@ -150,4 +150,42 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn folds_of_parts_merged_in_any_order_equal_one_pass(seed in 1u64..10_000, order in any::<u64>(), cuts in proptest::collection::vec(0.0f64..1.0, 1..5)) {
+        use pipelines::kpi::fold::{Fold, Folder};
+        use pipelines::kpi::report::report_of;
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let calendar = sample_data::calendar().unwrap();
+        let mut events = generate(seed, 1);
+        shuffle(&mut events, order);
+        let spec = ReportSpec { level: Level::Commune, period: Period::Hour, chunk: 1000 };
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let whole = rt.block_on(report(&events, units.clone(), &calendar, spec)).unwrap();
+        // Cut the arrival order into parts, fold each alone, send one
+        // through a checkpoint, and merge them last part first.
+        let mut at: Vec<usize> = cuts.iter().map(|c| (c * events.len() as f64) as usize).collect();
+        at.push(0);
+        at.push(events.len());
+        at.sort_unstable();
+        let folder = Folder::new(units.clone());
+        let mut parts: Vec<Fold> = at
+            .windows(2)
+            .map(|w| {
+                let mut f = Fold::default();
+                for chunk in events[w[0]..w[1]].chunks(700) {
+                    rt.block_on(folder.fold(chunk, &mut f)).unwrap();
+                }
+                f
+            })
+            .collect();
+        let json = serde_json::to_vec(&parts[0].checkpoint(&units)).unwrap();
+        parts[0] = Fold::restore(serde_json::from_slice(&json).unwrap(), &units);
+        let mut merged = Fold::default();
+        for p in parts.into_iter().rev() {
+            merged.merge(p);
+        }
+        let rows = report_of(merged, &units, &calendar, spec).unwrap();
+        prop_assert_eq!(rows, whole);
+    }
 }

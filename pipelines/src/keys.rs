@@ -1,10 +1,10 @@
-//! 128-bit keys for identities made of two strings, and hash containers
-//! over them that do not hash a second time.
+//! Hash keys, and hash containers over them that do not hash a second time.
 //!
-//! The event log's dedup set keys (source, event_id) this way, and the KPI
-//! engine keys dossiers by (unit, dossier_id): a fixed 16 bytes an entry
-//! instead of two heap strings, and at a billion keys the chance of any
-//! collision is about 1e-21.
+//! The event log's dedup set keys (source, event_id) by a 128-bit
+//! [`pair_key`]: a fixed 16 bytes an entry instead of two heap strings, and
+//! at a billion keys the chance of any collision is about 1e-21. The KPI
+//! engine keys each unit's dossiers by the 64-bit [`str_key`] of the id and
+//! checks the stored id, so a collision is detected rather than merged.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -53,8 +53,6 @@ pub type StrKeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// A set of [`pair_key`]s.
 pub type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
-/// A map keyed by [`pair_key`]s.
-pub type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<KeyHasher>>;
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ use crate::checkpoint;
 use crate::log::LogReader;
 use model::live::topics;
 use pipelines::kpi::fold::{Fold, Folder};
+use pipelines::windows::batch::to_record_batch;
 use pipelines::windows::minute::MinuteWindows;
 use pipelines::windows::watermark::{Verdict, Watermarks};
 use std::sync::atomic::Ordering;
@@ -55,9 +56,11 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
                 }
             }
             state.kpis.set_watermarks(&watermarks);
-            let changed = windows.apply(&events).await?;
+            // One Arrow batch for both the minute windows and the KPI fold.
+            let batch = to_record_batch(&events, &state.units)?;
+            let changed = windows.apply_batch(batch.clone()).await?;
             let mut part = Fold::default();
-            folder.fold(&events, &mut part).await?;
+            folder.fold_batch(batch, &events, &mut part).await?;
             state.kpis.apply(part, offset);
             let rows: Vec<_> = changed.iter().map(|code| windows.row(code)).collect();
             // The overview first: its deltas are the largest and its
@@ -105,7 +108,6 @@ async fn resume(
 ) -> anyhow::Result<(MinuteWindows, Watermarks, u64)> {
     let cfg = &state.config.engine;
     let fresh = || MinuteWindows::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
-    state.kpis.replace(Fold::default(), 0);
     if cfg.checkpoint_secs == 0 {
         return Ok((fresh(), Watermarks::default(), 0));
     }

@@ -381,14 +381,18 @@ impl LogReader {
         self.offset
     }
 
-    /// The log from the current offset up to `committed`, buffered.
-    fn open_from_offset(&self, committed: u64) -> Result<BufReader<std::io::Take<File>>, LogError> {
-        let io = |source| LogError::Io {
+    fn io(&self, source: std::io::Error) -> LogError {
+        LogError::Io {
             path: self.path.clone(),
             source,
-        };
-        let mut file = File::open(&self.path).map_err(io)?;
-        file.seek(SeekFrom::Start(self.offset)).map_err(io)?;
+        }
+    }
+
+    /// The log from the current offset up to `committed`, buffered.
+    fn open_from_offset(&self, committed: u64) -> Result<BufReader<std::io::Take<File>>, LogError> {
+        let mut file = File::open(&self.path).map_err(|e| self.io(e))?;
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(|e| self.io(e))?;
         Ok(BufReader::with_capacity(
             1 << 20,
             file.take(committed.saturating_sub(self.offset)),
@@ -404,17 +408,15 @@ impl LogReader {
         if self.offset >= committed {
             return Ok(out);
         }
-        let io = |source| LogError::Io {
-            path: self.path.clone(),
-            source,
-        };
         let mut reader = self.open_from_offset(committed)?;
         let mut line = Vec::new();
         let (mut pos, mut batch_start) = (self.offset, 0);
         // Stop at a batch boundary once `max` is reached; a batch is never split.
         while !(batch_start == out.len() && out.len() >= max) {
             line.clear();
-            let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.io(e))?;
             if n == 0 || line.last() != Some(&b'\n') {
                 break;
             }
@@ -434,6 +436,7 @@ impl LogReader {
         out.truncate(batch_start);
         Ok(out)
     }
+
     /// Whole committed batches from the current offset as raw bytes, about
     /// `max_bytes` of them (at least one batch), for a caller that checks
     /// and parses the records on other threads ([`parse_records`]). Only
@@ -443,14 +446,10 @@ impl LogReader {
         if self.offset >= committed {
             return Ok(out);
         }
-        let io = |source| LogError::Io {
-            path: self.path.clone(),
-            source,
-        };
         let mut reader = self.open_from_offset(committed)?;
         let mut batch_end = 0;
         loop {
-            let n = reader.read_until(b'\n', &mut out).map_err(io)?;
+            let n = reader.read_until(b'\n', &mut out).map_err(|e| self.io(e))?;
             if n == 0 || out.last() != Some(&b'\n') {
                 break;
             }
@@ -486,7 +485,7 @@ pub fn parse_records(bytes: &[u8], base: u64) -> pipelines::sources::Decoded {
                     rule: "log_record".into(),
                     message: format!("corrupt log record at byte {pos}: {message}"),
                 }],
-                raw: String::from_utf8_lossy(&line[..line.len().min(4096)]).into_owned(),
+                raw: pipelines::sources::cut_raw(line),
             }),
         }
         pos += line.len() as u64;

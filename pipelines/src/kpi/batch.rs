@@ -253,7 +253,6 @@ pub fn parquet_chunks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kpi::fold::Breakdown;
     use crate::kpi::report::{Level, ReportSpec, report, report_of};
     use crate::windows::periods::Period;
 
@@ -352,8 +351,7 @@ mod tests {
             chunk: MICRO_BATCH,
         };
         let json = serde_json::to_vec(&out.fold.checkpoint(&units)).unwrap();
-        let back =
-            super::super::fold::Fold::restore(serde_json::from_slice(&json).unwrap(), &units);
+        let back = Fold::restore(serde_json::from_slice(&json).unwrap(), &units);
         assert_eq!(back.dossiers.len(), out.fold.dossiers.len());
         let full = report_of(out.fold.clone(), &units, &calendar, spec).unwrap();
         assert_eq!(full, report_of(back, &units, &calendar, spec).unwrap());

@@ -331,8 +331,8 @@ impl Dossiers {
 
     fn merge_one(&mut self, unit: u32, h: History) {
         // Merging into a new history gives `h` itself.
-        let id = h.id.as_str().to_owned();
-        self.slot(unit, &id).merge(h);
+        let slot = self.slot(unit, h.id.as_str());
+        slot.merge(h);
     }
 
     /// The dossiers of the units `keep` admits (by dense index).
@@ -366,14 +366,6 @@ impl Dossiers {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Every dossier's facts, grouped by the dense index of its unit.
-    pub fn facts(&self, calendar: &WorkCalendar) -> HashMap<u32, UnitFacts> {
-        self.facts_by(calendar, false)
-            .into_iter()
-            .map(|((unit, _), f)| (unit, f))
-            .collect()
     }
 
     /// Every dossier's facts, grouped by unit and, with `by_procedure`,
@@ -604,37 +596,6 @@ impl Dossiers {
     }
 }
 
-/// The backlog at `as_of` of a set of events (see [`Dossiers::open_at`]).
-pub fn open_dossiers(
-    events: &[Event],
-    units: &UnitRegistry,
-    calendar: &WorkCalendar,
-    as_of: i64,
-    keep: impl Fn(&str) -> bool,
-) -> Vec<OpenDossier> {
-    let mut d = Dossiers::default();
-    for e in events {
-        d.add(e, units);
-    }
-    d.open_at(units, calendar, as_of, keep)
-}
-
-/// Derive every dossier's facts of a set of events, by unit code.
-pub fn facts(
-    events: &[Event],
-    units: &UnitRegistry,
-    calendar: &WorkCalendar,
-) -> HashMap<String, UnitFacts> {
-    let mut d = Dossiers::default();
-    for e in events {
-        d.add(e, units);
-    }
-    d.facts(calendar)
-        .into_iter()
-        .filter_map(|(i, f)| Some((units.at(i)?.code.as_str().to_owned(), f)))
-        .collect()
-}
-
 /// One dossier's on-time resolution and state spans.
 fn facts_of(h: &History, accepted: i64, calendar: &WorkCalendar, f: &mut UnitFacts) {
     let dues = h.dues.sorted();
@@ -720,6 +681,38 @@ mod tests {
 
     fn units() -> UnitRegistry {
         UnitRegistry::embedded().unwrap()
+    }
+
+    fn dossiers_of(events: &[Event], units: &UnitRegistry) -> Dossiers {
+        let mut d = Dossiers::default();
+        for e in events {
+            d.add(e, units);
+        }
+        d
+    }
+
+    /// The backlog at `as_of` of a set of events.
+    fn open_dossiers(
+        events: &[Event],
+        units: &UnitRegistry,
+        calendar: &WorkCalendar,
+        as_of: i64,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<OpenDossier> {
+        dossiers_of(events, units).open_at(units, calendar, as_of, keep)
+    }
+
+    /// Every dossier's facts of a set of events, by unit code.
+    fn facts(
+        events: &[Event],
+        units: &UnitRegistry,
+        calendar: &WorkCalendar,
+    ) -> HashMap<String, UnitFacts> {
+        dossiers_of(events, units)
+            .facts_by(calendar, false)
+            .into_iter()
+            .filter_map(|((i, _), f)| Some((units.at(i)?.code.as_str().to_owned(), f)))
+            .collect()
     }
 
     #[test]

@@ -79,12 +79,12 @@ impl Fold {
             self.breakdown, other.breakdown,
             "folds of one breakdown merge"
         );
-        if other.partials.len() > self.partials.len() && self.partials.len() < 1024 {
-            let mine = std::mem::replace(&mut self.partials, other.partials);
-            add_sums(&mut self.partials, mine);
-        } else {
-            add_sums(&mut self.partials, other.partials);
+        // Sums commute: add the smaller map into the larger.
+        let mut theirs = other.partials;
+        if theirs.len() > self.partials.len() {
+            std::mem::swap(&mut self.partials, &mut theirs);
         }
+        add_sums(&mut self.partials, theirs);
         self.dossiers.merge(other.dossiers);
         self.span = match (self.span, other.span) {
             (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
@@ -92,9 +92,7 @@ impl Fold {
         };
         self.events += other.events;
     }
-}
 
-impl Fold {
     /// The part of the fold that belongs to the units `keep` admits (by
     /// dense index), keeping the whole fold's time span: the event-time
     /// clock is shared, so a quiet unit's open dossiers still age.
@@ -216,10 +214,24 @@ impl Folder {
             return Ok(());
         }
         let batch = to_record_batch(events, &self.units)?;
-        self.ctx.register_batch(super::BATCH_TABLE, batch)?;
-        let result = self.ctx.sql(&self.sql).await?.collect().await;
-        self.ctx.deregister_table(super::BATCH_TABLE)?;
-        add_partials(&mut into.partials, &result?, &self.units)?;
+        self.fold_batch(batch, events, into).await
+    }
+
+    /// [`Self::fold`] with the events' Arrow batch ([`to_record_batch`])
+    /// already built, so that a caller that also runs the minute windows
+    /// over the same events builds it once.
+    pub async fn fold_batch(
+        &self,
+        batch: RecordBatch,
+        events: &[Event],
+        into: &mut Fold,
+    ) -> Result<()> {
+        into.breakdown = self.breakdown;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let result = super::query_batch(&self.ctx, &self.sql, batch).await?;
+        add_partials(&mut into.partials, &result, &self.units)?;
         let (mut lo, mut hi) = into.span.unwrap_or((i64::MAX, i64::MIN));
         for e in events {
             let t = e.occurred_at.timestamp();

@@ -13,6 +13,19 @@ pub mod report;
 /// The name the current micro-batch is registered under.
 pub const BATCH_TABLE: &str = "batch";
 
+/// Run `sql` over `batch`, registered in `ctx` as [`BATCH_TABLE`] for the
+/// length of the query (and unregistered whatever the outcome).
+pub(crate) async fn query_batch(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+    batch: arrow::record_batch::RecordBatch,
+) -> crate::Result<Vec<arrow::record_batch::RecordBatch>> {
+    ctx.register_batch(BATCH_TABLE, batch)?;
+    let result = async { ctx.sql(sql).await?.collect().await }.await;
+    ctx.deregister_table(BATCH_TABLE)?;
+    Ok(result?)
+}
+
 /// Accepted and online-accepted dossiers per top unit (province or
 /// ministry) per one-minute event-time bucket: the numerator and
 /// denominator of "online dossiers" [3.3].

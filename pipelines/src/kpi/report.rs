@@ -127,25 +127,23 @@ pub struct ProcessingTime {
     pub p90: Option<f64>,
 }
 
-/// The year-on-year volumes ([`YEAR_ON_YEAR`]) per level key and breakdown
-/// value as running totals over hours, so the volume of any window is two
-/// binary searches.
-struct VolumeIndex {
-    by_key: HashMap<(String, u64), RunningTotals>,
-}
+/// The year-on-year volumes ([`YEAR_ON_YEAR`]) of one hour.
+type Volumes = [i64; YEAR_ON_YEAR.len()];
 
-/// (hour start, totals of the volumes up to and including that hour).
-type RunningTotals = Vec<(i64, Vec<i64>)>;
+/// The year-on-year volumes per level key and breakdown value as running
+/// totals over hours, so the volume of any window is two binary searches.
+struct VolumeIndex {
+    /// (hour start, totals up to and including that hour), by hour.
+    by_key: HashMap<(String, u64), Vec<(i64, Volumes)>>,
+}
 
 impl VolumeIndex {
     fn new<'a>(partials: &Partials, key: impl Fn(u32) -> Option<&'a str>) -> Self {
-        let idx: Vec<usize> = YEAR_ON_YEAR
-            .iter()
-            .filter_map(|(n, _)| counter_index(n))
-            .collect();
-        let mut by_key: HashMap<(String, u64), RunningTotals> = HashMap::new();
+        let idx: [usize; YEAR_ON_YEAR.len()] =
+            std::array::from_fn(|i| counter_index(YEAR_ON_YEAR[i].0).unwrap_or(0));
+        let mut by_key: HashMap<(String, u64), Vec<(i64, Volumes)>> = HashMap::new();
         for ((unit, hour, dim), v) in partials {
-            let vals: Vec<i64> = idx.iter().map(|i| v[*i]).collect();
+            let vals = idx.map(|i| v[i]);
             if vals.iter().all(|x| *x == 0) {
                 continue;
             }
@@ -157,32 +155,29 @@ impl VolumeIndex {
         }
         for list in by_key.values_mut() {
             list.sort_unstable_by_key(|(h, _)| *h);
-            let mut acc = vec![0i64; idx.len()];
+            let mut acc: Volumes = [0; YEAR_ON_YEAR.len()];
             for (_, v) in list.iter_mut() {
                 for (a, x) in acc.iter_mut().zip(v.iter()) {
                     *a += x;
                 }
-                v.clone_from(&acc);
+                *v = acc;
             }
         }
         Self { by_key }
     }
 
     /// Volumes of the hours starting in `[from, to)`.
-    fn sum(&self, key: &(String, u64), from: i64, to: i64) -> Vec<i64> {
-        let zero = vec![0; YEAR_ON_YEAR.len()];
+    fn sum(&self, key: &(String, u64), from: i64, to: i64) -> Volumes {
         let Some(list) = self.by_key.get(key) else {
-            return zero;
+            return [0; YEAR_ON_YEAR.len()];
         };
         let upto = |t: i64| {
             let n = list.partition_point(|(h, _)| *h < t);
-            n.checked_sub(1).map_or(zero.clone(), |i| list[i].1.clone())
+            n.checked_sub(1)
+                .map_or([0; YEAR_ON_YEAR.len()], |i| list[i].1)
         };
-        upto(to)
-            .iter()
-            .zip(upto(from))
-            .map(|(b, a)| b - a)
-            .collect()
+        let (b, a) = (upto(to), upto(from));
+        std::array::from_fn(|i| b[i] - a[i])
     }
 }
 
@@ -353,6 +348,10 @@ pub fn rows(
     }
 
     let idx = |n: &str| counter_index(n).unwrap_or(0);
+    // Positions of the processing-time bucket counters, in bucket order.
+    let processing: Vec<usize> = (0..width)
+        .filter(|i| names[*i].starts_with("processing_"))
+        .collect();
     let rows = sums
         .into_iter()
         .map(|((start, key, dim), v)| {
@@ -417,12 +416,7 @@ pub fn rows(
                 overdue_open: v[idx(COUNTS[0])],
                 due_soon_open: v[idx(COUNTS[1])],
                 processing_hours: {
-                    let buckets: Vec<i64> = names
-                        .iter()
-                        .zip(&v)
-                        .filter(|(n, _)| n.starts_with("processing_"))
-                        .map(|(_, c)| *c)
-                        .collect();
+                    let buckets: Vec<i64> = processing.iter().map(|i| v[*i]).collect();
                     ProcessingTime {
                         resolved: buckets.iter().sum(),
                         p50: processing_percentile(&buckets, 0.5),

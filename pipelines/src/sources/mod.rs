@@ -195,7 +195,9 @@ pub fn field_index(name: &str) -> Option<usize> {
 /// Longest record kept verbatim in a rejection.
 pub(crate) const RAW_KEEP: usize = 4096;
 
-pub(crate) fn cut_raw(raw: &[u8]) -> String {
+/// The record as received, cut to 4 KiB at a character boundary, for a
+/// rejection's `raw`.
+pub fn cut_raw(raw: &[u8]) -> String {
     let mut end = raw.len().min(RAW_KEEP);
     while end > 0 && end < raw.len() && (raw[end] & 0xC0) == 0x80 {
         end -= 1;

@@ -78,8 +78,8 @@ pub fn decode_lines(
     out
 }
 
-/// A JSON object's top-level members, in order, with strings borrowed from
-/// the input unless they hold escapes. Nested values are skipped and seen
+/// A JSON object's top-level members, in order, with names and strings
+/// borrowed from the input unless they hold escapes. Nested values are skipped and seen
 /// as [`Cell::Other`]; the contract has none.
 struct Flat<'a> {
     members: Vec<(Cow<'a, str>, Cell<'a>)>,
@@ -117,31 +117,6 @@ impl Record for Flat<'_> {
             }
         }
         out
-    }
-}
-
-/// A string that borrows from the input when it can.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de> de::Deserialize<'de> for Str<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
@@ -204,7 +179,12 @@ impl<'de> de::Deserialize<'de> for Flat<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut members = Vec::with_capacity(16);
                 let mut slots = [u8::MAX; super::FIELDS.len()];
-                while let Some((Str(k), v)) = map.next_entry::<Str<'de>, Cell<'de>>()? {
+                // JSON member names are strings; a key reads as the same
+                // borrowed-when-possible text as a value.
+                while let Some((key, v)) = map.next_entry::<Cell<'de>, Cell<'de>>()? {
+                    let Cell::Text(k) = key else {
+                        return Err(de::Error::custom("a member name is not a string"));
+                    };
                     // The last of repeated members wins, as in
                     // `serde_json::Value`. Past 255 members a record is
                     // not one the contract allows anyway.

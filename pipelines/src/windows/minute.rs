@@ -7,9 +7,9 @@
 
 use super::batch::{bin_starts_micros, to_record_batch};
 use crate::error::Result;
-use crate::kpi::{BATCH_TABLE, MINUTE_ONLINE_DOSSIERS};
+use crate::kpi::{MINUTE_ONLINE_DOSSIERS, query_batch};
 use crate::units::UnitRegistry;
-use arrow::array::AsArray;
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use chrono::{DateTime, FixedOffset};
 use datafusion::prelude::SessionContext;
@@ -69,15 +69,23 @@ impl MinuteWindows {
     /// Fold a micro-batch into the windows; returns the top units whose rows
     /// changed.
     pub async fn apply(&mut self, events: &[Event]) -> Result<BTreeSet<String>> {
-        let mut changed = BTreeSet::new();
         if events.is_empty() {
-            return Ok(changed);
+            return Ok(BTreeSet::new());
         }
         let batch = to_record_batch(events, &self.units)?;
-        self.ctx.register_batch(BATCH_TABLE, batch)?;
-        let result = self.ctx.sql(MINUTE_ONLINE_DOSSIERS).await?.collect().await;
-        self.ctx.deregister_table(BATCH_TABLE)?;
-        for rb in result? {
+        self.apply_batch(batch).await
+    }
+
+    /// [`Self::apply`] for a micro-batch already in Arrow form
+    /// ([`to_record_batch`]), so that a caller folding the same events
+    /// elsewhere builds it once.
+    pub async fn apply_batch(&mut self, batch: RecordBatch) -> Result<BTreeSet<String>> {
+        let mut changed = BTreeSet::new();
+        if batch.num_rows() == 0 {
+            return Ok(changed);
+        }
+        let result = query_batch(&self.ctx, MINUTE_ONLINE_DOSSIERS, batch).await?;
+        for rb in result {
             let unit = rb.column(0).as_string::<i32>();
             let minute = bin_starts_micros(rb.column(1).as_ref())?;
             let accepted = rb.column(2).as_primitive::<Int64Type>();

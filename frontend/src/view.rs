@@ -320,7 +320,7 @@ fn Live(topic: String, user: User) -> impl IntoView {
                     <tbody>
                         <For
                             each=move || live.rows.get()
-                            key=|r: &ProvinceRow| (r.code.clone(), r.accepted, r.online, r.minutes.len())
+                            key=|r: &ProvinceRow| (r.code.clone(), r.accepted, r.online, r.minutes.len(), r.final_before.clone(), r.corrections)
                             children=move |r: ProvinceRow| view! { <Row row=r /> }
                         />
                     </tbody>
@@ -416,13 +416,26 @@ fn Row(row: ProvinceRow) -> impl IntoView {
             let h = 22.0 * m.accepted as f64 / peak as f64;
             let x = i as f64 * 120.0 / n as f64;
             let w = (120.0 / n as f64 - 1.0).max(1.0);
-            view! { <rect x=x y=24.0 - h width=w height=h><title>{format!("{}: {} accepted, {} online", &m.minute[11..16], m.accepted, m.online)}</title></rect> }
+            // Early (not yet final) buckets are lighter; buckets changed
+            // after they were final are marked as corrected.
+            let (class, note) = if m.corrections > 0 {
+                ("corrected", format!(", corrected {}× after final", m.corrections))
+            } else if m.is_final(&row.final_before) {
+                ("final", String::new())
+            } else {
+                ("early", ", early result".to_owned())
+            };
+            let title = format!("{}: {} accepted, {} online{note}", m.minute.get(11..16).unwrap_or(""), m.accepted, m.online);
+            view! { <rect class=class x=x y=24.0 - h width=w height=h><title>{title}</title></rect> }
         })
         .collect_view();
     view! {
         <tr data-code=row.code.clone()>
             <td class="name">{row.name.clone()} <span class="code">{row.code.clone()}</span></td>
-            <td class="num">{fmt_int(row.accepted)}</td>
+            <td class="num">
+                {fmt_int(row.accepted)}
+                {(row.corrections > 0).then(|| view! { <span class="revised" title="late events changed final minutes">{format!("±{}", row.corrections)}</span> })}
+            </td>
             <td class="num">{fmt_int(row.online)}</td>
             <td class="bar">
                 <div class="track">

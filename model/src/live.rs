@@ -103,6 +103,8 @@ mod tests {
             online: 0,
             minutes_from: String::new(),
             minutes: vec![],
+            final_before: String::new(),
+            corrections: 0,
         }
     }
 
@@ -125,6 +127,7 @@ mod tests {
             minute: minute.into(),
             accepted,
             online: 0,
+            corrections: 0,
         }
     }
 
@@ -247,6 +250,8 @@ mod replica_tests {
             online: 0,
             minutes_from: String::new(),
             minutes: vec![],
+            final_before: String::new(),
+            corrections: 0,
         }
     }
 

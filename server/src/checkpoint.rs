@@ -19,8 +19,10 @@ use std::path::{Path, PathBuf};
 
 /// The checkpoint file inside a data directory.
 pub const FILE_NAME: &str = "checkpoint.json";
-/// 2: the KPI fold joined the window state; 3: the per-source watermarks.
-const VERSION: u32 = 3;
+/// 2: the KPI fold joined the window state; 3: the per-source watermarks;
+/// 4: corrections per minute bucket and the watermark results were final
+/// behind.
+const VERSION: u32 = 4;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -105,8 +107,9 @@ mod tests {
             offset,
             WindowsCheckpoint {
                 max_event_micros: 7,
-                bins: vec![("01".into(), vec![(0, 2, 1)])],
-                totals: vec![("01".into(), 2, 1)],
+                final_before_micros: 5,
+                bins: vec![("01".into(), vec![(0, 2, 1, 1)])],
+                totals: vec![("01".into(), 2, 1, 1)],
             },
             FoldCheckpoint {
                 partials: vec![("01".into(), 3600, 0, vec![1, 2])],

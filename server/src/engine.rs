@@ -58,7 +58,11 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             state.kpis.set_watermarks(&watermarks);
             // One Arrow batch for both the minute windows and the KPI fold.
             let batch = to_record_batch(&events, &state.units)?;
+            // Judged against the watermark the rows published so far were
+            // final behind (a change there is a correction); the rows
+            // published now are final behind the advanced one.
             let changed = windows.apply_batch(batch.clone()).await?;
+            windows.set_final_before(watermarks.watermark(&lateness));
             let mut part = Fold::default();
             folder.fold_batch(batch, &events, &mut part).await?;
             state.kpis.apply(part, offset);

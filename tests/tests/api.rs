@@ -532,6 +532,8 @@ async fn late_events_are_corrections_and_too_late_ones_are_counted_not_folded() 
                 "GOVPULSE__ENGINE__CORRECTION_HORIZON_SECS".into(),
                 "3600".into(),
             ),
+            // Rows reach back to the late event's minute.
+            ("GOVPULSE__ENGINE__ROW_MINUTES".into(), "60".into()),
         ],
         ..Default::default()
     })
@@ -542,8 +544,27 @@ async fn late_events_are_corrections_and_too_late_ones_are_counted_not_folded() 
     };
     let on_time = [ev("a", "10:00"), ev("b", "10:01"), ev("c", "10:01")].join("\n");
     assert_eq!(app.ingest(&on_time).await.unwrap().0, 200);
-    // 30 minutes behind the source's newest event: late, folded in.
+    app.settle().await.unwrap();
+    let overview = app.get_json("/api/v1/overview").await.unwrap();
+    let hanoi = row(&overview, "01").unwrap();
+    // Final behind the watermark: 10:01 less one minute of lateness.
+    assert_eq!(hanoi["final_before"], "2025-11-20T10:00:00+07:00");
+    assert_eq!(hanoi["corrections"], 0);
+    // 30 minutes behind the source's newest event: late, folded in, and
+    // its minute was final: the change reaches clients as a correction.
     assert_eq!(app.ingest(&ev("late", "09:31")).await.unwrap().0, 200);
+    app.settle().await.unwrap();
+    let overview = app.get_json("/api/v1/overview").await.unwrap();
+    let hanoi = row(&overview, "01").unwrap();
+    assert_eq!(hanoi["corrections"], 1, "{hanoi}");
+    let corrected: Vec<_> = hanoi["minutes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["corrections"].as_u64().unwrap_or(0) > 0)
+        .map(|m| m["minute"].as_str().unwrap())
+        .collect();
+    assert_eq!(corrected, ["2025-11-20T09:31:00+07:00"], "{hanoi}");
     // Three hours behind: beyond the one-hour horizon.
     assert_eq!(app.ingest(&ev("too-late", "07:00")).await.unwrap().0, 200);
     app.settle().await.unwrap();

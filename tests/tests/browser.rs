@@ -79,13 +79,24 @@ async fn a_live_number_changes_after_an_ingest() {
         .unwrap();
     assert_eq!(as_number(&after), 125);
     let hanoi = browser
-        .eval("document.querySelector('#provinces tr[data-code=\"01\"] td.num').textContent")
+        .eval("document.querySelector('#provinces tr[data-code=\"01\"] td.num').firstChild.textContent")
         .await
         .unwrap();
     assert!(
         as_number(hanoi.as_str().unwrap()) >= 5,
         "Hà Nội row: {hanoi}"
     );
+    // 08:31 is behind the watermark of the sample stream: the five events
+    // changed a final minute, and the row shows the correction.
+    let marks = browser
+        .eval(
+            "(() => { const r = document.querySelector('#provinces tr[data-code=\"01\"]'); \
+             return [r.querySelector('.revised')?.textContent, \
+                     r.querySelectorAll('rect.corrected').length]; })()",
+        )
+        .await
+        .unwrap();
+    assert_eq!(marks, serde_json::json!(["±1", 1]), "Hà Nội row marks");
 
     // Every KPI of the newest day against its target, from the REST API.
     browser

@@ -4,6 +4,12 @@
 //! state, so an event that arrives late still lands in its own minute.
 //! Buckets older than the retention behind the newest event time are pruned;
 //! unit totals keep counting.
+//!
+//! Buckets that end at or before the global watermark
+//! ([`MinuteWindows::set_final_before`]) are final. Live results are
+//! emitted early, before that; a late event that still lands in a final
+//! bucket is a *correction*, counted on the bucket and on the unit, so the
+//! changed row reaches clients flagged as one.
 
 use super::batch::{bin_starts_micros, to_record_batch};
 use crate::error::Result;
@@ -29,6 +35,8 @@ pub fn local_offset() -> FixedOffset {
 struct Counts {
     accepted: u64,
     online: u64,
+    /// Changes after the bucket was final.
+    corrections: u64,
 }
 
 /// Keyed state of the one-minute windows.
@@ -41,6 +49,8 @@ pub struct MinuteWindows {
     bins: HashMap<String, BTreeMap<i64, Counts>>,
     totals: HashMap<String, Counts>,
     max_event_micros: i64,
+    /// Buckets ending at or before this (UTC µs) are final.
+    final_before_micros: i64,
 }
 
 impl std::fmt::Debug for MinuteWindows {
@@ -63,6 +73,18 @@ impl MinuteWindows {
             bins: HashMap::new(),
             totals: HashMap::new(),
             max_event_micros: i64::MIN,
+            final_before_micros: i64::MIN,
+        }
+    }
+
+    /// Advance the global watermark (Unix seconds) behind which the rows
+    /// are final. The engine calls this after each micro-batch, before
+    /// publishing its rows; a later batch that changes a bucket behind it
+    /// changes what clients were told is final, which counts as a
+    /// correction. Depends on log order only, like the watermark itself.
+    pub fn set_final_before(&mut self, watermark: Option<i64>) {
+        if let Some(w) = watermark {
+            self.final_before_micros = self.final_before_micros.max(w.saturating_mul(1_000_000));
         }
     }
 
@@ -92,9 +114,12 @@ impl MinuteWindows {
             let online = rb.column(3).as_primitive::<Int64Type>();
             for (i, start) in minute.into_iter().enumerate() {
                 let Some(start) = start else { continue };
+                let correction =
+                    u64::from(start.saturating_add(MINUTE_MICROS) <= self.final_before_micros);
                 let part = Counts {
                     accepted: accepted.value(i).max(0) as u64,
                     online: online.value(i).max(0) as u64,
+                    corrections: correction,
                 };
                 let code = unit.value(i).to_owned();
                 let bin = self
@@ -105,9 +130,11 @@ impl MinuteWindows {
                     .or_default();
                 bin.accepted += part.accepted;
                 bin.online += part.online;
+                bin.corrections += part.corrections;
                 let total = self.totals.entry(code.clone()).or_default();
                 total.accepted += part.accepted;
                 total.online += part.online;
+                total.corrections += part.corrections;
                 self.max_event_micros = self.max_event_micros.max(start);
                 changed.insert(code);
             }
@@ -145,6 +172,7 @@ impl MinuteWindows {
                         .unwrap_or_default(),
                     accepted: c.accepted,
                     online: c.online,
+                    corrections: c.corrections,
                 }
             })
             .collect::<Vec<MinuteCount>>();
@@ -158,6 +186,11 @@ impl MinuteWindows {
                 .map(|m| m.minute.clone())
                 .unwrap_or_default(),
             minutes,
+            final_before: DateTime::from_timestamp_micros(self.final_before_micros)
+                .filter(|_| self.final_before_micros > i64::MIN)
+                .map(|t| t.with_timezone(&tz).to_rfc3339())
+                .unwrap_or_default(),
+            corrections: total.corrections,
         }
     }
 
@@ -171,7 +204,9 @@ impl MinuteWindows {
             let mut v: Vec<_> = m
                 .iter()
                 .map(|(code, bins)| {
-                    let bins = bins.iter().map(|(start, c)| (*start, c.accepted, c.online));
+                    let bins = bins
+                        .iter()
+                        .map(|(start, c)| (*start, c.accepted, c.online, c.corrections));
                     (code.clone(), bins.collect())
                 })
                 .collect();
@@ -181,11 +216,12 @@ impl MinuteWindows {
         let mut totals: Vec<_> = self
             .totals
             .iter()
-            .map(|(code, c)| (code.clone(), c.accepted, c.online))
+            .map(|(code, c)| (code.clone(), c.accepted, c.online, c.corrections))
             .collect();
         totals.sort();
         WindowsCheckpoint {
             max_event_micros: self.max_event_micros,
+            final_before_micros: self.final_before_micros,
             bins: sorted(&self.bins),
             totals,
         }
@@ -200,14 +236,27 @@ impl MinuteWindows {
     ) -> Self {
         let mut w = Self::new(units, retention_minutes, row_minutes);
         w.max_event_micros = checkpoint.max_event_micros;
+        w.final_before_micros = checkpoint.final_before_micros;
         for (code, bins) in checkpoint.bins {
             let bins = bins
                 .into_iter()
-                .map(|(start, accepted, online)| (start, Counts { accepted, online }));
+                .map(|(start, accepted, online, corrections)| {
+                    let c = Counts {
+                        accepted,
+                        online,
+                        corrections,
+                    };
+                    (start, c)
+                });
             w.bins.insert(code, bins.collect());
         }
-        for (code, accepted, online) in checkpoint.totals {
-            w.totals.insert(code, Counts { accepted, online });
+        for (code, accepted, online, corrections) in checkpoint.totals {
+            let c = Counts {
+                accepted,
+                online,
+                corrections,
+            };
+            w.totals.insert(code, c);
         }
         // A checkpoint from a server with a longer retention.
         w.prune();
@@ -222,18 +271,21 @@ impl MinuteWindows {
     }
 }
 
-/// One minute bin: (start in UTC microseconds, accepted, online).
-pub type BinCounts = (i64, u64, u64);
+/// One minute bin: (start in UTC microseconds, accepted, online,
+/// corrections).
+pub type BinCounts = (i64, u64, u64, u64);
 
 /// The state of [`MinuteWindows`] as plain data, ordered by unit code so
 /// the same state always serialises to the same bytes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WindowsCheckpoint {
     pub max_event_micros: i64,
+    /// The global watermark the last results were final behind (UTC µs).
+    pub final_before_micros: i64,
     /// Per top unit: its minute bins.
     pub bins: Vec<(String, Vec<BinCounts>)>,
-    /// Per top unit: (accepted, online) since the log began.
-    pub totals: Vec<(String, u64, u64)>,
+    /// Per top unit: (accepted, online, corrections) since the log began.
+    pub totals: Vec<(String, u64, u64, u64)>,
 }
 
 #[cfg(test)]
@@ -339,6 +391,59 @@ mod tests {
         }
         assert_eq!(after.checkpoint(), whole.checkpoint());
         assert_eq!(after.rows(), whole.rows());
+    }
+
+    #[tokio::test]
+    async fn a_change_behind_the_watermark_is_a_correction() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let mut w = MinuteWindows::new(units.clone(), 48 * 60, 10);
+        let first = accepted("a", "2025-11-20T08:05:00+07:00", "01", "online");
+        w.apply(&events(&first, &units)).await.unwrap();
+        // Before any watermark nothing is final.
+        assert_eq!(w.row("01").final_before, "");
+        // Final behind 08:03 (Unix seconds of 01:03 UTC).
+        let wm = chrono::DateTime::parse_from_rfc3339("2025-11-20T08:03:00+07:00")
+            .unwrap()
+            .timestamp();
+        w.set_final_before(Some(wm));
+        // An older watermark never moves it back.
+        w.set_final_before(Some(wm - 600));
+        let later = [
+            // Ends at 08:03: final, so a correction.
+            accepted("b", "2025-11-20T08:02:59+07:00", "00070", "online"),
+            // Ends at 08:04: still an early result.
+            accepted("c", "2025-11-20T08:03:00+07:00", "01", "counter"),
+            accepted("d", "2025-11-20T08:02:10+07:00", "01", "counter"),
+        ]
+        .join("\n");
+        w.apply(&events(&later, &units)).await.unwrap();
+        let row = w.row("01");
+        assert_eq!(row.final_before, "2025-11-20T08:03:00+07:00");
+        assert_eq!(row.corrections, 1, "one bucket, changed once");
+        let flagged: Vec<_> = row
+            .minutes
+            .iter()
+            .map(|m| {
+                (
+                    &m.minute[11..16],
+                    m.accepted,
+                    m.corrections,
+                    m.is_final(&row.final_before),
+                )
+            })
+            .filter(|m| m.1 > 0)
+            .collect();
+        assert_eq!(
+            flagged,
+            [
+                ("08:02", 2, 1, true),
+                ("08:03", 1, 0, false),
+                ("08:05", 1, 0, false)
+            ]
+        );
+        // Corrections survive a checkpoint.
+        let back = MinuteWindows::restore(units.clone(), 48 * 60, 10, w.checkpoint());
+        assert_eq!(back.rows(), w.rows());
     }
 
     #[tokio::test]

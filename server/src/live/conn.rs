@@ -180,6 +180,8 @@ mod tests {
             online: 0,
             minutes_from: String::new(),
             minutes: vec![],
+            final_before: String::new(),
+            corrections: 0,
         }
     }
 

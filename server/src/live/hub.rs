@@ -200,6 +200,8 @@ mod tests {
             online: 0,
             minutes_from: String::new(),
             minutes: vec![],
+            final_before: String::new(),
+            corrections: 0,
         }
     }
 
@@ -262,6 +264,7 @@ mod tests {
             minute: minute.into(),
             accepted,
             online: 0,
+            corrections: 0,
         };
         let with = |accepted, minutes: Vec<model::kpi::MinuteCount>| ProvinceRow {
             minutes_from: minutes[0].minute.clone(),

@@ -177,6 +177,27 @@ fn kpi_reads_a_server_data_directory_and_csv_has_every_column() {
         })
         .sum();
     assert_eq!(accepted, 120);
+
+    // Broken down by channel: online dossiers are exactly the online row.
+    let by = ok(govpulse(&[
+        "kpi", "--data", &data, "--level", "nation", "--period", "all", "--by", "channel",
+    ]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&by).unwrap();
+    let dossiers = |r: &serde_json::Value| {
+        let k = &r["kpis"]["online_dossiers"];
+        (
+            r["channel"].as_str().unwrap_or("").to_owned(),
+            k["numerator"].as_i64().unwrap(),
+            k["denominator"].as_i64().unwrap(),
+        )
+    };
+    let split: Vec<_> = rows.iter().map(dossiers).filter(|d| d.2 > 0).collect();
+    assert!(split.len() >= 2, "{split:?}");
+    assert_eq!(split.iter().map(|d| d.2).sum::<i64>(), 120);
+    for (channel, online, accepted) in split {
+        let expected = if channel == "online" { accepted } else { 0 };
+        assert_eq!(online, expected, "{channel}");
+    }
 }
 
 #[test]

@@ -15,7 +15,7 @@
 //! (`report::report`), so [`event_kpis`] lists which ones history carries.
 
 use super::defs::{KPIS, STATE_COUNTERS, hourly_sql};
-use super::fold::{Partials, add_partials};
+use super::fold::{Breakdown, Partials, add_partials};
 use super::report::{self, KpiRow, ReportSpec};
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
@@ -157,7 +157,15 @@ pub async fn history(
     ) else {
         return Ok(Vec::new());
     };
-    report::rows(partials, HashMap::new(), oldest, newest, &units, spec)
+    report::rows(
+        partials,
+        HashMap::new(),
+        oldest,
+        newest,
+        &units,
+        spec,
+        Breakdown::None,
+    )
 }
 
 #[cfg(test)]

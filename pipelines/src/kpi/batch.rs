@@ -68,8 +68,43 @@ pub struct Outcome {
     pub rejected: Vec<(usize, Rejection)>,
 }
 
+/// Fold the input `open` yields, on `workers` threads. A channel
+/// breakdown reads it twice: the first pass folds the dossier histories
+/// (and finds the rejections), the second the partial sums, each event
+/// under the channel of its dossier's `accepted`, wherever in the input
+/// that was. Other breakdowns read it once ([`fold_parallel`]).
+pub fn fold_inputs<F, I>(
+    open: F,
+    workers: usize,
+    units: Arc<UnitRegistry>,
+    checks: Checks,
+    breakdown: Breakdown,
+) -> Result<Outcome>
+where
+    F: Fn() -> Result<I>,
+    I: Iterator<Item = Result<Chunk>> + Send,
+{
+    if breakdown != Breakdown::Channel {
+        return fold_parallel(open()?, workers, units, checks, breakdown);
+    }
+    let first = fold_parallel(open()?, workers, units.clone(), checks, Breakdown::None)?;
+    let dossiers = Arc::new(first.fold.dossiers);
+    let second = run_workers(open()?, workers, units, checks, Breakdown::Channel, {
+        let dossiers = dossiers.clone();
+        move |units| Folder::by_channel(units, dossiers.clone())
+    })?;
+    let mut fold = second.fold;
+    // The second pass folded no dossiers; all of them were in the first.
+    fold.dossiers = Arc::try_unwrap(dossiers).unwrap_or_else(|shared| (*shared).clone());
+    Ok(Outcome {
+        fold,
+        rejected: first.rejected,
+    })
+}
+
 /// Fold every chunk on `workers` threads. The first error of the chunk
-/// source or of a worker stops the run and is returned.
+/// source or of a worker stops the run and is returned. A channel
+/// breakdown needs two passes: [`fold_inputs`].
 pub fn fold_parallel<I>(
     chunks: I,
     workers: usize,
@@ -80,12 +115,34 @@ pub fn fold_parallel<I>(
 where
     I: Iterator<Item = Result<Chunk>> + Send,
 {
+    if breakdown == Breakdown::Channel {
+        return Err(Error::Worker(
+            "a channel breakdown reads its input twice (kpi::batch::fold_inputs)".into(),
+        ));
+    }
+    run_workers(chunks, workers, units, checks, breakdown, move |units| {
+        Folder::by(units, breakdown)
+    })
+}
+
+fn run_workers<I, M>(
+    chunks: I,
+    workers: usize,
+    units: Arc<UnitRegistry>,
+    checks: Checks,
+    breakdown: Breakdown,
+    folder: M,
+) -> Result<Outcome>
+where
+    I: Iterator<Item = Result<Chunk>> + Send,
+    M: Fn(Arc<UnitRegistry>) -> Folder + Sync,
+{
     let source = Mutex::new(chunks.fuse());
     let results: Vec<Result<Outcome>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers.max(1))
             .map(|_| {
-                let (source, units) = (&source, units.clone());
-                s.spawn(move || worker(source, units, checks, breakdown))
+                let (source, units, folder) = (&source, units.clone(), &folder);
+                s.spawn(move || worker(source, folder(units.clone()), units, checks, breakdown))
             })
             .collect();
         handles
@@ -109,6 +166,7 @@ where
 
 fn worker<I>(
     source: &Mutex<I>,
+    folder: Folder,
     units: Arc<UnitRegistry>,
     checks: Checks,
     breakdown: Breakdown,
@@ -119,7 +177,6 @@ where
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| Error::Worker(format!("starting a KPI worker: {e}")))?;
-    let folder = Folder::by(units.clone(), breakdown);
     let mut out = Outcome::default();
     out.fold.breakdown = breakdown;
     let mut pending: Vec<Event> = Vec::with_capacity(MICRO_BATCH);
@@ -369,32 +426,153 @@ mod tests {
         assert_eq!(mine, expected);
     }
 
+    /// `bytes` as NDJSON chunks of `lines` lines each, so that a
+    /// dossier's events land in different chunks and workers.
+    fn small_chunks(bytes: &[u8], lines: usize) -> impl Iterator<Item = Result<Chunk>> + Send {
+        let all: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+        let chunks: Vec<Chunk> = all
+            .chunks(lines)
+            .enumerate()
+            .map(|(i, part)| Chunk::Ndjson {
+                input: 0,
+                bytes: part.concat(),
+                first_line: 1 + i * lines,
+            })
+            .collect();
+        chunks.into_iter().map(Ok)
+    }
+
+    fn fold_by(bytes: &[u8], units: &Arc<UnitRegistry>, b: Breakdown) -> Fold {
+        fold_inputs(
+            || Ok(small_chunks(bytes, 500)),
+            2,
+            units.clone(),
+            Checks::default(),
+            b,
+        )
+        .unwrap()
+        .fold
+    }
+
     #[test]
     fn a_procedure_breakdown_splits_every_row_into_parts_that_add_up() {
-        use crate::kpi::defs::KPIS;
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let bytes = day();
+        let split = parts_add_up(&bytes, &units, Breakdown::Procedure);
+        assert!(split.iter().filter(|r| r.procedure.is_some()).count() > 50);
+        assert!(split.iter().all(|r| r.channel.is_none()));
+    }
+
+    #[test]
+    fn a_channel_breakdown_splits_every_row_into_parts_that_add_up() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let bytes = day();
+        let split = parts_add_up(&bytes, &units, Breakdown::Channel);
+        let channels: std::collections::BTreeSet<_> =
+            split.iter().filter_map(|r| r.channel.as_deref()).collect();
+        assert_eq!(
+            channels.into_iter().collect::<Vec<_>>(),
+            ["counter", "online", "postal"]
+        );
+        assert!(split.iter().all(|r| r.procedure.is_none()));
+    }
+
+    #[test]
+    fn a_channel_breakdown_counts_later_events_under_the_channel_of_accepted() {
+        use model::{Channel, DossierStatus};
+        use std::collections::{BTreeMap, HashMap};
         let units = Arc::new(UnitRegistry::embedded().unwrap());
         let calendar = sample_data::calendar().unwrap();
-        let bytes = day();
-        let fold = |b| {
-            fold_parallel(
-                ndjson_chunks(0, bytes.as_slice()),
-                2,
-                units.clone(),
-                Checks::default(),
-                b,
-            )
-            .unwrap()
-            .fold
+        let mut bytes = Vec::new();
+        let from = chrono::NaiveDate::from_ymd_opt(2025, 11, 17).unwrap();
+        sample_data::generator::Generator::new(sample_data::generator::GenConfig::new(
+            from, 3, 0.01, 11,
+        ))
+        .unwrap()
+        .run(|r| r.write_ndjson(&mut bytes), |_| {})
+        .unwrap();
+        let spec = ReportSpec {
+            level: Level::Nation,
+            period: Period::All,
+            chunk: MICRO_BATCH,
         };
+        let rows = report_of(
+            fold_by(&bytes, &units, Breakdown::Channel),
+            &units,
+            &calendar,
+            spec,
+        )
+        .unwrap();
+        // By hand: each dossier's channel from its accepted event, then
+        // electronic results (on resolved) and online payments (on paid)
+        // counted under it.
+        let events: Vec<_> = ndjson::decode(&bytes, &units, Checks::default())
+            .events
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        let channel_of: HashMap<&str, Channel> = events
+            .iter()
+            .filter(|e| e.status == Some(DossierStatus::Accepted))
+            .filter_map(|e| Some((e.dossier_id.as_deref()?, e.channel?)))
+            .collect();
+        let mut expected: BTreeMap<(Option<&str>, &str), (i64, i64)> = BTreeMap::new();
+        for e in &events {
+            let (kpi, num) = match e.status {
+                Some(DossierStatus::Resolved) => ("e_result", e.e_result == Some(true)),
+                Some(DossierStatus::Paid) => ("online_payment", e.online == Some(true)),
+                _ => continue,
+            };
+            let ch = e
+                .dossier_id
+                .as_deref()
+                .and_then(|id| channel_of.get(id))
+                .map(|c| c.as_str());
+            let v = expected.entry((ch, kpi)).or_default();
+            v.0 += i64::from(num);
+            v.1 += 1;
+        }
+        let mut got: BTreeMap<(Option<&str>, &str), (i64, i64)> = BTreeMap::new();
+        for r in &rows {
+            for kpi in ["e_result", "online_payment"] {
+                let v = &r.kpis[kpi];
+                if v.denominator > 0 {
+                    got.insert((r.channel.as_deref(), kpi), (v.numerator, v.denominator));
+                }
+            }
+        }
+        assert!(expected.len() >= 6, "{expected:?}");
+        assert_eq!(got, expected);
+    }
+
+    /// Report at province and day level without and with `breakdown`:
+    /// every whole row's numerators, denominators and counts are the sums
+    /// of its parts. Returns the parts.
+    fn parts_add_up(
+        bytes: &[u8],
+        units: &Arc<UnitRegistry>,
+        breakdown: Breakdown,
+    ) -> Vec<super::super::report::KpiRow> {
+        use crate::kpi::defs::KPIS;
+        let calendar = sample_data::calendar().unwrap();
         let spec = ReportSpec {
             level: Level::Province,
             period: Period::Day,
             chunk: MICRO_BATCH,
         };
-        let whole = report_of(fold(Breakdown::None), &units, &calendar, spec).unwrap();
-        let split = report_of(fold(Breakdown::Procedure), &units, &calendar, spec).unwrap();
-        assert!(split.iter().filter(|r| r.procedure.is_some()).count() > 50);
-        assert!(whole.iter().all(|r| r.procedure.is_none()));
+        let whole = report_of(
+            fold_by(bytes, units, Breakdown::None),
+            units,
+            &calendar,
+            spec,
+        )
+        .unwrap();
+        let split = report_of(fold_by(bytes, units, breakdown), units, &calendar, spec).unwrap();
+        assert!(
+            whole
+                .iter()
+                .all(|r| r.procedure.is_none() && r.channel.is_none())
+        );
         for row in &whole {
             let parts: Vec<_> = split
                 .iter()
@@ -429,5 +607,6 @@ mod tests {
                 row.processing_hours.resolved
             );
         }
+        split
     }
 }

@@ -4,6 +4,7 @@
 //! order whatever the arrival order, so a late `accepted` or
 //! `supplement_received` still gives the right answer.
 
+use super::fold::Breakdown;
 use crate::keys::{StrKeyMap, str_key};
 use crate::units::UnitRegistry;
 use chrono::{DateTime, FixedOffset};
@@ -133,8 +134,9 @@ impl Dues {
     }
 }
 
-/// A procedure code packed into 8 bytes (0 for none or one too long).
-pub(crate) fn pack_procedure(code: &str) -> u64 {
+/// A short code (a procedure code, a channel) packed into 8 bytes (0 for
+/// none or one too long): the breakdown value of partial sums and facts.
+pub(crate) fn pack_code(code: &str) -> u64 {
     let b = code.as_bytes();
     if b.len() > 8 || b.is_empty() {
         return 0;
@@ -144,8 +146,8 @@ pub(crate) fn pack_procedure(code: &str) -> u64 {
     u64::from_le_bytes(out)
 }
 
-/// The procedure code of [`pack_procedure`].
-pub(crate) fn unpack_procedure(packed: u64) -> Option<String> {
+/// The code of [`pack_code`].
+pub(crate) fn unpack_code(packed: u64) -> Option<String> {
     if packed == 0 {
         return None;
     }
@@ -172,7 +174,7 @@ impl History {
         if self.procedure == 0
             && let Some(p) = &e.procedure_code
         {
-            self.procedure = pack_procedure(p);
+            self.procedure = pack_code(p);
         }
         if status == S::Accepted && e.channel.is_some() {
             self.channel = e.channel;
@@ -368,14 +370,31 @@ impl Dossiers {
         self.len() == 0
     }
 
-    /// Every dossier's facts, grouped by unit and, with `by_procedure`,
-    /// by the packed procedure code (0 otherwise). Units are shared out
-    /// between the cores: the calendar arithmetic per dossier is the
-    /// report's largest cost after folding.
+    /// The channel dossier `id` of `unit` (dense index) came in through,
+    /// if its `accepted` event (or any event with a channel) was folded in.
+    pub fn channel_of(&self, unit: u32, id: &str) -> Option<Channel> {
+        let h = self
+            .by_unit
+            .get(unit as usize)
+            .and_then(|m| m.get(&str_key(id)))
+            .filter(|h| h.id.is(id));
+        let h = h.or_else(|| {
+            self.overflow
+                .iter()
+                .find(|(u, h)| *u == unit && h.id.is(id))
+                .map(|(_, h)| h)
+        });
+        h.and_then(|h| h.channel)
+    }
+
+    /// Every dossier's facts, grouped by unit and by the dossier's packed
+    /// `breakdown` value (its procedure code or its channel; 0 without a
+    /// breakdown). Units are shared out between the cores: the calendar
+    /// arithmetic per dossier is the report's largest cost after folding.
     pub fn facts_by(
         &self,
         calendar: &WorkCalendar,
-        by_procedure: bool,
+        breakdown: Breakdown,
     ) -> HashMap<(u32, u64), UnitFacts> {
         let units = self.units();
         let workers = std::thread::available_parallelism()
@@ -386,7 +405,11 @@ impl Dossiers {
             for unit in range {
                 for h in self.of_unit(unit) {
                     if let Some(accepted) = History::seen(h.accepted) {
-                        let dim = if by_procedure { h.procedure } else { 0 };
+                        let dim = match breakdown {
+                            Breakdown::None => 0,
+                            Breakdown::Procedure => h.procedure,
+                            Breakdown::Channel => h.channel.map_or(0, |c| pack_code(c.as_str())),
+                        };
                         let f = out.entry((unit as u32, dim)).or_default();
                         facts_of(h, accepted, calendar, f);
                     }
@@ -448,7 +471,7 @@ impl Dossiers {
                 out.push(OpenDossier {
                     dossier_id: h.id.as_str().to_owned(),
                     unit: unit.to_owned(),
-                    procedure_code: unpack_procedure(h.procedure),
+                    procedure_code: unpack_code(h.procedure),
                     channel: h.channel.map(Channel::as_str),
                     accepted_at: h.accepted,
                     due_at: due,
@@ -709,7 +732,7 @@ mod tests {
         calendar: &WorkCalendar,
     ) -> HashMap<String, UnitFacts> {
         dossiers_of(events, units)
-            .facts_by(calendar, false)
+            .facts_by(calendar, Breakdown::None)
             .into_iter()
             .filter_map(|((i, _), f)| Some((units.at(i)?.code.as_str().to_owned(), f)))
             .collect()

@@ -36,6 +36,13 @@ pub enum Breakdown {
     /// Per procedure code (every dossier event carries one; documents,
     /// reports and meetings fall under "no procedure").
     Procedure,
+    /// Per channel the dossier came in through (`counter`, `online`,
+    /// `postal`). Only `accepted` carries it, so every later event of the
+    /// dossier is counted under the channel of its `accepted`, looked up in
+    /// the dossier histories of a first pass ([`Folder::by_channel`]).
+    /// Documents, reports, meetings and dossiers whose `accepted` was never
+    /// seen fall under "no channel".
+    Channel,
 }
 
 impl std::str::FromStr for Breakdown {
@@ -44,7 +51,8 @@ impl std::str::FromStr for Breakdown {
         match s {
             "none" => Ok(Self::None),
             "procedure" => Ok(Self::Procedure),
-            _ => Err(format!("unknown breakdown {s:?}: use procedure")),
+            "channel" => Ok(Self::Channel),
+            _ => Err(format!("unknown breakdown {s:?}: use procedure or channel")),
         }
     }
 }
@@ -55,9 +63,14 @@ impl Breakdown {
         match self {
             Self::None => None,
             Self::Procedure => Some("procedure_code"),
+            Self::Channel => Some(DOSSIER_CHANNEL),
         }
     }
 }
+
+/// The column a channel breakdown groups by: the channel of the event's
+/// dossier, added to the micro-batch by [`Folder::by_channel`].
+const DOSSIER_CHANNEL: &str = "dossier_channel";
 
 /// What a set of events contributes to the KPIs.
 #[derive(Debug, Clone, Default)]
@@ -181,6 +194,10 @@ pub struct Folder {
     sql: String,
     units: Arc<UnitRegistry>,
     breakdown: Breakdown,
+    /// For a channel breakdown: every dossier's history from a first pass
+    /// over the same input, which gives each event its dossier's channel.
+    /// The dossiers are not folded again.
+    channels: Option<Arc<Dossiers>>,
 }
 
 impl std::fmt::Debug for Folder {
@@ -194,7 +211,21 @@ impl Folder {
         Self::by(units, Breakdown::None)
     }
 
-    /// A folder whose sums are also broken down by `breakdown`.
+    /// A folder for the second pass of a channel breakdown: `dossiers`
+    /// holds the histories of the whole input from the first pass. Its
+    /// folds carry partial sums only; the first pass's dossiers go with
+    /// them ([`super::batch::fold_inputs`]).
+    pub fn by_channel(units: Arc<UnitRegistry>, dossiers: Arc<Dossiers>) -> Self {
+        Self {
+            channels: Some(dossiers),
+            ..Self::by(units, Breakdown::Channel)
+        }
+    }
+
+    /// A folder whose sums are also broken down by `breakdown`. A channel
+    /// breakdown needs the dossiers of the whole input first: use
+    /// [`Folder::by_channel`] (this one counts every event under "no
+    /// channel").
     pub fn by(units: Arc<UnitRegistry>, breakdown: Breakdown) -> Self {
         // One micro-batch is one partition: a worker thread is the unit of
         // parallelism, so DataFusion need not repartition within a batch.
@@ -204,6 +235,7 @@ impl Folder {
             sql: hourly_sql_by(super::BATCH_TABLE, breakdown.sql()),
             units,
             breakdown,
+            channels: None,
         }
     }
 
@@ -230,6 +262,12 @@ impl Folder {
         if events.is_empty() {
             return Ok(());
         }
+        let batch = match self.breakdown {
+            Breakdown::Channel => {
+                with_dossier_channel(batch, events, &self.units, self.channels.as_deref())?
+            }
+            _ => batch,
+        };
         let result = super::query_batch(&self.ctx, &self.sql, batch).await?;
         add_partials(&mut into.partials, &result, &self.units)?;
         let (mut lo, mut hi) = into.span.unwrap_or((i64::MAX, i64::MIN));
@@ -237,12 +275,50 @@ impl Folder {
             let t = e.occurred_at.timestamp();
             lo = lo.min(t);
             hi = hi.max(t);
-            into.dossiers.add(e, &self.units);
+            if self.channels.is_none() {
+                into.dossiers.add(e, &self.units);
+            }
         }
         into.span = Some((lo, hi));
         into.events += events.len() as u64;
         Ok(())
     }
+}
+
+/// `batch` (built by [`to_record_batch`] from `events`) with one more
+/// column, [`DOSSIER_CHANNEL`]: the event's own channel, else the channel of
+/// its dossier in `dossiers`, else null.
+fn with_dossier_channel(
+    batch: RecordBatch,
+    events: &[Event],
+    units: &UnitRegistry,
+    dossiers: Option<&Dossiers>,
+) -> Result<RecordBatch> {
+    let mut col =
+        arrow::array::StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 7);
+    for e in events {
+        // The rows of `to_record_batch`: events of units it can roll up.
+        if units.top_unit(e.unit.as_str()).is_none() {
+            continue;
+        }
+        let channel = e.channel.or_else(|| {
+            let id = e.dossier_id.as_deref()?;
+            dossiers?.channel_of(units.index(e.unit.as_str())?, id)
+        });
+        col.append_option(channel.map(|c| c.as_str()));
+    }
+    let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(arrow::datatypes::Field::new(
+        DOSSIER_CHANNEL,
+        arrow::datatypes::DataType::Utf8,
+        true,
+    )));
+    let mut cols = batch.columns().to_vec();
+    cols.push(Arc::new(col.finish()));
+    Ok(RecordBatch::try_new(
+        Arc::new(arrow::datatypes::Schema::new(fields)),
+        cols,
+    )?)
 }
 
 /// Add the result of an [`hourly_sql`] query to `out`. Rows of units the
@@ -278,7 +354,7 @@ pub fn add_partials(
             };
             let d = dim
                 .filter(|d| !d.is_null(i))
-                .map_or(0, |d| super::dossiers::pack_procedure(d.value(i)));
+                .map_or(0, |d| super::dossiers::pack_code(d.value(i)));
             let sums = out.entry((index, bin, d)).or_insert_with(|| vec![0; width]);
             for (slot, col) in sums.iter_mut().zip(&cols) {
                 *slot += col.filter(|a| !a.is_null(i)).map_or(0, |a| a.value(i));

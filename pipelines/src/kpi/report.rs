@@ -94,6 +94,11 @@ pub struct KpiRow {
     /// one (documents, reports, meetings) and in reports without breakdown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub procedure: Option<String>,
+    /// The channel of a `--by channel` row (that of each dossier's
+    /// `accepted`); `None` for documents, reports, meetings and dossiers
+    /// never seen accepted, and in reports without breakdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     pub kpis: BTreeMap<&'static str, KpiValue>,
     pub overdue_open: i64,
     pub due_soon_open: i64,
@@ -231,15 +236,22 @@ pub fn report_of(
     let Some((oldest, newest)) = fold.span else {
         return Ok(Vec::new());
     };
-    let facts = fold
-        .dossiers
-        .facts_by(calendar, fold.breakdown == Breakdown::Procedure);
-    rows(fold.partials, facts, oldest, newest, units, spec)
+    let facts = fold.dossiers.facts_by(calendar, fold.breakdown);
+    rows(
+        fold.partials,
+        facts,
+        oldest,
+        newest,
+        units,
+        spec,
+        fold.breakdown,
+    )
 }
 
 /// Rows from hourly partial sums and dossier facts (by dense unit index
-/// and breakdown value) over `[oldest, newest]` (Unix seconds): hours merged into periods and
-/// rolled up to the level, state counters read at each period's end.
+/// and `breakdown` value) over `[oldest, newest]` (Unix seconds): hours
+/// merged into periods and rolled up to the level, state counters read at
+/// each period's end.
 /// Shared by [`report`] and the history over the Parquet archive (which
 /// has no dossier facts).
 pub fn rows(
@@ -249,6 +261,7 @@ pub fn rows(
     newest: i64,
     units: &Arc<UnitRegistry>,
     spec: ReportSpec,
+    breakdown: Breakdown,
 ) -> Result<Vec<KpiRow>> {
     let names = counter_names();
     let width = names.len();
@@ -403,7 +416,12 @@ pub fn rows(
             KpiRow {
                 score_766,
                 year_on_year,
-                procedure: super::dossiers::unpack_procedure(dim),
+                procedure: (breakdown == Breakdown::Procedure)
+                    .then(|| super::dossiers::unpack_code(dim))
+                    .flatten(),
+                channel: (breakdown == Breakdown::Channel)
+                    .then(|| super::dossiers::unpack_code(dim))
+                    .flatten(),
                 period: spec.period.label(start),
                 period_start: if spec.period == Period::All {
                     String::new()
@@ -447,10 +465,17 @@ fn unit_name(key: &str, units: &UnitRegistry) -> String {
 
 /// The CSV header of [`write_csv`].
 pub fn csv_header() -> Vec<String> {
-    let mut h: Vec<String> = ["period", "period_start", "unit", "name", "procedure"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut h: Vec<String> = [
+        "period",
+        "period_start",
+        "unit",
+        "name",
+        "procedure",
+        "channel",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     for k in KPIS {
         h.extend([
             format!("{}_numerator", k.name),
@@ -486,6 +511,7 @@ pub fn write_csv(rows: &[KpiRow], out: impl std::io::Write) -> std::io::Result<(
             r.unit.clone(),
             r.name.clone(),
             r.procedure.clone().unwrap_or_default(),
+            r.channel.clone().unwrap_or_default(),
         ];
         for k in KPIS {
             let v = &r.kpis[k.name];

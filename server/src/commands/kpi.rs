@@ -35,8 +35,9 @@ pub struct Args {
     pub period: Period,
     #[arg(long, value_enum, default_value_t = OutFormat::Json)]
     pub format: OutFormat,
-    /// Also break every row down by procedure code.
-    #[arg(long, value_name = "procedure")]
+    /// Also break every row down by procedure code or by the channel each
+    /// dossier came in through (`channel` reads the input twice).
+    #[arg(long, value_name = "procedure|channel")]
     pub by: Option<Breakdown>,
     /// Write here instead of standard output.
     #[arg(long)]
@@ -107,25 +108,32 @@ pub fn run(args: Args) -> Result<()> {
     let units = Arc::new(UnitRegistry::embedded()?);
     let calendar = sample_data::calendar()?;
     // Inputs are numbered: 0 is the data directory, then the files.
-    let mut names: Vec<String> = Vec::new();
-    let mut sources: Vec<Box<dyn Iterator<Item = pipelines::Result<Chunk>> + Send + '_>> =
-        Vec::new();
-    if let Some(dir) = &args.data {
-        names.push(dir.display().to_string());
-        sources.push(Box::new(log_chunks(0, dir)?));
-    }
-    for path in &args.input {
-        names.push(path.display().to_string());
-        sources.push(file_chunks(names.len() - 1, path, &units)?);
-    }
+    let names: Vec<String> = (args.data.iter().chain(&args.input))
+        .map(|p| p.display().to_string())
+        .collect();
+    // Every input in chunks, from its start (a channel breakdown reads it
+    // twice).
+    let open = || -> pipelines::Result<_> {
+        let mut sources: Vec<Box<dyn Iterator<Item = pipelines::Result<Chunk>> + Send + '_>> =
+            Vec::new();
+        let failed = |e: anyhow::Error| pipelines::Error::Worker(format!("{e:#}"));
+        if let Some(dir) = &args.data {
+            sources.push(Box::new(log_chunks(0, dir).map_err(failed)?));
+        }
+        for path in &args.input {
+            let input = sources.len();
+            sources.push(file_chunks(input, path, &units).map_err(failed)?);
+        }
+        Ok(sources.into_iter().flatten())
+    };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let spec = ReportSpec {
         level: args.level,
         period: args.period,
         chunk: batch::MICRO_BATCH,
     };
-    let outcome = batch::fold_parallel(
-        sources.into_iter().flatten(),
+    let outcome = batch::fold_inputs(
+        open,
         workers,
         units.clone(),
         Checks::default(),

@@ -545,6 +545,48 @@ mod tests {
         assert_eq!(got, expected);
     }
 
+    #[test]
+    fn rows_written_block_by_block_on_every_core_equal_the_rows() {
+        use crate::kpi::report::{plan_of, write_csv, write_csv_plan, write_json_plan};
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let calendar = sample_data::calendar().unwrap();
+        let mut bytes = Vec::new();
+        let from = chrono::NaiveDate::from_ymd_opt(2025, 11, 18).unwrap();
+        sample_data::generator::Generator::new(sample_data::generator::GenConfig::new(
+            from, 1, 0.05, 3,
+        ))
+        .unwrap()
+        .run(|r| r.write_ndjson(&mut bytes), |_| {})
+        .unwrap();
+        let fold = fold_by(&bytes, &units, Breakdown::None);
+        let spec = ReportSpec {
+            level: Level::Commune,
+            period: Period::Hour,
+            chunk: MICRO_BATCH,
+        };
+        let rows = report_of(fold.clone(), &units, &calendar, spec).unwrap();
+        assert!(rows.len() > 20_000, "more than one block: {}", rows.len());
+        let plan = plan_of(fold, &units, &calendar, spec).unwrap();
+        assert_eq!(plan.rows(), rows);
+
+        let mut json = Vec::new();
+        assert_eq!(write_json_plan(&plan, &mut json).unwrap(), rows.len());
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            serde_json::to_string_pretty(&rows).unwrap()
+        );
+        let mut csv = Vec::new();
+        write_csv_plan(&plan, &mut csv).unwrap();
+        let mut one = Vec::new();
+        write_csv(&rows, &mut one).unwrap();
+        assert!(csv == one, "CSV differs");
+
+        let empty = plan_of(Fold::default(), &units, &calendar, spec).unwrap();
+        let mut json = Vec::new();
+        write_json_plan(&empty, &mut json).unwrap();
+        assert_eq!(json, serde_json::to_vec_pretty(&empty.rows()).unwrap());
+    }
+
     /// Report at province and day level without and with `breakdown`:
     /// every whole row's numerators, denominators and counts are the sums
     /// of its parts. Returns the parts.

@@ -135,28 +135,70 @@ pub struct ProcessingTime {
 /// The year-on-year volumes ([`YEAR_ON_YEAR`]) of one hour.
 type Volumes = [i64; YEAR_ON_YEAR.len()];
 
-/// The year-on-year volumes per level key and breakdown value as running
-/// totals over hours, so the volume of any window is two binary searches.
+/// A row's key besides its period: (level key id, breakdown value).
+type RowKey = (u32, u64);
+
+/// One row's sums: ((period start, level key id, breakdown value), sums in
+/// [`counter_names`] order).
+type RowSums = ((i64, u32, u64), Vec<i64>);
+
+/// The keys of one report level (unit codes, or the roll-up names), each
+/// interned as a small number in text order, so that rows sorted by
+/// (period, key id, breakdown) come out as sorted by (period, key text,
+/// breakdown), and each leaf unit's key is found by index, not by
+/// parsing its code again for every partial sum.
+struct LevelKeys<'a> {
+    names: Vec<&'a str>,
+    /// Per dense unit index: its key id at the level, if it has one.
+    of_unit: Vec<Option<u32>>,
+}
+
+impl<'a> LevelKeys<'a> {
+    fn new(units: &'a UnitRegistry, level: Level) -> Self {
+        let texts: Vec<Option<&'a str>> = (0..units.len() as u32)
+            .map(|i| units.at(i).and_then(|u| level.key(u.code.as_str(), units)))
+            .collect();
+        let mut names: Vec<&'a str> = texts.iter().flatten().copied().collect();
+        names.sort_unstable();
+        names.dedup();
+        let of_unit = texts
+            .iter()
+            .map(|t| {
+                t.and_then(|t| names.binary_search(&t).ok())
+                    .map(|i| i as u32)
+            })
+            .collect();
+        Self { names, of_unit }
+    }
+
+    fn of(&self, unit: u32) -> Option<u32> {
+        self.of_unit.get(unit as usize).copied().flatten()
+    }
+
+    fn name(&self, key: u32) -> &'a str {
+        self.names[key as usize]
+    }
+}
+
+/// The year-on-year volumes per row key as running totals over hours, so
+/// the volume of any window is two binary searches.
 struct VolumeIndex {
     /// (hour start, totals up to and including that hour), by hour.
-    by_key: HashMap<(String, u64), Vec<(i64, Volumes)>>,
+    by_key: HashMap<RowKey, Vec<(i64, Volumes)>>,
 }
 
 impl VolumeIndex {
-    fn new<'a>(partials: &Partials, key: impl Fn(u32) -> Option<&'a str>) -> Self {
+    fn new(partials: &Partials, keys: &LevelKeys) -> Self {
         let idx: [usize; YEAR_ON_YEAR.len()] =
             std::array::from_fn(|i| counter_index(YEAR_ON_YEAR[i].0).unwrap_or(0));
-        let mut by_key: HashMap<(String, u64), Vec<(i64, Volumes)>> = HashMap::new();
+        let mut by_key: HashMap<RowKey, Vec<(i64, Volumes)>> = HashMap::new();
         for ((unit, hour, dim), v) in partials {
             let vals = idx.map(|i| v[i]);
             if vals.iter().all(|x| *x == 0) {
                 continue;
             }
-            let Some(k) = key(*unit) else { continue };
-            by_key
-                .entry((k.to_owned(), *dim))
-                .or_default()
-                .push((*hour, vals));
+            let Some(k) = keys.of(*unit) else { continue };
+            by_key.entry((k, *dim)).or_default().push((*hour, vals));
         }
         for list in by_key.values_mut() {
             list.sort_unstable_by_key(|(h, _)| *h);
@@ -172,7 +214,7 @@ impl VolumeIndex {
     }
 
     /// Volumes of the hours starting in `[from, to)`.
-    fn sum(&self, key: &(String, u64), from: i64, to: i64) -> Volumes {
+    fn sum(&self, key: &RowKey, from: i64, to: i64) -> Volumes {
         let Some(list) = self.by_key.get(key) else {
             return [0; YEAR_ON_YEAR.len()];
         };
@@ -192,8 +234,7 @@ type Delta = (i64, usize, i64);
 
 /// One key's state counters, swept forward through period ends.
 struct Sweep {
-    /// (unit at the level, breakdown value)
-    key: (String, u64),
+    key: RowKey,
     /// Span starts and ends, sorted.
     deltas: Vec<Delta>,
     cursor: usize,
@@ -233,19 +274,38 @@ pub fn report_of(
     calendar: &WorkCalendar,
     spec: ReportSpec,
 ) -> Result<Vec<KpiRow>> {
+    Ok(plan_of(fold, units, calendar, spec)?.rows())
+}
+
+/// The rows of everything folded into `fold`, ready to be built or
+/// written block by block ([`RowPlan::write`]) without holding them all.
+pub fn plan_of<'a>(
+    fold: Fold,
+    units: &'a Arc<UnitRegistry>,
+    calendar: &WorkCalendar,
+    spec: ReportSpec,
+) -> Result<RowPlan<'a>> {
     let Some((oldest, newest)) = fold.span else {
-        return Ok(Vec::new());
+        return plan(
+            Partials::new(),
+            HashMap::new(),
+            0,
+            -1,
+            units,
+            spec,
+            fold.breakdown,
+        );
     };
-    let facts = fold.dossiers.facts_by(calendar, fold.breakdown);
-    rows(
-        fold.partials,
-        facts,
-        oldest,
-        newest,
-        units,
-        spec,
-        fold.breakdown,
-    )
+    let Fold {
+        partials,
+        dossiers,
+        breakdown,
+        ..
+    } = fold;
+    let facts = dossiers.facts_by(calendar, breakdown);
+    // The histories are no longer needed: free them before the rows.
+    drop(dossiers);
+    plan(partials, facts, oldest, newest, units, spec, breakdown)
 }
 
 /// Rows from hourly partial sums and dossier facts (by dense unit index
@@ -255,7 +315,7 @@ pub fn report_of(
 /// Shared by [`report`] and the history over the Parquet archive (which
 /// has no dossier facts).
 pub fn rows(
-    mut partials: Partials,
+    partials: Partials,
     facts: HashMap<(u32, u64), dossiers::UnitFacts>,
     oldest: i64,
     newest: i64,
@@ -263,10 +323,164 @@ pub fn rows(
     spec: ReportSpec,
     breakdown: Breakdown,
 ) -> Result<Vec<KpiRow>> {
+    Ok(plan(partials, facts, oldest, newest, units, spec, breakdown)?.rows())
+}
+
+/// The sums of every row, in row order, and what turns them into
+/// [`KpiRow`]s. Building a row is independent of the others, so rows are
+/// built on every core, and written a block at a time.
+pub struct RowPlan<'a> {
+    sums: Vec<RowSums>,
+    keys: LevelKeys<'a>,
+    volumes: VolumeIndex,
+    shape: RowShape,
+    units: &'a UnitRegistry,
+    spec: ReportSpec,
+    newest: i64,
+    breakdown: Breakdown,
+}
+
+/// Rows built and encoded per block when writing: bounds the memory of
+/// the rows in flight, whatever the report's size.
+const ROW_BLOCK: usize = 16_384;
+
+impl RowPlan<'_> {
+    /// Rows the plan gives.
+    pub fn len(&self) -> usize {
+        self.sums.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sums.is_empty()
+    }
+
+    /// Every row, built on every core.
+    pub fn rows(&self) -> Vec<KpiRow> {
+        let mut out = Vec::with_capacity(self.sums.len());
+        for part in self.in_parallel(&self.sums, 0, |_, rows| rows) {
+            out.extend(part);
+        }
+        out
+    }
+
+    /// Write every row: `encode` turns a run of consecutive rows, the
+    /// first of them at the given position in the report, into bytes (on
+    /// every core), and the bytes go to `out` in row order, one block of
+    /// rows at a time. Returns the number of rows.
+    pub fn write<E>(&self, encode: E, out: &mut dyn std::io::Write) -> std::io::Result<usize>
+    where
+        E: Fn(usize, &[KpiRow]) -> std::io::Result<Vec<u8>> + Sync,
+    {
+        for (i, block) in self.sums.chunks(ROW_BLOCK).enumerate() {
+            let parts = self.in_parallel(block, i * ROW_BLOCK, |at, rows| encode(at, &rows));
+            for bytes in parts {
+                out.write_all(&bytes?)?;
+            }
+        }
+        Ok(self.sums.len())
+    }
+
+    /// `then` of the rows of consecutive parts of `sums` (the first at
+    /// position `base` of the report), one part per core, in order.
+    fn in_parallel<T: Send>(
+        &self,
+        sums: &[RowSums],
+        base: usize,
+        then: impl Fn(usize, Vec<KpiRow>) -> T + Sync,
+    ) -> Vec<T> {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let part = sums.len().div_ceil(workers).max(1024);
+        if sums.len() <= part {
+            return vec![then(base, self.build(sums))];
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = sums
+                .chunks(part)
+                .enumerate()
+                .map(|(i, p)| {
+                    let then = &then;
+                    s.spawn(move || then(base + i * part, self.build(p)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                // A worker can only panic on a bug; fail loudly rather
+                // than report partial rows.
+                .map(|h| h.join().expect("a report worker panicked"))
+                .collect()
+        })
+    }
+
+    fn build(&self, part: &[RowSums]) -> Vec<KpiRow> {
+        let spec = self.spec;
+        let mut labels = (i64::MIN, String::new(), String::new());
+        part.iter()
+            .map(|((start, key, dim), v)| {
+                if labels.0 != *start {
+                    let period_start = if spec.period == Period::All {
+                        String::new()
+                    } else {
+                        label_time(*start)
+                    };
+                    labels = (*start, spec.period.label(*start), period_start);
+                }
+                let code = self.keys.name(*key);
+                let mut row =
+                    self.shape
+                        .row(v, (labels.1.clone(), labels.2.clone()), code, self.units);
+                let value = || super::dossiers::unpack_code(*dim);
+                row.procedure = (self.breakdown == Breakdown::Procedure)
+                    .then(value)
+                    .flatten();
+                row.channel = (self.breakdown == Breakdown::Channel).then(value).flatten();
+                if spec.period != Period::All {
+                    let end = spec.period.next(*start).min(self.newest + 1);
+                    let before = self.volumes.sum(
+                        &(*key, *dim),
+                        Period::year_before(*start),
+                        Period::year_before(end),
+                    );
+                    row.year_on_year = self.shape.year_on_year(v, before);
+                }
+                row
+            })
+            .collect()
+    }
+}
+
+/// The [`RowPlan`] of hourly partial sums and dossier facts.
+fn plan<'a>(
+    mut partials: Partials,
+    facts: HashMap<(u32, u64), dossiers::UnitFacts>,
+    oldest: i64,
+    newest: i64,
+    units: &'a Arc<UnitRegistry>,
+    spec: ReportSpec,
+    breakdown: Breakdown,
+) -> Result<RowPlan<'a>> {
     let names = counter_names();
     let width = names.len();
     let on_time = counter_index("resolved_on_time")
         .ok_or_else(|| Error::Schema("resolved_on_time".into()))?;
+    // The counter of each processing-time bucket, found once.
+    let buckets: Vec<usize> = (0..=super::defs::PROCESSING_BOUNDS_HOURS.len())
+        .map(|i| {
+            let minutes = super::defs::PROCESSING_BOUNDS_HOURS
+                .get(i)
+                .map_or(i64::MAX, |h| h * 60);
+            counter_index(processing_bucket(minutes))
+                .ok_or_else(|| Error::Schema("processing buckets".into()))
+        })
+        .collect::<Result<_>>()?;
+    let bucket_index = |minutes: i64| -> Result<usize> {
+        let i = super::defs::PROCESSING_BOUNDS_HOURS.partition_point(|h| minutes > h * 60);
+        buckets
+            .get(i)
+            .copied()
+            .ok_or_else(|| Error::Schema("processing buckets".into()))
+    };
     for (&(unit, dim), f) in &facts {
         for &t in &f.resolved_on_time {
             partials
@@ -274,26 +488,23 @@ pub fn rows(
                 .or_insert_with(|| vec![0; width])[on_time] += 1;
         }
         for &(t, minutes) in &f.processing {
-            let bucket = counter_index(processing_bucket(minutes))
-                .ok_or_else(|| Error::Schema("processing buckets".into()))?;
+            let bucket = bucket_index(minutes)?;
             partials
                 .entry((unit, t.div_euclid(3600) * 3600, dim))
                 .or_insert_with(|| vec![0; width])[bucket] += 1;
         }
     }
-    let code = |i: u32| units.at(i).map(|u| u.code.as_str());
-    let volumes = VolumeIndex::new(&partials, |u| {
-        code(u).and_then(|c| spec.level.key(c, units))
-    });
+    let keys = LevelKeys::new(units, spec.level);
+    let volumes = VolumeIndex::new(&partials, &keys);
 
-    // Event counters: merge hours into (key, period).
-    let mut sums: BTreeMap<(i64, String, u64), Vec<i64>> = BTreeMap::new();
+    // Event counters: merge hours into (period, key).
+    let mut sums: BTreeMap<(i64, u32, u64), Vec<i64>> = BTreeMap::new();
     for ((unit, hour, dim), v) in partials {
-        let Some(key) = code(unit).and_then(|c| spec.level.key(c, units)) else {
+        let Some(key) = keys.of(unit) else {
             continue;
         };
         let slot = sums
-            .entry((spec.period.start(hour), key.to_owned(), dim))
+            .entry((spec.period.start(hour), key, dim))
             .or_insert_with(|| vec![0; width]);
         for (a, b) in slot.iter_mut().zip(&v) {
             *a += b;
@@ -308,12 +519,12 @@ pub fn rows(
         .filter(|n| !at_resolution(n))
         .filter_map(|n| Some((*n, counter_index(n)?)))
         .collect();
-    let mut deltas_by_key: HashMap<(String, u64), Vec<Delta>> = HashMap::new();
+    let mut deltas_by_key: HashMap<RowKey, Vec<Delta>> = HashMap::new();
     for ((unit, dim), f) in facts {
-        let Some(key) = code(unit).and_then(|c| spec.level.key(c, units)) else {
+        let Some(key) = keys.of(unit) else {
             continue;
         };
-        let deltas = deltas_by_key.entry((key.to_owned(), dim)).or_default();
+        let deltas = deltas_by_key.entry((key, dim)).or_default();
         for s in f.spans {
             let Some(&(_, i)) = state.iter().find(|(n, _)| *n == s.counter) else {
                 continue;
@@ -346,7 +557,7 @@ pub fn rows(
             }
             if sw.current.iter().any(|v| *v != 0) {
                 let slot = sums
-                    .entry((period, sw.key.0.clone(), sw.key.1))
+                    .entry((period, sw.key.0, sw.key.1))
                     .or_insert_with(|| vec![0; width]);
                 for &(_, i) in &state {
                     slot[i] = sw.current[i];
@@ -360,91 +571,132 @@ pub fn rows(
         period = next;
     }
 
-    let idx = |n: &str| counter_index(n).unwrap_or(0);
-    // Positions of the processing-time bucket counters, in bucket order.
-    let processing: Vec<usize> = (0..width)
-        .filter(|i| names[*i].starts_with("processing_"))
-        .collect();
-    let rows = sums
-        .into_iter()
-        .map(|((start, key, dim), v)| {
-            let sum = |names: &[&str]| names.iter().map(|n| v[idx(n)]).sum::<i64>();
-            let kpis: BTreeMap<&'static str, KpiValue> = KPIS
+    if oldest > newest {
+        sums.clear();
+    }
+    Ok(RowPlan {
+        sums: sums.into_iter().collect(),
+        keys,
+        volumes,
+        shape: RowShape::new(&names)?,
+        units: units.as_ref(),
+        spec,
+        newest,
+        breakdown,
+    })
+}
+
+/// Where each KPI's numerator and denominator, the counts, the
+/// processing-time buckets and the year-on-year volumes sit in a sum
+/// vector: found once per report, not once per row.
+struct RowShape {
+    /// Per KPI of [`KPIS`]: the positions summed into its numerator and
+    /// its denominator.
+    kpis: Vec<(Vec<usize>, Vec<usize>)>,
+    counts: [usize; 2],
+    /// The processing-time bucket counters, in bucket order.
+    processing: Vec<usize>,
+    volumes: [usize; YEAR_ON_YEAR.len()],
+}
+
+impl RowShape {
+    fn new(names: &[&str]) -> Result<Self> {
+        let idx = |n: &str| {
+            names
                 .iter()
-                .map(|k| {
-                    let (numerator, denominator) = (sum(k.numerator), sum(k.denominator));
-                    let value =
-                        (denominator > 0).then(|| numerator as f64 * 100.0 / denominator as f64);
-                    (
-                        k.name,
-                        KpiValue {
-                            numerator,
-                            denominator,
-                            value,
-                        },
-                    )
-                })
-                .collect();
-            let score_766 = score_766(|k| kpis.get(k).and_then(|v| v.value));
-            let year_on_year = if spec.period == Period::All {
-                BTreeMap::new()
-            } else {
-                let end = spec.period.next(start).min(newest + 1);
-                let before = volumes.sum(
-                    &(key.clone(), dim),
-                    Period::year_before(start),
-                    Period::year_before(end),
-                );
-                YEAR_ON_YEAR
-                    .iter()
-                    .zip(before)
-                    .filter(|(_, last)| *last > 0)
-                    .map(|(&(name, target_pct), last)| {
-                        let now = v[idx(name)];
-                        (
-                            name,
-                            VolumeChange {
-                                this_period: now,
-                                year_before: last,
-                                change_pct: Some((now - last) as f64 * 100.0 / last as f64),
-                                target_pct,
-                            },
-                        )
-                    })
-                    .collect()
-            };
-            KpiRow {
-                score_766,
-                year_on_year,
-                procedure: (breakdown == Breakdown::Procedure)
-                    .then(|| super::dossiers::unpack_code(dim))
-                    .flatten(),
-                channel: (breakdown == Breakdown::Channel)
-                    .then(|| super::dossiers::unpack_code(dim))
-                    .flatten(),
-                period: spec.period.label(start),
-                period_start: if spec.period == Period::All {
-                    String::new()
-                } else {
-                    label_time(start)
-                },
-                name: unit_name(&key, units),
-                unit: key,
-                kpis,
-                overdue_open: v[idx(COUNTS[0])],
-                due_soon_open: v[idx(COUNTS[1])],
-                processing_hours: {
-                    let buckets: Vec<i64> = processing.iter().map(|i| v[*i]).collect();
-                    ProcessingTime {
-                        resolved: buckets.iter().sum(),
-                        p50: processing_percentile(&buckets, 0.5),
-                        p90: processing_percentile(&buckets, 0.9),
-                    }
-                },
-            }
+                .position(|x| *x == n)
+                .ok_or_else(|| Error::Schema(format!("no counter {n}")))
+        };
+        let all = |ns: &[&str]| ns.iter().map(|n| idx(n)).collect::<Result<Vec<_>>>();
+        let kpis = KPIS
+            .iter()
+            .map(|k| Ok((all(k.numerator)?, all(k.denominator)?)))
+            .collect::<Result<_>>()?;
+        let mut volumes = [0; YEAR_ON_YEAR.len()];
+        for (slot, (name, _)) in volumes.iter_mut().zip(YEAR_ON_YEAR) {
+            *slot = idx(name)?;
+        }
+        Ok(Self {
+            kpis,
+            counts: [idx(COUNTS[0])?, idx(COUNTS[1])?],
+            processing: (0..names.len())
+                .filter(|i| names[*i].starts_with("processing_"))
+                .collect(),
+            volumes,
         })
-        .collect();
-    Ok(rows)
+    }
+
+    /// The row of sums `v` of the unit or roll-up `key`, in the period
+    /// labelled `period`; no breakdown and no year-on-year yet.
+    fn row(
+        &self,
+        v: &[i64],
+        (period, period_start): (String, String),
+        key: &str,
+        units: &UnitRegistry,
+    ) -> KpiRow {
+        let sum = |at: &[usize]| at.iter().map(|i| v[*i]).sum::<i64>();
+        let kpis: BTreeMap<&'static str, KpiValue> = KPIS
+            .iter()
+            .zip(&self.kpis)
+            .map(|(k, (num, den))| {
+                let (numerator, denominator) = (sum(num), sum(den));
+                let value =
+                    (denominator > 0).then(|| numerator as f64 * 100.0 / denominator as f64);
+                (
+                    k.name,
+                    KpiValue {
+                        numerator,
+                        denominator,
+                        value,
+                    },
+                )
+            })
+            .collect();
+        let buckets: Vec<i64> = self.processing.iter().map(|i| v[*i]).collect();
+        KpiRow {
+            score_766: score_766(|k| kpis.get(k).and_then(|v| v.value)),
+            year_on_year: BTreeMap::new(),
+            procedure: None,
+            channel: None,
+            period,
+            period_start,
+            name: unit_name(key, units),
+            unit: key.to_owned(),
+            kpis,
+            overdue_open: v[self.counts[0]],
+            due_soon_open: v[self.counts[1]],
+            processing_hours: ProcessingTime {
+                resolved: buckets.iter().sum(),
+                p50: processing_percentile(&buckets, 0.5),
+                p90: processing_percentile(&buckets, 0.9),
+            },
+        }
+    }
+
+    /// The year-on-year changes of sums `v` against the volumes of the
+    /// same part of the period a year before; volumes that were 0 then
+    /// are left out.
+    fn year_on_year(&self, v: &[i64], before: Volumes) -> BTreeMap<&'static str, VolumeChange> {
+        YEAR_ON_YEAR
+            .iter()
+            .zip(self.volumes)
+            .zip(before)
+            .filter(|(_, last)| *last > 0)
+            .map(|((&(name, target_pct), at), last)| {
+                let now = v[at];
+                (
+                    name,
+                    VolumeChange {
+                        this_period: now,
+                        year_before: last,
+                        change_pct: Some((now - last) as f64 * 100.0 / last as f64),
+                        target_pct,
+                    },
+                )
+            })
+            .collect()
+    }
 }
 
 fn label_time(t: i64) -> String {
@@ -500,10 +752,65 @@ pub fn csv_header() -> Vec<String> {
 }
 
 /// Write rows as CSV, one line per period and unit.
-pub fn write_csv(rows: &[KpiRow], out: impl std::io::Write) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    let io = |e: csv::Error| std::io::Error::other(e.to_string());
-    w.write_record(csv_header()).map_err(io)?;
+pub fn write_csv(rows: &[KpiRow], mut out: impl std::io::Write) -> std::io::Result<()> {
+    out.write_all(&csv_lines(&csv_header())?)?;
+    out.write_all(&csv_rows(0, rows)?)?;
+    out.flush()
+}
+
+/// Write a plan's rows as CSV, built and encoded on every core; as
+/// [`write_csv`] of [`RowPlan::rows`], without holding every row.
+pub fn write_csv_plan(plan: &RowPlan, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+    out.write_all(&csv_lines(&csv_header())?)?;
+    plan.write(csv_rows, out)
+}
+
+/// Write a plan's rows as one pretty-printed JSON array, byte for byte as
+/// `serde_json::to_writer_pretty` of [`RowPlan::rows`], built and encoded
+/// on every core without holding every row.
+pub fn write_json_plan(plan: &RowPlan, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+    if plan.is_empty() {
+        out.write_all(b"[]")?;
+        return Ok(0);
+    }
+    out.write_all(b"[")?;
+    let n = plan.write(json_elements, out)?;
+    out.write_all(b"\n]")?;
+    Ok(n)
+}
+
+/// Rows as elements of a pretty-printed array: each on its own lines,
+/// indented one level, after "\n" (the first of the array) or ",\n".
+fn json_elements(at: usize, rows: &[KpiRow]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(rows.len() * 2048);
+    for (i, r) in rows.iter().enumerate() {
+        out.extend_from_slice(if at + i == 0 { b"\n" } else { b",\n" });
+        let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+        for (j, line) in text.split('\n').enumerate() {
+            if j > 0 {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(b"  ");
+            out.extend_from_slice(line.as_bytes());
+        }
+    }
+    Ok(out)
+}
+
+fn csv_lines(record: &[String]) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(record).map_err(csv_error)?;
+    w.into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+fn csv_error(e: csv::Error) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+/// CSV lines of `rows`, no header.
+fn csv_rows(_at: usize, rows: &[KpiRow]) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 400));
     for r in rows {
         let mut rec = vec![
             r.period.clone(),
@@ -534,9 +841,10 @@ pub fn write_csv(rows: &[KpiRow], out: impl std::io::Write) -> std::io::Result<(
                     .map_or(String::new(), |p| format!("{p:.1}")),
             ]);
         }
-        w.write_record(rec).map_err(io)?;
+        w.write_record(rec).map_err(csv_error)?;
     }
-    w.flush()
+    w.into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 #[cfg(test)]

@@ -141,7 +141,8 @@ pub fn run(args: Args) -> Result<()> {
     )?;
     let (events, rejected) = (outcome.fold.events, outcome.rejected);
     let folded = started.elapsed();
-    let rows = report::report_of(outcome.fold, &units, &calendar, spec)?;
+    // Rows are built and written a block at a time, on every core.
+    let plan = report::plan_of(outcome.fold, &units, &calendar, spec)?;
     for (input, name) in names.iter().enumerate() {
         let mine: Vec<_> = rejected.iter().filter(|(i, _)| *i == input).collect();
         if let Some((_, first)) = mine.first() {
@@ -164,19 +165,20 @@ pub fn run(args: Args) -> Result<()> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    match args.format {
+    let rows = match args.format {
         OutFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &rows)?;
+            let n = report::write_json_plan(&plan, &mut out)?;
             out.write_all(b"\n")?;
+            n
         }
-        OutFormat::Csv => report::write_csv(&rows, &mut out)?,
-    }
+        OutFormat::Csv => report::write_csv_plan(&plan, &mut out)?,
+    };
     out.flush()?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "{events} events ({} rejected) -> {} rows in {:.2} s (read, decode and fold {:.2} s on {workers} workers): {:.0} events/s",
         rejected.len(),
-        rows.len(),
+        rows,
         secs,
         folded.as_secs_f64(),
         events as f64 / secs.max(1e-9)

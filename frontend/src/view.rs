@@ -156,13 +156,21 @@ const KPI_TARGETS: [(&str, &str, Option<f64>); 11] = [
     ("video_meetings", "Meetings by video", Some(60.0)),
 ];
 
-/// The newest day's KPIs for a unit against the targets (REST, refreshed
-/// every 30 s; the live socket carries the per-minute overview).
+/// The newest day's KPIs for a unit against the targets, beside the last
+/// hour and the last 24 hours of minute buckets (REST, refreshed every
+/// 30 s; the live socket carries the per-minute overview).
 #[component]
 fn Kpis(unit: String) -> impl IntoView {
     let (row, set_row) = signal(Value::Null);
     let (error, set_error) = signal(String::new());
+    let (hour, set_hour) = signal(Value::Null);
+    let (day, set_day) = signal(Value::Null);
+    // Communes have no minute windows of their own (the API says so); their
+    // sliding columns stay empty.
+    let (_, set_ignored) = signal(String::new());
     let path = format!("/api/v1/units/{unit}/kpis?period=day");
+    let recent = move |minutes: u32| format!("/api/v1/units/{unit}/recent?minutes={minutes}");
+    let (last_hour, last_day) = (recent(60), recent(1440));
     // The newest day is the last row.
     let load = move || {
         api::get_into(path.clone(), set_row, set_error, |body| {
@@ -170,7 +178,13 @@ fn Kpis(unit: String) -> impl IntoView {
                 .as_array()
                 .and_then(|r| r.last().cloned())
                 .unwrap_or(Value::Null)
-        })
+        });
+        api::get_into(last_hour.clone(), set_hour, set_ignored, |b| {
+            b["kpis"].clone()
+        });
+        api::get_into(last_day.clone(), set_day, set_ignored, |b| {
+            b["kpis"].clone()
+        });
     };
     load();
     let refresh = load.clone();
@@ -195,12 +209,15 @@ fn Kpis(unit: String) -> impl IntoView {
                         (Some(_), Some(_)) => "below",
                         _ => "",
                     };
+                    let sliding = |w: ReadSignal<Value>| move || w.with(|w| fmt_pct(w[*key]["value"].as_f64()));
                     view! {
                         <tr data-kpi=*key class=status>
                             <td class="name">{*label}</td>
                             <td class="num">{num.map_or("–".into(), fmt_int)}</td>
                             <td class="num">{den.map_or("–".into(), fmt_int)}</td>
                             <td class="num value">{fmt_pct(value)}</td>
+                            <td class="num last-hour">{sliding(hour)}</td>
+                            <td class="num last-day">{sliding(day)}</td>
                             <td class="num">{target.map_or("–".into(), |t| if t >= 100.0 { "100 %".to_owned() } else { format!("≥ {t:.0} %") })}</td>
                         </tr>
                     }
@@ -253,7 +270,7 @@ fn Kpis(unit: String) -> impl IntoView {
                 <h2>{title}</h2>
                 <p class="error">{move || error.get()}</p>
                 <table id="kpis">
-                    <thead><tr><th class="name">"Indicator"</th><th>"Numerator"</th><th>"Denominator"</th><th>"Value"</th><th>"Target"</th></tr></thead>
+                    <thead><tr><th class="name">"Indicator"</th><th>"Numerator"</th><th>"Denominator"</th><th>"Value"</th><th title="the last 60 one-minute buckets">"Last hour"</th><th title="the last 1,440 one-minute buckets">"Last 24 h"</th><th>"Target"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
                 <p class="empty">{counts}</p>

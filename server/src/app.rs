@@ -8,6 +8,7 @@ use crate::{api, engine, ingest, live};
 use axum::Router;
 use axum::routing::{get, post};
 use pipelines::units::UnitRegistry;
+use pipelines::windows::minute::MinuteState;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tower_http::services::{ServeDir, ServeFile};
@@ -92,6 +93,8 @@ pub struct AppState {
     pub calendar: Arc<model::calendar::WorkCalendar>,
     /// The engine's retained KPI state (`/kpis`, `/backlog`).
     pub kpis: Arc<crate::kpis::LiveKpis>,
+    /// The engine's one-minute windows (`/recent`); the engine feeds them.
+    pub minutes: Arc<std::sync::RwLock<MinuteState>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -107,7 +110,13 @@ impl AppState {
         let log = EventLog::open(&config.server.data_dir)?;
         let store = Arc::new(Store::open(&config.server.data_dir)?);
         let hub = Hub::with_topics(live::topic_names(&units));
+        let minutes = MinuteState::new(
+            units.clone(),
+            config.engine.retention_minutes,
+            config.engine.row_minutes,
+        );
         Ok(Self {
+            minutes: Arc::new(std::sync::RwLock::new(minutes)),
             limiter: Arc::new(crate::auth::LoginLimiter::from_config(&config.auth)),
             calendar: Arc::new(sample_data::calendar()?),
             config: Arc::new(config),
@@ -146,6 +155,7 @@ pub const API_PATHS: &[&str] = &[
     "/api/v1/units/{code}",
     "/api/v1/units/{code}/kpis",
     "/api/v1/units/{code}/backlog",
+    "/api/v1/units/{code}/recent",
     "/api/v1/units/{code}/history",
     "/api/v1/rejected",
     "/api/v1/sources",
@@ -180,6 +190,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/units/{code}", get(api::units::unit))
         .route("/api/v1/units/{code}/kpis", get(api::units::kpis))
         .route("/api/v1/units/{code}/backlog", get(api::units::backlog))
+        .route("/api/v1/units/{code}/recent", get(api::units::recent))
         .route("/api/v1/units/{code}/history", get(api::units::history))
         .route("/api/v1/rejected", get(api::admin::rejected))
         .route("/api/v1/sources", get(api::admin::sources))

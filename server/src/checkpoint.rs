@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 /// The checkpoint file inside a data directory.
 pub const FILE_NAME: &str = "checkpoint.json";
 /// 2: the KPI fold joined the window state; 3: the per-source watermarks;
-/// 4: corrections per minute bucket and the watermark results were final
-/// behind.
+/// 4: every SQL counter and the corrections per minute bucket, and the
+/// watermark results were final behind.
 const VERSION: u32 = 4;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -108,8 +108,8 @@ mod tests {
             WindowsCheckpoint {
                 max_event_micros: 7,
                 final_before_micros: 5,
-                bins: vec![("01".into(), vec![(0, 2, 1, 1)])],
-                totals: vec![("01".into(), 2, 1, 1)],
+                bins: vec![("01".into(), vec![(0, vec![2, 1], 1)])],
+                totals: vec![("01".into(), vec![2, 1], 1)],
             },
             FoldCheckpoint {
                 partials: vec![("01".into(), 3600, 0, vec![1, 2])],

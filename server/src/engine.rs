@@ -12,7 +12,7 @@ use crate::log::LogReader;
 use model::live::topics;
 use pipelines::kpi::fold::{Fold, Folder};
 use pipelines::windows::batch::to_record_batch;
-use pipelines::windows::minute::MinuteWindows;
+use pipelines::windows::minute::{MinuteState, MinuteWindows};
 use pipelines::windows::watermark::{Verdict, Watermarks};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -111,7 +111,12 @@ async fn resume(
     committed: u64,
 ) -> anyhow::Result<(MinuteWindows, Watermarks, u64)> {
     let cfg = &state.config.engine;
-    let fresh = || MinuteWindows::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
+    let fresh = || {
+        let windows = MinuteWindows::attach(state.minutes.clone());
+        *windows.write() =
+            MinuteState::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
+        windows
+    };
     if cfg.checkpoint_secs == 0 {
         return Ok((fresh(), Watermarks::default(), 0));
     }
@@ -129,12 +134,8 @@ async fn resume(
     let units = state.units.clone();
     let fold = tokio::task::spawn_blocking(move || Fold::restore(cp.kpis, &units)).await?;
     state.kpis.replace(fold, offset);
-    let windows = MinuteWindows::restore(
-        state.units.clone(),
-        cfg.retention_minutes,
-        cfg.row_minutes,
-        cp.windows,
-    );
+    let windows = fresh();
+    windows.write().restore(cp.windows);
     let rows = windows.rows();
     state.hub.publish(topics::OVERVIEW, rows.clone());
     for row in rows {

@@ -613,3 +613,57 @@ async fn late_events_are_corrections_and_too_late_ones_are_counted_not_folded() 
     let rows: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(rows[0]["kpis"]["online_dossiers"]["denominator"], 5);
 }
+
+#[tokio::test]
+async fn the_last_hour_is_a_sum_of_minute_buckets_for_any_top_unit() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let cookie = app.cookie.clone();
+    let empty = app.get_json("/api/v1/units/VN/recent").await.unwrap();
+    assert_eq!(empty["kpis"], serde_json::json!({}), "{empty}");
+    let body = [
+        // Outside the last hour of the newest minute (10:30).
+        accepted_event("a", "2025-11-20T09:00:00+07:00", "00070", "counter"),
+        accepted_event("b", "2025-11-20T09:45:00+07:00", "00070", "online"),
+        accepted_event("c", "2025-11-20T10:30:00+07:00", "79", "counter"),
+    ]
+    .join("\n");
+    assert_eq!(app.ingest(&body).await.unwrap().0, 200);
+    app.settle().await.unwrap();
+
+    let kpi = |v: &Value| {
+        let k = &v["kpis"]["online_dossiers"];
+        (k["numerator"].as_i64(), k["denominator"].as_i64())
+    };
+    let nation = app.get_json("/api/v1/units/VN/recent").await.unwrap();
+    assert_eq!(kpi(&nation), (Some(1), Some(2)), "{nation}");
+    assert_eq!(nation["from"], "2025-11-20T09:31:00+07:00");
+    assert_eq!(nation["to"], "2025-11-20T10:31:00+07:00");
+    assert!(
+        nation["not_covered"]
+            .as_array()
+            .unwrap()
+            .contains(&"on_time".into())
+    );
+    let day = app
+        .get_json("/api/v1/units/VN/recent?minutes=1440")
+        .await
+        .unwrap();
+    assert_eq!(kpi(&day), (Some(1), Some(3)));
+    let hanoi = app
+        .get_json("/api/v1/units/01/recent?minutes=1440")
+        .await
+        .unwrap();
+    assert_eq!(kpi(&hanoi), (Some(1), Some(2)));
+
+    // A commune has no minute windows of its own; a window longer than the
+    // retention is refused; both name the field.
+    for (path, field) in [
+        ("/api/v1/units/00070/recent", "code"),
+        ("/api/v1/units/VN/recent?minutes=5000", "minutes"),
+        ("/api/v1/units/VN/recent?minute=5", "minute"),
+    ] {
+        let a = app.get_as(cookie.as_deref(), path).await.unwrap();
+        assert_eq!(a.status, 400, "{path}: {}", a.body);
+        assert!(a.body.contains(field), "{path}: {}", a.body);
+    }
+}

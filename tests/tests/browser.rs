@@ -112,6 +112,23 @@ async fn a_live_number_changes_after_an_ingest() {
         .await
         .unwrap();
     assert_eq!(kpi_rows, 11);
+    // The last hour and the last 24 hours, from the minute buckets; on-time
+    // needs dossier state, so it has none.
+    for cell in ["td.last-hour", "td.last-day"] {
+        browser
+            .wait_text(
+                &format!("#kpis tr[data-kpi=\"online_dossiers\"] {cell}"),
+                Duration::from_secs(30),
+                |t| t.ends_with('%'),
+            )
+            .await
+            .unwrap();
+    }
+    let on_time = browser
+        .text("#kpis tr[data-kpi=\"on_time\"] td.last-hour")
+        .await
+        .unwrap();
+    assert_eq!(on_time.as_deref(), Some("–"));
     // The composite score and processing time under the table: the sample
     // day has accepted dossiers, so the score has indicators with data.
     browser

@@ -76,6 +76,9 @@ pub const COUNTERS: &[Counter] = &[
         "meetings_video",
         "kind = 'meeting' AND mode IN ('video', 'hybrid')",
     ),
+    // Every dossier event: whether a unit has dossier activity at all (the
+    // overview lists those units).
+    count("dossier_events", "kind = 'dossier'"),
 ];
 
 /// Counters produced from dossier state rather than SQL. Both kinds are
@@ -359,6 +362,27 @@ pub fn counter_index(name: &str) -> Option<usize> {
     counter_names().iter().position(|n| *n == name)
 }
 
+/// The per-batch query of the one-minute windows: every SQL counter per
+/// top unit (province or ministry) and one-minute event-time bucket.
+pub fn minute_sql(table: &str) -> String {
+    format!(
+        "SELECT top_unit, date_bin(INTERVAL '1 minute', occurred_at) AS minute, {} FROM {table} GROUP BY top_unit, minute",
+        sums_sql().join(", ")
+    )
+}
+
+fn sums_sql() -> Vec<String> {
+    COUNTERS
+        .iter()
+        .map(|c| {
+            format!(
+                "SUM(CASE WHEN {} THEN {} ELSE 0 END) AS \"{}\"",
+                c.when, c.value, c.name
+            )
+        })
+        .collect()
+}
+
 /// The per-batch partial-aggregate query: every SQL counter per unit and
 /// local hour (UTC+7 is a whole number of hours from UTC, so UTC hour bins
 /// are local hour bins).
@@ -369,15 +393,7 @@ pub fn hourly_sql(table: &str) -> String {
 /// [`hourly_sql`] grouped by one more expression, returned as column `dim`
 /// after `unit` and `bin` (a breakdown such as the procedure code).
 pub fn hourly_sql_by(table: &str, dim: Option<&str>) -> String {
-    let sums: Vec<String> = COUNTERS
-        .iter()
-        .map(|c| {
-            format!(
-                "SUM(CASE WHEN {} THEN {} ELSE 0 END) AS \"{}\"",
-                c.when, c.value, c.name
-            )
-        })
-        .collect();
+    let sums = sums_sql();
     let (select, group) = match dim {
         Some(d) => (format!(", {d} AS dim"), ", dim"),
         None => (String::new(), ""),

@@ -25,16 +25,3 @@ pub(crate) async fn query_batch(
     ctx.deregister_table(BATCH_TABLE)?;
     Ok(result?)
 }
-
-/// Accepted and online-accepted dossiers per top unit (province or
-/// ministry) per one-minute event-time bucket: the numerator and
-/// denominator of "online dossiers" [3.3].
-pub const MINUTE_ONLINE_DOSSIERS: &str = "
-SELECT top_unit,
-       date_bin(INTERVAL '1 minute', occurred_at) AS minute,
-       SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END) AS accepted,
-       SUM(CASE WHEN status = 'accepted' AND channel = 'online' THEN 1 ELSE 0 END) AS online
-FROM batch
-WHERE kind = 'dossier'
-GROUP BY top_unit, minute
-";

@@ -1,63 +1,129 @@
 //! One-minute tumbling windows per top unit (province or ministry), keyed by
-//! event time. Each micro-batch is aggregated by DataFusion into per-minute
-//! partial sums ([`crate::kpi::MINUTE_ONLINE_DOSSIERS`]) that are added to the
-//! state, so an event that arrives late still lands in its own minute.
-//! Buckets older than the retention behind the newest event time are pruned;
-//! unit totals keep counting.
+//! event time, holding every SQL counter of [`crate::kpi::defs::COUNTERS`].
+//! Each micro-batch is aggregated by DataFusion into per-minute partial
+//! sums ([`crate::kpi::defs::minute_sql`]) that are added to the state, so
+//! an event that arrives late still lands in its own minute. Buckets older
+//! than the retention (48 hours in the server) behind the newest event time
+//! are pruned; unit totals keep counting. "Last hour" and "last 24 hours"
+//! are sums of buckets ([`MinuteState::recent`]).
 //!
 //! Buckets that end at or before the global watermark
-//! ([`MinuteWindows::set_final_before`]) are final. Live results are
+//! ([`MinuteState::set_final_before`]) are final. Live results are
 //! emitted early, before that; a late event that still lands in a final
 //! bucket is a *correction*, counted on the bucket and on the unit, so the
 //! changed row reaches clients flagged as one.
+//!
+//! The state sits behind a lock shared with the API ([`MinuteWindows::attach`]):
+//! the engine runs the query without it and holds it only to add the sums.
 
 use super::batch::{bin_starts_micros, to_record_batch};
-use crate::error::Result;
-use crate::kpi::{MINUTE_ONLINE_DOSSIERS, query_batch};
+use crate::error::{Error, Result};
+use crate::kpi::defs::{COUNTERS, KPIS, minute_sql};
+use crate::kpi::query_batch;
+use crate::kpi::report::KpiValue;
 use crate::units::UnitRegistry;
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use chrono::{DateTime, FixedOffset};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use model::Event;
 use model::kpi::{MinuteCount, ProvinceRow};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, RwLock};
 
 const MINUTE_MICROS: i64 = 60_000_000;
+
+/// The SQL counters a bucket holds, in [`COUNTERS`] order.
+const N: usize = COUNTERS.len();
+
+/// Positions of the counters the overview rows show: accepted, accepted
+/// online, and dossier events (a unit with none has no row).
+static ROW_COUNTERS: LazyLock<(usize, usize, usize)> = LazyLock::new(|| {
+    let at = |n: &str| COUNTERS.iter().position(|c| c.name == n).unwrap_or(0);
+    (at("accepted"), at("accepted_online"), at("dossier_events"))
+});
 
 /// Asia/Ho_Chi_Minh: UTC+7 all year, no daylight saving.
 pub fn local_offset() -> FixedOffset {
     FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset")
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct Counts {
-    accepted: u64,
-    online: u64,
-    /// Changes after the bucket was final.
+/// One bucket (or one unit's totals): the counters and how many times a
+/// late event changed it after it was final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bin {
+    sums: [i64; N],
     corrections: u64,
 }
 
-/// Keyed state of the one-minute windows.
-pub struct MinuteWindows {
-    ctx: SessionContext,
+impl Default for Bin {
+    fn default() -> Self {
+        Self {
+            sums: [0; N],
+            corrections: 0,
+        }
+    }
+}
+
+impl Bin {
+    fn add(&mut self, other: &Bin) {
+        for (a, b) in self.sums.iter_mut().zip(other.sums) {
+            *a += b;
+        }
+        self.corrections += other.corrections;
+    }
+
+    fn from_parts(sums: &[i64], corrections: u64) -> Self {
+        let mut b = Bin {
+            corrections,
+            ..Bin::default()
+        };
+        // Sums written by a build with fewer counters are padded with zeros.
+        for (a, v) in b.sums.iter_mut().zip(sums) {
+            *a = *v;
+        }
+        b
+    }
+}
+
+/// The KPIs of the minute buckets in a time range: those whose counters
+/// are all event sums (on-time needs dossier state: `/kpis`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recent {
+    /// First minute (UTC µs) and the end of the last (exclusive).
+    pub from_micros: i64,
+    pub to_micros: i64,
+    /// Every SQL counter summed over the range, by name.
+    pub counters: BTreeMap<&'static str, i64>,
+    pub kpis: BTreeMap<&'static str, KpiValue>,
+    /// Corrections to final buckets in the range.
+    pub corrections: u64,
+}
+
+/// The windows' state: every top unit's minute buckets and totals.
+#[derive(Debug)]
+pub struct MinuteState {
     units: Arc<UnitRegistry>,
     retention_minutes: i64,
     /// How many recent buckets a [`ProvinceRow`] carries.
     row_minutes: usize,
-    bins: HashMap<String, BTreeMap<i64, Counts>>,
-    totals: HashMap<String, Counts>,
+    bins: HashMap<String, BTreeMap<i64, Bin>>,
+    totals: HashMap<String, Bin>,
     max_event_micros: i64,
     /// Buckets ending at or before this (UTC µs) are final.
     final_before_micros: i64,
 }
 
+/// One-minute windows: the DataFusion query and the state it feeds.
+pub struct MinuteWindows {
+    ctx: SessionContext,
+    sql: String,
+    state: Arc<RwLock<MinuteState>>,
+}
+
 impl std::fmt::Debug for MinuteWindows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MinuteWindows")
-            .field("units", &self.bins.len())
-            .finish()
+        f.debug_struct("MinuteWindows").finish_non_exhaustive()
     }
 }
 
@@ -65,8 +131,88 @@ impl MinuteWindows {
     /// `retention_minutes` of buckets are kept behind the newest event
     /// (48 hours in the server); rows show the last `row_minutes` buckets.
     pub fn new(units: Arc<UnitRegistry>, retention_minutes: i64, row_minutes: usize) -> Self {
+        Self::attach(Arc::new(RwLock::new(MinuteState::new(
+            units,
+            retention_minutes,
+            row_minutes,
+        ))))
+    }
+
+    /// Windows that feed `state`, which others may read meanwhile.
+    pub fn attach(state: Arc<RwLock<MinuteState>>) -> Self {
         Self {
-            ctx: SessionContext::new(),
+            // One micro-batch is one partition (see `kpi::fold::Folder`).
+            ctx: SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1)),
+            sql: minute_sql(crate::kpi::BATCH_TABLE),
+            state,
+        }
+    }
+
+    /// Fold a micro-batch into the windows; returns the top units whose rows
+    /// changed.
+    pub async fn apply(&mut self, events: &[Event]) -> Result<BTreeSet<String>> {
+        if events.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let units = self.read().units.clone();
+        let batch = to_record_batch(events, &units)?;
+        self.apply_batch(batch).await
+    }
+
+    /// [`Self::apply`] for a micro-batch already in Arrow form
+    /// ([`to_record_batch`]), so that a caller folding the same events
+    /// elsewhere builds it once.
+    pub async fn apply_batch(&mut self, batch: RecordBatch) -> Result<BTreeSet<String>> {
+        if batch.num_rows() == 0 {
+            return Ok(BTreeSet::new());
+        }
+        let result = query_batch(&self.ctx, &self.sql, batch).await?;
+        self.write().add(&result)
+    }
+
+    /// The state, for reading.
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, MinuteState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state, for changing.
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, MinuteState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// See [`MinuteState::set_final_before`].
+    pub fn set_final_before(&mut self, watermark: Option<i64>) {
+        self.write().set_final_before(watermark);
+    }
+
+    pub fn row(&self, code: &str) -> ProvinceRow {
+        self.read().row(code)
+    }
+
+    pub fn rows(&self) -> Vec<ProvinceRow> {
+        self.read().rows()
+    }
+
+    pub fn checkpoint(&self) -> WindowsCheckpoint {
+        self.read().checkpoint()
+    }
+
+    /// Windows holding the state of `checkpoint`.
+    pub fn restore(
+        units: Arc<UnitRegistry>,
+        retention_minutes: i64,
+        row_minutes: usize,
+        checkpoint: WindowsCheckpoint,
+    ) -> Self {
+        let w = Self::new(units, retention_minutes, row_minutes);
+        w.write().restore(checkpoint);
+        w
+    }
+}
+
+impl MinuteState {
+    pub fn new(units: Arc<UnitRegistry>, retention_minutes: i64, row_minutes: usize) -> Self {
+        Self {
             units,
             retention_minutes,
             row_minutes,
@@ -75,6 +221,56 @@ impl MinuteWindows {
             max_event_micros: i64::MIN,
             final_before_micros: i64::MIN,
         }
+    }
+
+    /// Add the result of [`minute_sql`] over one micro-batch; returns the
+    /// top units whose rows changed.
+    pub fn add(&mut self, result: &[RecordBatch]) -> Result<BTreeSet<String>> {
+        let mut changed = BTreeSet::new();
+        for rb in result {
+            let unit = rb
+                .column(0)
+                .as_string_opt::<i32>()
+                .ok_or_else(|| Error::Schema("top_unit is not text".into()))?;
+            let minute = bin_starts_micros(rb.column(1).as_ref())?;
+            let cols: Vec<_> = (0..N)
+                .map(|c| rb.column(2 + c).as_primitive_opt::<Int64Type>())
+                .collect();
+            for (i, start) in minute.into_iter().enumerate() {
+                let Some(start) = start else { continue };
+                let mut part = Bin {
+                    corrections: u64::from(
+                        start.saturating_add(MINUTE_MICROS) <= self.final_before_micros,
+                    ),
+                    ..Bin::default()
+                };
+                for (slot, col) in part.sums.iter_mut().zip(&cols) {
+                    *slot = col.filter(|a| !a.is_null(i)).map_or(0, |a| a.value(i));
+                }
+                let code = unit.value(i);
+                let bins = match self.bins.get_mut(code) {
+                    Some(b) => b,
+                    None => self.bins.entry(code.to_owned()).or_default(),
+                };
+                bins.entry(start).or_default().add(&part);
+                match self.totals.get_mut(code) {
+                    Some(t) => t.add(&part),
+                    None => {
+                        self.totals.insert(code.to_owned(), part);
+                    }
+                }
+                self.max_event_micros = self.max_event_micros.max(start);
+                // Rows are about dossiers: a unit's row changes with its
+                // dossier events, or with a correction once it has a row.
+                let dossiers =
+                    part.sums[ROW_COUNTERS.2] > 0 || (part.corrections > 0 && self.has_row(code));
+                if dossiers && !changed.contains(code) {
+                    changed.insert(code.to_owned());
+                }
+            }
+        }
+        self.prune();
+        Ok(changed)
     }
 
     /// Advance the global watermark (Unix seconds) behind which the rows
@@ -88,72 +284,73 @@ impl MinuteWindows {
         }
     }
 
-    /// Fold a micro-batch into the windows; returns the top units whose rows
-    /// changed.
-    pub async fn apply(&mut self, events: &[Event]) -> Result<BTreeSet<String>> {
-        if events.is_empty() {
-            return Ok(BTreeSet::new());
-        }
-        let batch = to_record_batch(events, &self.units)?;
-        self.apply_batch(batch).await
-    }
-
-    /// [`Self::apply`] for a micro-batch already in Arrow form
-    /// ([`to_record_batch`]), so that a caller folding the same events
-    /// elsewhere builds it once.
-    pub async fn apply_batch(&mut self, batch: RecordBatch) -> Result<BTreeSet<String>> {
-        let mut changed = BTreeSet::new();
-        if batch.num_rows() == 0 {
-            return Ok(changed);
-        }
-        let result = query_batch(&self.ctx, MINUTE_ONLINE_DOSSIERS, batch).await?;
-        for rb in result {
-            let unit = rb.column(0).as_string::<i32>();
-            let minute = bin_starts_micros(rb.column(1).as_ref())?;
-            let accepted = rb.column(2).as_primitive::<Int64Type>();
-            let online = rb.column(3).as_primitive::<Int64Type>();
-            for (i, start) in minute.into_iter().enumerate() {
-                let Some(start) = start else { continue };
-                let correction =
-                    u64::from(start.saturating_add(MINUTE_MICROS) <= self.final_before_micros);
-                let part = Counts {
-                    accepted: accepted.value(i).max(0) as u64,
-                    online: online.value(i).max(0) as u64,
-                    corrections: correction,
-                };
-                let code = unit.value(i).to_owned();
-                let bin = self
-                    .bins
-                    .entry(code.clone())
-                    .or_default()
-                    .entry(start)
-                    .or_default();
-                bin.accepted += part.accepted;
-                bin.online += part.online;
-                bin.corrections += part.corrections;
-                let total = self.totals.entry(code.clone()).or_default();
-                total.accepted += part.accepted;
-                total.online += part.online;
-                total.corrections += part.corrections;
-                self.max_event_micros = self.max_event_micros.max(start);
-                changed.insert(code);
-            }
-        }
-        self.prune();
-        Ok(changed)
-    }
-
     fn prune(&mut self) {
         let horizon = self
             .max_event_micros
             .saturating_sub(self.retention_minutes * MINUTE_MICROS);
         for bins in self.bins.values_mut() {
-            *bins = bins.split_off(&horizon);
+            if bins.first_key_value().is_some_and(|(t, _)| *t < horizon) {
+                *bins = bins.split_off(&horizon);
+            }
         }
+    }
+
+    /// The last `minutes` one-minute buckets up to the newest minute of
+    /// any unit, summed over the top units `keep` admits (all of them for
+    /// the nation); `None` before any event. `minutes` is capped at the
+    /// retention.
+    pub fn recent(&self, minutes: i64, keep: impl Fn(&str) -> bool) -> Option<Recent> {
+        if self.max_event_micros == i64::MIN {
+            return None;
+        }
+        let minutes = minutes.clamp(1, self.retention_minutes.max(1));
+        let to = self.max_event_micros + MINUTE_MICROS;
+        let from = to - minutes * MINUTE_MICROS;
+        let mut sum = Bin::default();
+        for (code, bins) in &self.bins {
+            if keep(code) {
+                for (_, b) in bins.range(from..to) {
+                    sum.add(b);
+                }
+            }
+        }
+        let counters: BTreeMap<&'static str, i64> = COUNTERS
+            .iter()
+            .zip(sum.sums)
+            .map(|(c, v)| (c.name, v))
+            .collect();
+        let kpis = KPIS
+            .iter()
+            .filter_map(|k| {
+                let total = |names: &[&str]| -> Option<i64> {
+                    names.iter().map(|n| counters.get(n).copied()).sum()
+                };
+                let (numerator, denominator) = (total(k.numerator)?, total(k.denominator)?);
+                let value =
+                    (denominator > 0).then(|| numerator as f64 * 100.0 / denominator as f64);
+                Some((
+                    k.name,
+                    KpiValue {
+                        numerator,
+                        denominator,
+                        value,
+                    },
+                ))
+            })
+            .collect();
+        Some(Recent {
+            from_micros: from,
+            to_micros: to,
+            counters,
+            kpis,
+            corrections: sum.corrections,
+        })
     }
 
     /// The overview row of one top unit.
     pub fn row(&self, code: &str) -> ProvinceRow {
+        let (accepted_at, online_at, _) = *ROW_COUNTERS;
+        let count = |b: &Bin, at: usize| b.sums[at].max(0) as u64;
         let total = self.totals.get(code).copied().unwrap_or_default();
         let tz = local_offset();
         // A dense series ending at the newest minute of any unit, so the
@@ -170,8 +367,8 @@ impl MinuteWindows {
                     minute: DateTime::from_timestamp_micros(m)
                         .map(|t| t.with_timezone(&tz).to_rfc3339())
                         .unwrap_or_default(),
-                    accepted: c.accepted,
-                    online: c.online,
+                    accepted: count(&c, accepted_at),
+                    online: count(&c, online_at),
                     corrections: c.corrections,
                 }
             })
@@ -179,101 +376,102 @@ impl MinuteWindows {
         ProvinceRow {
             code: code.to_owned(),
             name: self.units.name(code).to_owned(),
-            accepted: total.accepted,
-            online: total.online,
+            accepted: count(&total, accepted_at),
+            online: count(&total, online_at),
             minutes_from: minutes
                 .first()
                 .map(|m| m.minute.clone())
                 .unwrap_or_default(),
             minutes,
-            final_before: DateTime::from_timestamp_micros(self.final_before_micros)
-                .filter(|_| self.final_before_micros > i64::MIN)
-                .map(|t| t.with_timezone(&tz).to_rfc3339())
-                .unwrap_or_default(),
+            final_before: micros_label(self.final_before_micros),
             corrections: total.corrections,
         }
     }
 
+    /// The global watermark the rows are final behind, as RFC 3339 in
+    /// UTC+7 (empty before there is one).
+    pub fn final_before(&self) -> String {
+        micros_label(self.final_before_micros)
+    }
+
     /// The whole window state, for a checkpoint. Together with the log
-    /// offset it was taken at, [`MinuteWindows::restore`] plus the log after
+    /// offset it was taken at, [`MinuteState::restore`] plus the log after
     /// that offset gives exactly the state of an uninterrupted run: bins
     /// and totals are sums, and pruning depends only on the newest event
     /// time seen.
     pub fn checkpoint(&self) -> WindowsCheckpoint {
-        let sorted = |m: &HashMap<String, BTreeMap<i64, Counts>>| {
-            let mut v: Vec<_> = m
-                .iter()
-                .map(|(code, bins)| {
-                    let bins = bins
-                        .iter()
-                        .map(|(start, c)| (*start, c.accepted, c.online, c.corrections));
-                    (code.clone(), bins.collect())
-                })
-                .collect();
-            v.sort();
-            v
-        };
+        let mut bins: Vec<_> = self
+            .bins
+            .iter()
+            .map(|(code, bins)| {
+                let bins = bins
+                    .iter()
+                    .map(|(start, b)| (*start, b.sums.to_vec(), b.corrections));
+                (code.clone(), bins.collect())
+            })
+            .collect();
+        bins.sort();
         let mut totals: Vec<_> = self
             .totals
             .iter()
-            .map(|(code, c)| (code.clone(), c.accepted, c.online, c.corrections))
+            .map(|(code, b)| (code.clone(), b.sums.to_vec(), b.corrections))
             .collect();
         totals.sort();
         WindowsCheckpoint {
             max_event_micros: self.max_event_micros,
             final_before_micros: self.final_before_micros,
-            bins: sorted(&self.bins),
+            bins,
             totals,
         }
     }
 
-    /// Windows holding the state of `checkpoint`.
-    pub fn restore(
-        units: Arc<UnitRegistry>,
-        retention_minutes: i64,
-        row_minutes: usize,
-        checkpoint: WindowsCheckpoint,
-    ) -> Self {
-        let mut w = Self::new(units, retention_minutes, row_minutes);
-        w.max_event_micros = checkpoint.max_event_micros;
-        w.final_before_micros = checkpoint.final_before_micros;
-        for (code, bins) in checkpoint.bins {
-            let bins = bins
-                .into_iter()
-                .map(|(start, accepted, online, corrections)| {
-                    let c = Counts {
-                        accepted,
-                        online,
-                        corrections,
-                    };
-                    (start, c)
-                });
-            w.bins.insert(code, bins.collect());
-        }
-        for (code, accepted, online, corrections) in checkpoint.totals {
-            let c = Counts {
-                accepted,
-                online,
-                corrections,
-            };
-            w.totals.insert(code, c);
-        }
+    /// Replace the state by that of `checkpoint`.
+    pub fn restore(&mut self, checkpoint: WindowsCheckpoint) {
+        self.max_event_micros = checkpoint.max_event_micros;
+        self.final_before_micros = checkpoint.final_before_micros;
+        self.bins = checkpoint
+            .bins
+            .into_iter()
+            .map(|(code, bins)| {
+                let bins = bins
+                    .into_iter()
+                    .map(|(start, sums, corrections)| (start, Bin::from_parts(&sums, corrections)));
+                (code, bins.collect())
+            })
+            .collect();
+        self.totals = checkpoint
+            .totals
+            .into_iter()
+            .map(|(code, sums, corrections)| (code, Bin::from_parts(&sums, corrections)))
+            .collect();
         // A checkpoint from a server with a longer retention.
-        w.prune();
-        w
+        self.prune();
     }
 
-    /// Every top unit that has seen a dossier, ordered by code.
+    fn has_row(&self, code: &str) -> bool {
+        self.totals
+            .get(code)
+            .is_some_and(|t| t.sums[ROW_COUNTERS.2] > 0)
+    }
+
+    /// Every top unit that has seen a dossier event, ordered by code.
     pub fn rows(&self) -> Vec<ProvinceRow> {
-        let mut codes: Vec<_> = self.totals.keys().collect();
+        let mut codes: Vec<_> = self.totals.keys().filter(|c| self.has_row(c)).collect();
         codes.sort();
         codes.into_iter().map(|c| self.row(c)).collect()
     }
 }
 
-/// One minute bin: (start in UTC microseconds, accepted, online,
-/// corrections).
-pub type BinCounts = (i64, u64, u64, u64);
+fn micros_label(micros: i64) -> String {
+    DateTime::from_timestamp_micros(micros)
+        .filter(|_| micros > i64::MIN)
+        .map(|t| t.with_timezone(&local_offset()).to_rfc3339())
+        .unwrap_or_default()
+}
+
+/// One minute bin: (start in UTC microseconds, counters in
+/// [`COUNTERS`] order, corrections).
+pub type BinCounts = (i64, Vec<i64>, u64);
 
 /// The state of [`MinuteWindows`] as plain data, ordered by unit code so
 /// the same state always serialises to the same bytes.
@@ -284,8 +482,8 @@ pub struct WindowsCheckpoint {
     pub final_before_micros: i64,
     /// Per top unit: its minute bins.
     pub bins: Vec<(String, Vec<BinCounts>)>,
-    /// Per top unit: (accepted, online, corrections) since the log began.
-    pub totals: Vec<(String, u64, u64, u64)>,
+    /// Per top unit: (counters, corrections) since the log began.
+    pub totals: Vec<(String, Vec<i64>, u64)>,
 }
 
 #[cfg(test)]
@@ -444,6 +642,50 @@ mod tests {
         // Corrections survive a checkpoint.
         let back = MinuteWindows::restore(units.clone(), 48 * 60, 10, w.checkpoint());
         assert_eq!(back.rows(), w.rows());
+    }
+
+    #[tokio::test]
+    async fn last_hour_and_last_day_are_sums_of_minute_buckets_of_every_counter() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let mut w = MinuteWindows::new(units.clone(), 48 * 60, 30);
+        let doc = |id: &str, at: &str, unit: &str, electronic: bool| {
+            format!(
+                r#"{{"event_id":"{id}","kind":"document","occurred_at":"{at}","unit":"{unit}","doc_id":"{id}","direction":"issued","electronic":{electronic},"signed":true}}"#
+            )
+        };
+        let text = [
+            // Yesterday evening: in the last 24 hours, not the last hour.
+            accepted("a", "2025-11-19T18:00:00+07:00", "00070", "counter"),
+            doc("d1", "2025-11-19T18:00:00+07:00", "01", false),
+            // The last hour, ending with the newest minute (10:30).
+            accepted("b", "2025-11-20T09:31:00+07:00", "01", "online"),
+            accepted("c", "2025-11-20T10:30:59+07:00", "79", "online"),
+            doc("d2", "2025-11-20T10:00:00+07:00", "01", true),
+            // A ministry's documents count but give it no overview row.
+            doc("d3", "2025-11-20T10:10:00+07:00", "BNG", true),
+            // Just outside the hour.
+            accepted("e", "2025-11-20T09:30:59+07:00", "01", "counter"),
+        ]
+        .join("\n");
+        w.apply(&events(&text, &units)).await.unwrap();
+        let state = w.read();
+        let hour = state.recent(60, |_| true).unwrap();
+        assert_eq!(micros_label(hour.from_micros), "2025-11-20T09:31:00+07:00");
+        assert_eq!(micros_label(hour.to_micros), "2025-11-20T10:31:00+07:00");
+        let kpi = |r: &Recent, k: &str| (r.kpis[k].numerator, r.kpis[k].denominator);
+        assert_eq!(kpi(&hour, "online_dossiers"), (2, 2));
+        assert_eq!(kpi(&hour, "electronic_documents"), (2, 2));
+        assert!(!hour.kpis.contains_key("on_time"), "needs dossier state");
+        let day = state.recent(24 * 60, |_| true).unwrap();
+        assert_eq!(kpi(&day, "online_dossiers"), (2, 4));
+        assert_eq!(kpi(&day, "electronic_documents"), (2, 3));
+        // Hà Nội alone.
+        let hanoi = state.recent(24 * 60, |u| u == "01").unwrap();
+        assert_eq!(kpi(&hanoi, "online_dossiers"), (1, 3));
+        assert_eq!(hanoi.counters["documents"], 2);
+        // The ministry has no overview row; the localities with dossiers do.
+        let rows: Vec<_> = state.rows().into_iter().map(|r| r.code).collect();
+        assert_eq!(rows, ["01", "79"]);
     }
 
     #[tokio::test]

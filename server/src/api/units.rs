@@ -109,9 +109,9 @@ pub async fn unit(
 /// before it arrived.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The engine's KPI state for the subtree of `scope`, once it includes
-/// every event the log had committed when the request arrived.
-async fn subtree_fold(state: &AppState, scope: &str) -> ApiResult<Fold> {
+/// Wait until the engine has folded every event the log had committed
+/// when the request arrived (503 after [`CATCH_UP`]).
+async fn caught_up(state: &AppState) -> ApiResult<()> {
     let committed = state
         .log
         .lock()
@@ -126,6 +126,68 @@ async fn subtree_fold(state: &AppState, scope: &str) -> ApiResult<Fold> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// `GET /api/v1/units/{code}/recent?minutes=60`: the KPIs of the last
+/// `minutes` one-minute event-time buckets (1 to the retention, 60 by
+/// default) up to the newest minute, for the nation, a province or a
+/// ministry (the minute windows are kept per top unit). Only the KPIs
+/// that are sums of events: on-time and the backlog need dossier state
+/// (`/kpis`, `/backlog`).
+pub async fn recent(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let level = visible(&state.units, &viewer, &code)?;
+    let mut p = Params::new(q, &["minutes"])?;
+    let retention = state.config.engine.retention_minutes;
+    let minutes = p.int("minutes", 60, 1, retention)?;
+    if level == UnitLevel::Commune {
+        return Err(ApiError::field(
+            "code",
+            "minute windows are kept per province and ministry: ask for the province, or /kpis?period=hour for the commune",
+        ));
+    }
+    caught_up(&state).await?;
+    let recent = {
+        let m = state.minutes.read().unwrap_or_else(|p| p.into_inner());
+        let keep = |top: &str| code == UnitCode::NATION || top == code;
+        (m.recent(minutes, keep), m.final_before())
+    };
+    let label = |us: i64| {
+        DateTime::from_timestamp_micros(us).map(|t| t.with_timezone(&model::calendar::vn_offset()))
+    };
+    let (window, final_before) = recent;
+    let Some(w) = window else {
+        return Ok(Json(json!({
+            "unit": code, "minutes": minutes, "from": null, "to": null,
+            "final_before": null, "kpis": {}, "counters": {}, "corrections": 0,
+        })));
+    };
+    Ok(Json(json!({
+        "unit": code,
+        "minutes": minutes,
+        "from": label(w.from_micros),
+        "to": label(w.to_micros),
+        "final_before": (!final_before.is_empty()).then_some(final_before),
+        "kpis": w.kpis,
+        "counters": w.counters,
+        "corrections": w.corrections,
+        "not_covered": pipelines::kpi::defs::KPIS
+            .iter()
+            .filter(|k| !w.kpis.contains_key(k.name))
+            .map(|k| k.name)
+            .collect::<Vec<_>>(),
+    })))
+}
+
+/// The engine's KPI state for the subtree of `scope`, once it includes
+/// every event the log had committed when the request arrived.
+async fn subtree_fold(state: &AppState, scope: &str) -> ApiResult<Fold> {
+    caught_up(state).await?;
     let st = state.clone();
     let scope = scope.to_owned();
     blocking(move || {

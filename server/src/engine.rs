@@ -30,6 +30,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
     let mut reader = Some(LogReader::new(path, start));
     let mut saved = (start, Instant::now());
     let mut woke = Instant::now();
+    let mut compacted_to = i64::MIN;
     loop {
         let upto = *committed.borrow_and_update();
         loop {
@@ -83,6 +84,26 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
                 .metrics
                 .engine_offset
                 .store(offset as i64, Ordering::Relaxed);
+            // Dossiers that finished before every source's correction horizon
+            // can no longer change: fold them into sums and drop their
+            // histories, so memory follows the open and recent dossiers, not
+            // the whole history. At most once an event-time day (each pass
+            // visits every dossier held), also while catching up on a long log.
+            if let Some(cut) = watermarks.compaction_cut(&lateness)
+                && cut >= compacted_to.saturating_add(86_400)
+            {
+                let (kpis, calendar) = (state.kpis.clone(), state.calendar.clone());
+                let gone =
+                    tokio::task::spawn_blocking(move || kpis.compact(cut, &calendar)).await?;
+                compacted_to = cut;
+                if gone > 0 {
+                    tracing::info!(
+                        gone,
+                        held = state.kpis.dossiers(),
+                        "finished dossiers folded into sums"
+                    );
+                }
+            }
         }
         let offset = reader.as_ref().map_or(saved.0, LogReader::offset);
         if cfg.checkpoint_secs > 0

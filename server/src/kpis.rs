@@ -47,6 +47,24 @@ impl LiveKpis {
         self.folded.send_replace(offset);
     }
 
+    /// Fold the dossiers finished before `cut` into sums and drop their
+    /// histories ([`Fold::compact`]); returns how many went.
+    pub fn compact(&self, cut: i64, calendar: &model::calendar::WorkCalendar) -> usize {
+        self.fold
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .compact(cut, calendar)
+    }
+
+    /// Dossiers whose history the state holds.
+    pub fn dossiers(&self) -> usize {
+        self.fold
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .dossiers
+            .len()
+    }
+
     /// Publish the engine's per-source clocks.
     pub fn set_watermarks(&self, w: &Watermarks) {
         w.clone_into(&mut self.watermarks.write().unwrap_or_else(|p| p.into_inner()));

@@ -667,3 +667,71 @@ async fn the_last_hour_is_a_sum_of_minute_buckets_for_any_top_unit() {
         assert!(a.body.contains(field), "{path}: {}", a.body);
     }
 }
+
+#[tokio::test]
+async fn finished_dossiers_past_the_horizon_are_folded_into_sums_with_the_same_numbers() {
+    let app = spawn_app(AppOptions {
+        env: vec![
+            (
+                "GOVPULSE__ENGINE__ALLOWED_LATENESS_SECS".into(),
+                "60".into(),
+            ),
+            (
+                "GOVPULSE__ENGINE__CORRECTION_HORIZON_SECS".into(),
+                "3600".into(),
+            ),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let resolved = |id: &str, at: &str| {
+        serde_json::json!({
+            "event_id": format!("{id}-r"), "kind": "dossier", "occurred_at": at,
+            "unit": "00070", "dossier_id": format!("D-{id}"), "status": "resolved",
+            "procedure_code": "1.001757", "digitized": true, "e_result": true,
+        })
+        .to_string()
+    };
+    let body = [
+        accepted_event("a", "2025-11-17T08:00:00+07:00", "00070", "online"),
+        accepted_event("b", "2025-11-17T09:00:00+07:00", "00070", "counter"),
+        accepted_event("c", "2025-11-17T10:00:00+07:00", "00070", "online"),
+        // On time, and after its due date (2025-11-25 17:00).
+        resolved("a", "2025-11-18T10:00:00+07:00"),
+        resolved("b", "2025-11-26T10:00:00+07:00"),
+        // Days later: every source's horizon is past a's and b's finish.
+        accepted_event("d", "2025-11-28T12:00:00+07:00", "01", "online"),
+    ]
+    .join("\n");
+    assert_eq!(app.ingest(&body).await.unwrap().0, 200);
+    app.settle().await.unwrap();
+    let metrics = app.get_as(None, "/metrics").await.unwrap().body;
+    assert!(
+        metrics.contains("govpulse_dossiers_held 2\n"),
+        "c and d are held, a and b folded away: {metrics}"
+    );
+    // Day by day, the live state (compacted) and the batch recount over the
+    // log (not compacted) agree: backlog, overdue, on time, processing.
+    let live = app
+        .get_json("/api/v1/units/VN/kpis?period=day&level=nation")
+        .await
+        .unwrap();
+    let dir = app.data_dir.to_str().unwrap().to_owned();
+    let out = e2e::govpulse(&[
+        "kpi", "--data", &dir, "--level", "nation", "--period", "day",
+    ])
+    .unwrap();
+    let recount: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(live["rows"], recount, "{live}");
+    let overdue: Vec<_> = recount
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["overdue_open"].as_i64().unwrap())
+        .collect();
+    assert!(
+        overdue.contains(&2),
+        "b and c overdue on 2025-11-25: {overdue:?}"
+    );
+}

@@ -587,6 +587,61 @@ mod tests {
         assert_eq!(json, serde_json::to_vec_pretty(&empty.rows()).unwrap());
     }
 
+    #[test]
+    fn compacting_finished_dossiers_leaves_every_report_unchanged() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let calendar = sample_data::calendar().unwrap();
+        let mut bytes = Vec::new();
+        let from = chrono::NaiveDate::from_ymd_opt(2025, 11, 13).unwrap();
+        sample_data::generator::Generator::new(sample_data::generator::GenConfig::new(
+            from, 6, 0.01, 5,
+        ))
+        .unwrap()
+        .run(|r| r.write_ndjson(&mut bytes), |_| {})
+        .unwrap();
+        let whole = fold_by(&bytes, &units, Breakdown::None);
+        let (oldest, newest) = whole.span.unwrap();
+        let specs: Vec<ReportSpec> = [
+            (Level::Commune, Period::Hour),
+            (Level::Province, Period::Day),
+            (Level::Nation, Period::Week),
+            (Level::Localities, Period::All),
+        ]
+        .into_iter()
+        .map(|(level, period)| ReportSpec {
+            level,
+            period,
+            chunk: MICRO_BATCH,
+        })
+        .collect();
+        let expected: Vec<_> = specs
+            .iter()
+            .map(|s| report_of(whole.clone(), &units, &calendar, *s).unwrap())
+            .collect();
+        let mut compacted = whole.clone();
+        let mut gone = 0;
+        // Cut after cut, as the live engine does as its watermark moves;
+        // the last one is clamped to an hour before the newest event.
+        for cut in [oldest + 86_400, oldest + 3 * 86_400 + 1234, newest] {
+            gone += compacted.compact(cut, &calendar);
+            for (s, rows) in specs.iter().zip(&expected) {
+                let got = report_of(compacted.clone(), &units, &calendar, *s).unwrap();
+                assert!(got == *rows, "{:?}/{:?} after cut {cut}", s.level, s.period);
+            }
+        }
+        assert!(
+            gone > whole.dossiers.len() / 5,
+            "{gone} of {} dossiers compacted",
+            whole.dossiers.len()
+        );
+        assert!(!compacted.frozen.is_empty());
+        // Through a checkpoint, and merged with a fold of nothing.
+        let json = serde_json::to_vec(&compacted.checkpoint(&units)).unwrap();
+        let mut back = Fold::restore(serde_json::from_slice(&json).unwrap(), &units);
+        back.merge(Fold::default());
+        assert!(report_of(back, &units, &calendar, specs[1]).unwrap() == expected[1]);
+    }
+
     /// Report at province and day level without and with `breakdown`:
     /// every whole row's numerators, denominators and counts are the sums
     /// of its parts. Returns the parts.

@@ -223,6 +223,20 @@ impl History {
     fn seen(t: i64) -> Option<i64> {
         (t != NEVER).then_some(t)
     }
+
+    /// The dossier's value of `breakdown`, packed ([`pack_code`]).
+    fn dim(&self, breakdown: Breakdown) -> u64 {
+        match breakdown {
+            Breakdown::None => 0,
+            Breakdown::Procedure => self.procedure,
+            Breakdown::Channel => self.channel.map_or(0, |c| pack_code(c.as_str())),
+        }
+    }
+
+    /// Accepted, and finished before `cut`.
+    fn finished_before(&self, cut: i64) -> bool {
+        self.accepted != NEVER && self.finished != NEVER && self.finished < cut
+    }
 }
 
 /// Every dossier's history, keyed by (unit, dossier id) and held per unit
@@ -361,6 +375,49 @@ impl Dossiers {
         }
     }
 
+    /// Remove the dossiers that were accepted and finished before `cut`
+    /// (Unix seconds) and return their facts, by unit and `breakdown`
+    /// value. Facts depend on a dossier's earliest acceptance, its due
+    /// dates up to resolution and its earliest finish, so once it finished
+    /// only events older than its finish could change them: after `cut`
+    /// has passed the correction horizon, the live state takes none
+    /// (`Fold::compact`).
+    pub fn take_finished_before(
+        &mut self,
+        cut: i64,
+        calendar: &WorkCalendar,
+        breakdown: Breakdown,
+    ) -> HashMap<(u32, u64), UnitFacts> {
+        let mut out: HashMap<(u32, u64), UnitFacts> = HashMap::new();
+        let mut take = |unit: u32, h: &History| {
+            let f = out.entry((unit, h.dim(breakdown))).or_default();
+            facts_of(h, h.accepted, calendar, f);
+        };
+        for (unit, map) in self.by_unit.iter_mut().enumerate() {
+            let before = map.len();
+            map.retain(|_, h| {
+                let done = h.finished_before(cut);
+                if done {
+                    take(unit as u32, h);
+                }
+                !done
+            });
+            // Give the table back once most of it is gone.
+            if map.len() < before && map.len() < map.capacity() / 4 {
+                map.shrink_to_fit();
+            }
+        }
+        self.overflow.retain(|(unit, h)| {
+            let done = h.finished_before(cut);
+            if done {
+                take(*unit, h);
+            }
+            !done
+        });
+        out.retain(|_, f| *f != UnitFacts::default());
+        out
+    }
+
     /// Dossiers known.
     pub fn len(&self) -> usize {
         self.by_unit.iter().map(|m| m.len()).sum::<usize>() + self.overflow.len()
@@ -405,12 +462,7 @@ impl Dossiers {
             for unit in range {
                 for h in self.of_unit(unit) {
                     if let Some(accepted) = History::seen(h.accepted) {
-                        let dim = match breakdown {
-                            Breakdown::None => 0,
-                            Breakdown::Procedure => h.procedure,
-                            Breakdown::Channel => h.channel.map_or(0, |c| pack_code(c.as_str())),
-                        };
-                        let f = out.entry((unit as u32, dim)).or_default();
+                        let f = out.entry((unit as u32, h.dim(breakdown))).or_default();
                         facts_of(h, accepted, calendar, f);
                     }
                 }

@@ -79,6 +79,11 @@ pub struct Fold {
     pub breakdown: Breakdown,
     pub partials: Partials,
     pub dossiers: Dossiers,
+    /// The open-state spans of dossiers compacted away ([`Fold::compact`]),
+    /// as +1/-1 changes of the span counters per unit and hour: a change
+    /// in an hour counts at every period end after it, exactly as the span
+    /// did (period ends are hour boundaries).
+    pub frozen: Partials,
     /// Oldest and newest event time seen (Unix seconds).
     pub span: Option<(i64, i64)>,
     /// Events folded in.
@@ -98,6 +103,7 @@ impl Fold {
             std::mem::swap(&mut self.partials, &mut theirs);
         }
         add_sums(&mut self.partials, theirs);
+        add_sums(&mut self.frozen, other.frozen);
         self.dossiers.merge(other.dossiers);
         self.span = match (self.span, other.span) {
             (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
@@ -119,6 +125,12 @@ impl Fold {
                 .map(|(k, v)| (*k, v.clone()))
                 .collect(),
             dossiers: self.dossiers.subset(&keep),
+            frozen: self
+                .frozen
+                .iter()
+                .filter(|((unit, _, _), _)| keep(*unit))
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
             span: self.span,
             events: self.events,
         }
@@ -131,20 +143,25 @@ pub struct FoldCheckpoint {
     /// (unit, hour start, breakdown value, sums in [`counter_names`] order)
     pub partials: Vec<(String, i64, u64, Vec<i64>)>,
     pub dossiers: super::dossiers::DossiersCheckpoint,
+    /// [`Fold::frozen`], as `partials`.
+    #[serde(default)]
+    pub frozen: Vec<(String, i64, u64, Vec<i64>)>,
     pub span: Option<(i64, i64)>,
     pub events: u64,
 }
 
 impl Fold {
     pub fn checkpoint(&self, units: &UnitRegistry) -> FoldCheckpoint {
-        FoldCheckpoint {
-            partials: self
-                .partials
-                .iter()
+        let coded = |p: &Partials| {
+            p.iter()
                 .filter_map(|((u, h, d), v)| {
                     Some((units.at(*u)?.code.as_str().to_owned(), *h, *d, v.clone()))
                 })
-                .collect(),
+                .collect()
+        };
+        FoldCheckpoint {
+            partials: coded(&self.partials),
+            frozen: coded(&self.frozen),
             dossiers: self.dossiers.checkpoint(units),
             span: self.span,
             events: self.events,
@@ -155,20 +172,69 @@ impl Fold {
     /// counters are padded with zeros.
     pub fn restore(cp: FoldCheckpoint, units: &UnitRegistry) -> Self {
         let width = counter_names().len();
-        Fold {
-            breakdown: Breakdown::None,
-            partials: cp
-                .partials
-                .into_iter()
+        let indexed = |p: Vec<(String, i64, u64, Vec<i64>)>| {
+            p.into_iter()
                 .filter_map(|(u, h, d, mut v)| {
                     v.resize(width, 0);
                     Some(((units.index(&u)?, h, d), v))
                 })
-                .collect(),
+                .collect()
+        };
+        Fold {
+            breakdown: Breakdown::None,
+            partials: indexed(cp.partials),
+            frozen: indexed(cp.frozen),
             dossiers: Dossiers::restore(cp.dossiers, units),
             span: cp.span,
             events: cp.events,
         }
+    }
+}
+
+impl Fold {
+    /// Fold the dossiers that finished before `cut` (Unix seconds) into
+    /// hourly sums and drop their histories; returns how many went. The
+    /// report is unchanged: their on-time and processing-time facts become
+    /// ordinary hourly counters, their open, due-soon and overdue spans
+    /// become changes in [`Fold::frozen`].
+    ///
+    /// Call it with `cut` at least the correction horizon behind every
+    /// source's newest event ([`crate::windows::watermark::Watermarks::compaction_cut`]):
+    /// events older than that are too late for the live state, and newer
+    /// ones cannot change a dossier that had already finished. It is kept
+    /// at least an hour behind the newest event folded, so that the last
+    /// period's reading time (that event, not an hour boundary) is after
+    /// every change it freezes.
+    pub fn compact(&mut self, cut: i64, calendar: &model::calendar::WorkCalendar) -> usize {
+        let Some((_, newest)) = self.span else {
+            return 0;
+        };
+        let cut = cut.min(newest - 3600);
+        let before = self.dossiers.len();
+        let facts = self
+            .dossiers
+            .take_finished_before(cut, calendar, self.breakdown);
+        let width = counter_names().len();
+        for ((unit, dim), f) in facts {
+            super::report::add_resolution_facts(&mut self.partials, unit, dim, &f);
+            for span in &f.spans {
+                let Some(i) = super::defs::counter_index(span.counter) else {
+                    continue;
+                };
+                let hour = |t: i64| t.div_euclid(3600) * 3600;
+                for (t, d) in [(span.start, 1), (span.end, -1)] {
+                    if t == i64::MAX {
+                        continue;
+                    }
+                    self.frozen
+                        .entry((unit, hour(t), dim))
+                        .or_insert_with(|| vec![0; width])[i] += d;
+                }
+            }
+        }
+        // A span that opened and closed within one hour left nothing.
+        self.frozen.retain(|_, v| v.iter().any(|x| *x != 0));
+        before - self.dossiers.len()
     }
 }
 

@@ -289,6 +289,7 @@ pub fn plan_of<'a>(
         return plan(
             Partials::new(),
             HashMap::new(),
+            Partials::new(),
             0,
             -1,
             units,
@@ -299,13 +300,16 @@ pub fn plan_of<'a>(
     let Fold {
         partials,
         dossiers,
+        frozen,
         breakdown,
         ..
     } = fold;
     let facts = dossiers.facts_by(calendar, breakdown);
     // The histories are no longer needed: free them before the rows.
     drop(dossiers);
-    plan(partials, facts, oldest, newest, units, spec, breakdown)
+    plan(
+        partials, facts, frozen, oldest, newest, units, spec, breakdown,
+    )
 }
 
 /// Rows from hourly partial sums and dossier facts (by dense unit index
@@ -323,7 +327,17 @@ pub fn rows(
     spec: ReportSpec,
     breakdown: Breakdown,
 ) -> Result<Vec<KpiRow>> {
-    Ok(plan(partials, facts, oldest, newest, units, spec, breakdown)?.rows())
+    Ok(plan(
+        partials,
+        facts,
+        Partials::new(),
+        oldest,
+        newest,
+        units,
+        spec,
+        breakdown,
+    )?
+    .rows())
 }
 
 /// The sums of every row, in row order, and what turns them into
@@ -450,10 +464,53 @@ impl RowPlan<'_> {
     }
 }
 
-/// The [`RowPlan`] of hourly partial sums and dossier facts.
+/// Positions of `resolved_on_time` and of each processing-time bucket
+/// counter (in bucket order) in a sum vector.
+static RESOLUTION_COUNTERS: std::sync::LazyLock<(usize, Vec<usize>)> =
+    std::sync::LazyLock::new(|| {
+        let at = |n: &str| counter_index(n).expect("a counter of defs.rs");
+        let buckets = (0..=super::defs::PROCESSING_BOUNDS_HOURS.len())
+            .map(|i| {
+                let minutes = super::defs::PROCESSING_BOUNDS_HOURS
+                    .get(i)
+                    .map_or(i64::MAX, |h| h * 60);
+                at(processing_bucket(minutes))
+            })
+            .collect();
+        (at("resolved_on_time"), buckets)
+    });
+
+/// Add the facts counted at a dossier's resolution (on time, processing
+/// time) to the hourly sums of `unit` and breakdown value `dim`.
+pub(crate) fn add_resolution_facts(
+    partials: &mut Partials,
+    unit: u32,
+    dim: u64,
+    f: &dossiers::UnitFacts,
+) {
+    let (on_time, buckets) = &*RESOLUTION_COUNTERS;
+    let width = counter_names().len();
+    let mut add = |t: i64, counter: usize| {
+        partials
+            .entry((unit, t.div_euclid(3600) * 3600, dim))
+            .or_insert_with(|| vec![0; width])[counter] += 1;
+    };
+    for &t in &f.resolved_on_time {
+        add(t, *on_time);
+    }
+    for &(t, minutes) in &f.processing {
+        let i = super::defs::PROCESSING_BOUNDS_HOURS.partition_point(|h| minutes > h * 60);
+        add(t, buckets[i]);
+    }
+}
+
+/// The [`RowPlan`] of hourly partial sums, dossier facts, and the span
+/// changes of compacted dossiers ([`Fold::frozen`]).
+#[allow(clippy::too_many_arguments)]
 fn plan<'a>(
     mut partials: Partials,
     facts: HashMap<(u32, u64), dossiers::UnitFacts>,
+    frozen: Partials,
     oldest: i64,
     newest: i64,
     units: &'a Arc<UnitRegistry>,
@@ -462,37 +519,8 @@ fn plan<'a>(
 ) -> Result<RowPlan<'a>> {
     let names = counter_names();
     let width = names.len();
-    let on_time = counter_index("resolved_on_time")
-        .ok_or_else(|| Error::Schema("resolved_on_time".into()))?;
-    // The counter of each processing-time bucket, found once.
-    let buckets: Vec<usize> = (0..=super::defs::PROCESSING_BOUNDS_HOURS.len())
-        .map(|i| {
-            let minutes = super::defs::PROCESSING_BOUNDS_HOURS
-                .get(i)
-                .map_or(i64::MAX, |h| h * 60);
-            counter_index(processing_bucket(minutes))
-                .ok_or_else(|| Error::Schema("processing buckets".into()))
-        })
-        .collect::<Result<_>>()?;
-    let bucket_index = |minutes: i64| -> Result<usize> {
-        let i = super::defs::PROCESSING_BOUNDS_HOURS.partition_point(|h| minutes > h * 60);
-        buckets
-            .get(i)
-            .copied()
-            .ok_or_else(|| Error::Schema("processing buckets".into()))
-    };
     for (&(unit, dim), f) in &facts {
-        for &t in &f.resolved_on_time {
-            partials
-                .entry((unit, t.div_euclid(3600) * 3600, dim))
-                .or_insert_with(|| vec![0; width])[on_time] += 1;
-        }
-        for &(t, minutes) in &f.processing {
-            let bucket = bucket_index(minutes)?;
-            partials
-                .entry((unit, t.div_euclid(3600) * 3600, dim))
-                .or_insert_with(|| vec![0; width])[bucket] += 1;
-        }
+        add_resolution_facts(&mut partials, unit, dim, f);
     }
     let keys = LevelKeys::new(units, spec.level);
     let volumes = VolumeIndex::new(&partials, &keys);
@@ -532,6 +560,19 @@ fn plan<'a>(
             deltas.push((s.start, i, 1));
             if s.end != i64::MAX {
                 deltas.push((s.end, i, -1));
+            }
+        }
+    }
+    // Compacted dossiers' spans: each change counts from the end of its
+    // hour on, as the span it came from did at every hour-boundary reading.
+    for ((unit, hour, dim), v) in frozen {
+        let Some(key) = keys.of(unit) else {
+            continue;
+        };
+        let deltas = deltas_by_key.entry((key, dim)).or_default();
+        for &(_, i) in &state {
+            if v[i] != 0 {
+                deltas.push((hour + 3599, i, v[i]));
             }
         }
     }

@@ -120,6 +120,24 @@ impl Watermarks {
             .min()
     }
 
+    /// The time before which no event of any source seen so far can enter
+    /// the live state any more: the lowest of every source's newest event
+    /// time less the allowed lateness and the correction horizon (idle
+    /// sources included). State that only older events could change can be
+    /// folded away (`kpi::fold::Fold::compact`). A source never seen before
+    /// starts its own clock, so its first events are taken whatever their
+    /// time; they still count in event sums, but no longer reopen a dossier
+    /// folded away.
+    pub fn compaction_cut(&self, lateness: &Lateness) -> Option<i64> {
+        self.sources
+            .values()
+            .map(|c| {
+                c.newest
+                    .saturating_sub(lateness.allowed.saturating_add(lateness.horizon))
+            })
+            .min()
+    }
+
     /// Whether a source currently counts as idle.
     pub fn is_idle(&self, source: &str, lateness: &Lateness) -> bool {
         let newest = self.sources.values().map(|c| c.newest).max();

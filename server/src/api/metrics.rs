@@ -234,6 +234,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Events beyond the correction horizon, left out of the live state (kept in the log).",
         too_late as f64,
     );
+    o.single(
+        "govpulse_dossiers_held",
+        g,
+        "Dossier histories the live state holds: open ones and those finished within the correction horizon; older ones are folded into sums.",
+        state.kpis.dossiers() as f64,
+    );
     if let Some(w) = clocks.watermark(&lateness) {
         o.single(
             "govpulse_watermark_seconds",

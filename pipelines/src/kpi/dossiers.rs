@@ -325,22 +325,46 @@ impl Dossiers {
         self.slot(index, id).add(e, status);
     }
 
-    /// Fold another part's dossiers in.
+    /// Fold another part's dossiers in. Units are independent, so large
+    /// merges share them out between the cores.
     pub fn merge(&mut self, other: Dossiers) {
-        for (unit, theirs) in other.by_unit.into_iter().enumerate() {
-            if theirs.is_empty() {
-                continue;
-            }
-            let unit = unit as u32;
-            if self.unit_mut(unit).is_empty() {
-                *self.unit_mut(unit) = theirs;
-                continue;
-            }
-            for (_, h) in theirs {
-                self.merge_one(unit, h);
-            }
+        let Dossiers { by_unit, overflow } = other;
+        if self.by_unit.len() < by_unit.len() {
+            self.by_unit.resize_with(by_unit.len(), StrKeyMap::default);
         }
-        for (unit, h) in other.overflow {
+        let workers = if by_unit.iter().map(|m| m.len()).sum::<usize>() < 50_000 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, 8)
+        };
+        let step = by_unit.len().div_ceil(workers).max(1);
+        let mut theirs = by_unit.into_iter();
+        // Histories whose id hash collides with another id's in this unit:
+        // merged one by one below, through the overflow list.
+        let spilled: Vec<(u32, History)> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .by_unit
+                .chunks_mut(step)
+                .enumerate()
+                .map(|(part, mine)| {
+                    let theirs: Vec<_> = theirs.by_ref().take(mine.len()).collect();
+                    s.spawn(move || {
+                        let mut spilled = Vec::new();
+                        for (i, (m, t)) in mine.iter_mut().zip(theirs).enumerate() {
+                            merge_unit((part * step + i) as u32, m, t, &mut spilled);
+                        }
+                        spilled
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a merge worker panicked"))
+                .collect()
+        });
+        for (unit, h) in spilled.into_iter().chain(overflow) {
             self.merge_one(unit, h);
         }
     }
@@ -672,6 +696,31 @@ impl Dossiers {
 }
 
 /// One dossier's on-time resolution and state spans.
+/// Merge one unit's histories `theirs` into `mine`; a history whose id hash
+/// is taken by another id goes to `spilled`.
+fn merge_unit(
+    unit: u32,
+    mine: &mut StrKeyMap<History>,
+    theirs: StrKeyMap<History>,
+    spilled: &mut Vec<(u32, History)>,
+) {
+    if mine.is_empty() {
+        *mine = theirs;
+        return;
+    }
+    for (key, h) in theirs {
+        match mine.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) if o.get().id.is(h.id.as_str()) => {
+                o.into_mut().merge(h);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => spilled.push((unit, h)),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(h);
+            }
+        }
+    }
+}
+
 fn facts_of(h: &History, accepted: i64, calendar: &WorkCalendar, f: &mut UnitFacts) {
     let dues = h.dues.sorted();
     // The due date in force at `t`: the latest change at or before t
@@ -815,6 +864,67 @@ mod tests {
         let long = "x".repeat(40);
         assert_eq!(Id::new(&long).as_str(), long);
         assert_eq!(Id::new("00070-000000123").as_str(), "00070-000000123");
+    }
+
+    #[test]
+    fn a_large_merge_on_every_core_equals_one_pass_with_collisions() {
+        let units = UnitRegistry::embedded().unwrap();
+        let cal = WorkCalendar::default();
+        let communes: Vec<_> = units.level(model::UnitLevel::Commune);
+        // 90,000 dossiers over every commune: accepted in one part,
+        // resolved (for two in three) in the other.
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        for i in 0..90_000usize {
+            let unit = communes[i % communes.len()].code.clone();
+            let at = DateTime::parse_from_rfc3339("2025-11-20T08:00:00+07:00").unwrap();
+            let mut e = Event::new(format!("a{i}"), EventKind::Dossier, at, unit.clone());
+            e.dossier_id = Some(format!("D-{i}"));
+            e.status = Some(S::Accepted);
+            e.procedure_code = Some("1.001193".into());
+            e.channel = Some(Channel::Online);
+            e.due_at = Some(at + chrono::Duration::days(3));
+            let mut r = e.clone();
+            r.event_id = format!("r{i}");
+            r.status = Some(S::Resolved);
+            r.occurred_at = at + chrono::Duration::hours(i as i64 % 120);
+            first.push(e);
+            if i % 3 != 0 {
+                second.push(r);
+            }
+        }
+        let one = dossiers_of(
+            &first.iter().chain(&second).cloned().collect::<Vec<_>>(),
+            &units,
+        );
+        let (a, b) = (dossiers_of(&first, &units), dossiers_of(&second, &units));
+        // A foreign id squatting on D-7's key in the first part: D-7 of the
+        // second part must spill to the overflow, not merge into it.
+        let unit7 = units.index(communes[7].code.as_str()).unwrap();
+        let mut a_squat = a.clone();
+        let squatter = a_squat.by_unit[unit7 as usize]
+            .insert(str_key("D-7"), History::new("D-squatter"))
+            .unwrap();
+        a_squat.overflow.push((unit7, squatter));
+        for (x, y) in [(a.clone(), b.clone()), (b.clone(), a.clone()), (a_squat, b)] {
+            let mut merged = x;
+            merged.merge(y);
+            let facts = |d: &Dossiers| {
+                let mut f: Vec<_> = d.facts_by(&cal, Breakdown::None).into_iter().collect();
+                f.sort_by_key(|(k, _)| *k);
+                f
+            };
+            if merged.len() == one.len() {
+                assert!(facts(&merged) == facts(&one));
+            } else {
+                assert_eq!(merged.len(), one.len() + 1, "one squatter more");
+                assert_eq!(merged.overflow.len(), 1);
+                assert_eq!(
+                    merged.slot(unit7, "D-7").resolved,
+                    one.clone().slot(unit7, "D-7").resolved
+                );
+            }
+        }
     }
 
     fn ts(s: &str) -> i64 {

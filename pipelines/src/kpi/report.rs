@@ -531,11 +531,16 @@ fn plan<'a>(
         let Some(key) = keys.of(unit) else {
             continue;
         };
-        let slot = sums
-            .entry((spec.period.start(hour), key, dim))
-            .or_insert_with(|| vec![0; width]);
-        for (a, b) in slot.iter_mut().zip(&v) {
-            *a += b;
+        // The first hour of a row gives its vector; later ones add to it.
+        match sums.entry((spec.period.start(hour), key, dim)) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(v);
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                for (a, b) in slot.get_mut().iter_mut().zip(&v) {
+                    *a += b;
+                }
+            }
         }
     }
 

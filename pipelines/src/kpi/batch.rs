@@ -15,6 +15,7 @@
 //! flight and the folded state (hourly sums, one compact history per
 //! dossier), never the size of the input.
 
+use super::dossiers::SharedDossiers;
 use super::fold::{Breakdown, Fold, Folder};
 use crate::error::{Error, Result};
 use crate::sources::validate::Checks;
@@ -138,11 +139,14 @@ where
     M: Fn(Arc<UnitRegistry>) -> Folder + Sync,
 {
     let source = Mutex::new(chunks.fuse());
+    // One dossier table for all workers (see `SharedDossiers`).
+    let shared = Arc::new(SharedDossiers::new(units.len()));
     let results: Vec<Result<Outcome>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers.max(1))
             .map(|_| {
                 let (source, units, folder) = (&source, units.clone(), &folder);
-                s.spawn(move || worker(source, folder(units.clone()), units, checks, breakdown))
+                let folder = folder(units.clone()).with_shared(shared.clone());
+                s.spawn(move || worker(source, folder, units, checks, breakdown))
             })
             .collect();
         handles
@@ -161,6 +165,10 @@ where
         out.rejected.extend(r.rejected);
     }
     out.rejected.sort_by_key(|(input, r)| (*input, r.line));
+    // The workers (and their folders' handles) are gone.
+    let shared = Arc::try_unwrap(shared)
+        .map_err(|_| Error::Worker("the dossier table is still shared".into()))?;
+    out.fold.dossiers.merge(shared.into_dossiers());
     Ok(out)
 }
 

@@ -314,15 +314,16 @@ impl Dossiers {
     /// Fold one event in; anything but a dossier event of a known unit is
     /// ignored.
     pub fn add(&mut self, e: &Event, units: &UnitRegistry) {
-        let (EventKind::Dossier, Some(id), Some(status)) =
-            (e.kind, e.dossier_id.as_deref(), e.status)
-        else {
-            return;
-        };
-        let Some(index) = units.index(e.unit.as_str()) else {
-            return;
-        };
-        self.slot(index, id).add(e, status);
+        if let Some(index) = dossier_unit(e, units) {
+            self.add_at(index, e);
+        }
+    }
+
+    /// [`Self::add`] for a dossier event of the unit at `index`.
+    fn add_at(&mut self, index: u32, e: &Event) {
+        if let (Some(id), Some(status)) = (e.dossier_id.as_deref(), e.status) {
+            self.slot(index, id).add(e, status);
+        }
     }
 
     /// Fold another part's dossiers in. Units are independent, so large
@@ -696,6 +697,78 @@ impl Dossiers {
 }
 
 /// One dossier's on-time resolution and state spans.
+/// The unit index of a dossier event with an id and a status; `None` for
+/// anything else.
+fn dossier_unit(e: &Event, units: &UnitRegistry) -> Option<u32> {
+    match (e.kind, &e.dossier_id, e.status) {
+        (EventKind::Dossier, Some(_), Some(_)) => units.index(e.unit.as_str()),
+        _ => None,
+    }
+}
+
+/// Dossier histories shared by the workers of one parallel fold. Units are
+/// split into shards, each behind its own lock, and a worker adds a
+/// micro-batch's events shard by shard. Each dossier then has one history
+/// however the input is cut: no per-worker copy of every dossier whose
+/// events landed in both workers' chunks (most of them, since a lifecycle
+/// spans days), and nothing to merge at the end.
+#[derive(Debug)]
+pub struct SharedDossiers {
+    /// Units per shard.
+    step: usize,
+    shards: Vec<std::sync::Mutex<Dossiers>>,
+}
+
+impl SharedDossiers {
+    /// Shards for `units` units (dense indices below it).
+    pub fn new(units: usize) -> Self {
+        const SHARDS: usize = 64;
+        Self {
+            step: units.div_ceil(SHARDS).max(1),
+            shards: (0..SHARDS).map(|_| Default::default()).collect(),
+        }
+    }
+
+    /// Fold the dossier events of `events` in, taking each shard's lock
+    /// once.
+    pub fn add_all(&self, events: &[Event], units: &UnitRegistry) {
+        let mut by_shard: Vec<Vec<(u32, &Event)>> = vec![Vec::new(); self.shards.len()];
+        for e in events {
+            if let Some(i) = dossier_unit(e, units) {
+                let shard = (i as usize / self.step).min(self.shards.len() - 1);
+                by_shard[shard].push((i, e));
+            }
+        }
+        for (shard, part) in self.shards.iter().zip(by_shard) {
+            if part.is_empty() {
+                continue;
+            }
+            // A poisoned shard means a worker panicked mid-add; its join
+            // reports that, and this fold is discarded.
+            let mut d = shard.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, e) in part {
+                d.add_at(i, e);
+            }
+        }
+    }
+
+    /// All the histories, as one [`Dossiers`] (the shards' tables move, no
+    /// history is copied).
+    pub fn into_dossiers(self) -> Dossiers {
+        let mut out = Dossiers::default();
+        for shard in self.shards {
+            let d = shard.into_inner().unwrap_or_else(|p| p.into_inner());
+            for (unit, map) in d.by_unit.into_iter().enumerate() {
+                if !map.is_empty() {
+                    *out.unit_mut(unit as u32) = map;
+                }
+            }
+            out.overflow.extend(d.overflow);
+        }
+        out
+    }
+}
+
 /// Merge one unit's histories `theirs` into `mine`; a history whose id hash
 /// is taken by another id goes to `spilled`.
 fn merge_unit(

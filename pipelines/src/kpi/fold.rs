@@ -13,7 +13,7 @@
 //! a live engine can fold one micro-batch after another into the same state.
 
 use super::defs::{COUNTERS, counter_names, hourly_sql_by};
-use super::dossiers::Dossiers;
+use super::dossiers::{Dossiers, SharedDossiers};
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
 use crate::windows::batch::{bin_starts_micros, to_record_batch};
@@ -264,6 +264,9 @@ pub struct Folder {
     /// over the same input, which gives each event its dossier's channel.
     /// The dossiers are not folded again.
     channels: Option<Arc<Dossiers>>,
+    /// Where dossier histories go when several workers fold one input;
+    /// `None`: into the fold's own [`Fold::dossiers`].
+    shared: Option<Arc<SharedDossiers>>,
 }
 
 impl std::fmt::Debug for Folder {
@@ -302,6 +305,16 @@ impl Folder {
             units,
             breakdown,
             channels: None,
+            shared: None,
+        }
+    }
+
+    /// This folder, with dossier histories going to `shared` (one table
+    /// for every worker of a parallel fold) instead of each fold's own.
+    pub fn with_shared(self, shared: Arc<SharedDossiers>) -> Self {
+        Self {
+            shared: Some(shared),
+            ..self
         }
     }
 
@@ -337,13 +350,17 @@ impl Folder {
         let result = super::query_batch(&self.ctx, &self.sql, batch).await?;
         add_partials(&mut into.partials, &result, &self.units)?;
         let (mut lo, mut hi) = into.span.unwrap_or((i64::MAX, i64::MIN));
+        let own = self.channels.is_none() && self.shared.is_none();
         for e in events {
             let t = e.occurred_at.timestamp();
             lo = lo.min(t);
             hi = hi.max(t);
-            if self.channels.is_none() {
+            if own {
                 into.dossiers.add(e, &self.units);
             }
+        }
+        if let (None, Some(shared)) = (&self.channels, &self.shared) {
+            shared.add_all(events, &self.units);
         }
         into.span = Some((lo, hi));
         into.events += events.len() as u64;

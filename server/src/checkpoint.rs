@@ -55,19 +55,21 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
-/// Write `cp` to `dir` atomically. Blocking.
-pub fn save(dir: &Path, cp: &Checkpoint) -> std::io::Result<()> {
+/// Write `cp` to `dir` atomically; returns its size in bytes. Blocking.
+pub fn save(dir: &Path, cp: &Checkpoint) -> std::io::Result<u64> {
     let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-    {
+    let bytes = {
         let mut f = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::new(&mut f);
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut f);
         serde_json::to_writer(&mut w, cp)?;
         w.flush()?;
         drop(w);
         f.sync_all()?;
-    }
+        f.metadata()?.len()
+    };
     std::fs::rename(&tmp, path(dir))?;
-    std::fs::File::open(dir)?.sync_all()
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(bytes)
 }
 
 /// The checkpoint in `dir` if there is a usable one for a log of

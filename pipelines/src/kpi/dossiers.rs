@@ -620,17 +620,17 @@ pub struct OpenDossier {
     pub state: BacklogState,
 }
 
-/// One dossier in a checkpoint: `(id, procedure, channel, channel from
-/// accepted, accepted, finished, resolved, due-date changes)`, times as
-/// Unix seconds with `i64::MAX` for "not yet".
+/// One dossier in a checkpoint: `(id, procedure code, channel, channel
+/// from accepted, accepted, finished, resolved, due-date changes)`, times
+/// as Unix seconds, `null` for "not yet" (a checkpoint holds millions).
 pub type HistoryRow = (
     String,
-    u64,
+    Option<String>,
     Option<Channel>,
     bool,
-    i64,
-    i64,
-    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
     Vec<(i64, i64)>,
 );
 
@@ -649,12 +649,12 @@ impl Dossiers {
                     .map(|h| {
                         (
                             h.id.as_str().to_owned(),
-                            h.procedure,
+                            unpack_code(h.procedure),
                             h.channel,
                             h.channel_from_accepted,
-                            h.accepted,
-                            h.finished,
-                            h.resolved,
+                            History::seen(h.accepted),
+                            History::seen(h.finished),
+                            History::seen(h.resolved),
                             h.dues.iter().collect(),
                         )
                     })
@@ -684,9 +684,11 @@ impl Dossiers {
             ) in rows
             {
                 let h = out.slot(index, &id);
-                (h.procedure, h.channel, h.channel_from_accepted) =
-                    (procedure, channel, channel_from_accepted);
-                (h.accepted, h.finished, h.resolved) = (accepted, finished, resolved);
+                h.procedure = procedure.as_deref().map_or(0, pack_code);
+                (h.channel, h.channel_from_accepted) = (channel, channel_from_accepted);
+                let time = |t: Option<i64>| t.unwrap_or(NEVER);
+                (h.accepted, h.finished, h.resolved) =
+                    (time(accepted), time(finished), time(resolved));
                 for d in dues {
                     h.dues.push(d);
                 }
@@ -696,7 +698,6 @@ impl Dossiers {
     }
 }
 
-/// One dossier's on-time resolution and state spans.
 /// The unit index of a dossier event with an id and a status; `None` for
 /// anything else.
 fn dossier_unit(e: &Event, units: &UnitRegistry) -> Option<u32> {
@@ -794,6 +795,7 @@ fn merge_unit(
     }
 }
 
+/// One dossier's on-time resolution and state spans.
 fn facts_of(h: &History, accepted: i64, calendar: &WorkCalendar, f: &mut UnitFacts) {
     let dues = h.dues.sorted();
     // The due date in force at `t`: the latest change at or before t

@@ -152,10 +152,14 @@ pub struct FoldCheckpoint {
 
 impl Fold {
     pub fn checkpoint(&self, units: &UnitRegistry) -> FoldCheckpoint {
+        // Trailing zeros are left out (restore pads them back): most hours
+        // have no state-counter sums, which come last.
         let coded = |p: &Partials| {
             p.iter()
                 .filter_map(|((u, h, d), v)| {
-                    Some((units.at(*u)?.code.as_str().to_owned(), *h, *d, v.clone()))
+                    let len = v.iter().rposition(|x| *x != 0).map_or(0, |i| i + 1);
+                    let code = units.at(*u)?.code.as_str().to_owned();
+                    Some((code, *h, *d, v[..len].to_vec()))
                 })
                 .collect()
         };

@@ -406,7 +406,7 @@ impl MinuteState {
             .map(|(code, bins)| {
                 let bins = bins
                     .iter()
-                    .map(|(start, b)| (*start, b.sums.to_vec(), b.corrections));
+                    .map(|(start, b)| (*start, trimmed(&b.sums), b.corrections));
                 (code.clone(), bins.collect())
             })
             .collect();
@@ -414,7 +414,7 @@ impl MinuteState {
         let mut totals: Vec<_> = self
             .totals
             .iter()
-            .map(|(code, b)| (code.clone(), b.sums.to_vec(), b.corrections))
+            .map(|(code, b)| (code.clone(), trimmed(&b.sums), b.corrections))
             .collect();
         totals.sort();
         WindowsCheckpoint {
@@ -460,6 +460,12 @@ impl MinuteState {
         codes.sort();
         codes.into_iter().map(|c| self.row(c)).collect()
     }
+}
+
+/// Counters without their trailing zeros (restore pads them back).
+fn trimmed(sums: &[i64]) -> Vec<i64> {
+    let len = sums.iter().rposition(|x| *x != 0).map_or(0, |i| i + 1);
+    sums[..len].to_vec()
 }
 
 fn micros_label(micros: i64) -> String {

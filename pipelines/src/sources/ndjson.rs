@@ -86,6 +86,9 @@ struct Flat<'a> {
     /// For each contract field (in [`super::FIELDS`] order), the index of
     /// its member (the last one if repeated), or `u8::MAX`.
     slots: [u8; super::FIELDS.len()],
+    /// Whether a member is not a contract field (found while reading, so
+    /// that a clean record is not looked through again).
+    unknown: bool,
 }
 
 enum Cell<'a> {
@@ -111,6 +114,9 @@ impl Record for Flat<'_> {
 
     fn unknown_fields(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
+        if !self.unknown {
+            return out;
+        }
         for (k, _) in &self.members {
             if field_type(k).is_none() && !out.iter().any(|o| o == k) {
                 out.push(k.to_string());
@@ -179,6 +185,7 @@ impl<'de> de::Deserialize<'de> for Flat<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut members = Vec::with_capacity(16);
                 let mut slots = [u8::MAX; super::FIELDS.len()];
+                let mut unknown = false;
                 // JSON member names are strings; a key reads as the same
                 // borrowed-when-possible text as a value.
                 while let Some((key, v)) = map.next_entry::<Cell<'de>, Cell<'de>>()? {
@@ -188,14 +195,20 @@ impl<'de> de::Deserialize<'de> for Flat<'de> {
                     // The last of repeated members wins, as in
                     // `serde_json::Value`. Past 255 members a record is
                     // not one the contract allows anyway.
-                    if let (Some(f), Ok(i)) = (super::field_index(&k), u8::try_from(members.len()))
+                    let field = super::field_index(&k);
+                    unknown |= field.is_none();
+                    if let (Some(f), Ok(i)) = (field, u8::try_from(members.len()))
                         && i < u8::MAX
                     {
                         slots[f] = i;
                     }
                     members.push((k, v));
                 }
-                Ok(Flat { members, slots })
+                Ok(Flat {
+                    members,
+                    slots,
+                    unknown,
+                })
             }
         }
         d.deserialize_map(V)

@@ -11,6 +11,31 @@ use crate::units::UnitRegistry;
 use chrono::{DateTime, Datelike, FixedOffset};
 use model::{Channel, DocDirection, DossierStatus, Event, EventKind, MeetingMode, UnitCode};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// Each catalogue procedure's legal handling time in working days, and the
+/// working-time calendar (both embedded reference data).
+static LEGAL_DAYS: LazyLock<Option<(HashMap<String, u32>, model::calendar::WorkCalendar)>> =
+    LazyLock::new(|| {
+        let catalogue = sample_data::catalogue::Catalogue::embedded().ok()?;
+        let days = catalogue
+            .procedures
+            .into_iter()
+            .map(|p| (p.code, p.handling_days))
+            .collect();
+        Some((days, sample_data::calendar().ok()?))
+    });
+
+/// The legal due date of a dossier of `procedure` accepted at `at`:
+/// its handling time in working days later (07:00–11:30, 13:30–17:00,
+/// weekends and holidays off); `None` for a procedure not in the
+/// catalogue.
+pub fn legal_due(procedure: &str, at: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+    let (days, calendar) = LEGAL_DAYS.as_ref()?;
+    let days = *days.get(procedure)?;
+    Some(calendar.add_working_days(at, i64::from(days)))
+}
 
 const MAX_ID_LEN: usize = 128;
 
@@ -347,7 +372,30 @@ fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime
         "counter, online, postal",
         Channel::parse,
     );
-    let due_at = c.time("due_at", accepted || status == Some(S::SupplementReceived));
+    let due_at = c.time("due_at", status == Some(S::SupplementReceived));
+    // An accepted dossier without a due date gets the legal one: the
+    // procedure's handling time in working days from acceptance, on the
+    // working-time calendar. A procedure the catalogue does not know has no
+    // legal time limit here, so the sender must give it.
+    let due_at = match (accepted, due_at, c.present("due_at")) {
+        (true, None, None) => match (&procedure_code, occurred_at) {
+            (Some(p), Some(at)) => {
+                let due = legal_due(p, at);
+                if due.is_none() {
+                    c.fail(
+                        "due_at",
+                        "required",
+                        format!(
+                            "due_at is required: procedure {p:?} is not in the catalogue, so its legal time limit is unknown"
+                        ),
+                    );
+                }
+                due
+            }
+            _ => None,
+        },
+        (_, due, _) => due,
+    };
     if let (Some(due), Some(at)) = (due_at, occurred_at)
         && due < at
     {
@@ -434,6 +482,29 @@ mod tests {
                 "{want:?} missing from {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn without_a_due_date_the_legal_one_is_computed_in_working_time() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        let mut v = accepted();
+        v.as_object_mut().unwrap().remove("due_at");
+        // 1.000656 (death registration): one working day. Accepted Thursday
+        // 08:00: 3.5 h to 11:30, 3.5 h 13:30-17:00, 1 h on Friday.
+        v["procedure_code"] = json!("1.000656");
+        let ev = validate(&v, &reg(), Checks::default()).unwrap();
+        assert_eq!(ev.due_at, Some(at("2025-11-21T08:00:00+07:00")));
+        // Accepted Friday 16:00 (sent in UTC): 1 h on Friday, the weekend
+        // off, 7 h on Monday: 4.5 h 07:00-11:30, 2.5 h from 13:30.
+        v["occurred_at"] = json!("2025-11-21T09:00:00Z");
+        let ev = validate(&v, &reg(), Checks::default()).unwrap();
+        assert_eq!(ev.due_at, Some(at("2025-11-24T16:00:00+07:00")));
+        // A due date that is sent wins.
+        let ev = validate(&accepted(), &reg(), Checks::default()).unwrap();
+        assert_eq!(ev.due_at, Some(at("2025-11-25T17:00:00+07:00")));
+        // A procedure the catalogue does not know needs one.
+        v["procedure_code"] = json!("9.999999");
+        assert_eq!(rules(v), vec![("due_at".into(), "required".into())]);
     }
 
     #[test]

@@ -598,6 +598,7 @@ async fn late_events_are_corrections_and_too_late_ones_are_counted_not_folded() 
         kpis["rows"][0]["kpis"]["online_dossiers"]["denominator"], 4,
         "{kpis}"
     );
+    assert_eq!(kpis["final_before"], "2025-11-20T10:00:00+07:00");
     let metrics = app.get_as(None, "/metrics").await.unwrap().body;
     assert!(
         metrics.contains("govpulse_events_too_late_total 1\n"),

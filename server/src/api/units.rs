@@ -338,10 +338,22 @@ pub async fn kpis(
         "level": level_str,
         "period": spec.period.as_str(),
         "as_of": as_of,
+        // Periods that end at or before this are final; later ones may
+        // still be corrected by late events.
+        "final_before": final_before(&state),
         "rows": rows,
         "score_766": score_766_legend(),
     }))
     .into_response())
+}
+
+/// The engine's global watermark in UTC+7, if any event was folded.
+fn final_before(state: &AppState) -> Option<DateTime<chrono::FixedOffset>> {
+    let w = state
+        .kpis
+        .watermarks()
+        .watermark(&state.config.engine.lateness())?;
+    Some(DateTime::from_timestamp(w, 0)?.with_timezone(&model::calendar::vn_offset()))
 }
 
 /// What the rows' `score_766` is made of, and what it cannot include.

@@ -322,16 +322,21 @@ mod tests {
     use crate::windows::periods::Period;
 
     /// A day of generated events as NDJSON bytes.
-    fn day() -> Vec<u8> {
+    /// Generated NDJSON: `days` from `from` (YYYY-MM-DD) at `scale`.
+    fn generated(from: &str, days: u32, scale: f64, seed: u64) -> Vec<u8> {
         let mut out = Vec::new();
-        let from = chrono::NaiveDate::from_ymd_opt(2025, 11, 18).unwrap();
+        let from = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
         sample_data::generator::Generator::new(sample_data::generator::GenConfig::new(
-            from, 1, 0.02, 7,
+            from, days, scale, seed,
         ))
         .unwrap()
         .run(|r| r.write_ndjson(&mut out), |_| {})
         .unwrap();
         out
+    }
+
+    fn day() -> Vec<u8> {
+        generated("2025-11-18", 1, 0.02, 7)
     }
 
     #[test]
@@ -491,14 +496,7 @@ mod tests {
         use std::collections::{BTreeMap, HashMap};
         let units = Arc::new(UnitRegistry::embedded().unwrap());
         let calendar = sample_data::calendar().unwrap();
-        let mut bytes = Vec::new();
-        let from = chrono::NaiveDate::from_ymd_opt(2025, 11, 17).unwrap();
-        sample_data::generator::Generator::new(sample_data::generator::GenConfig::new(
-            from, 3, 0.01, 11,
-        ))
-        .unwrap()
-        .run(|r| r.write_ndjson(&mut bytes), |_| {})
-        .unwrap();
+        let bytes = generated("2025-11-17", 3, 0.01, 11);
         let spec = ReportSpec {
             level: Level::Nation,
             period: Period::All,
@@ -558,14 +556,7 @@ mod tests {
         use crate::kpi::report::{plan_of, write_csv, write_csv_plan, write_json_plan};
         let units = Arc::new(UnitRegistry::embedded().unwrap());
         let calendar = sample_data::calendar().unwrap();
-        let mut bytes = Vec::new();
-        let from = chrono::NaiveDate::from_ymd_opt(2025, 11, 18).unwrap();
-        sample_data::generator::Generator::new(sample_data::generator::GenConfig::new(
-            from, 1, 0.05, 3,
-        ))
-        .unwrap()
-        .run(|r| r.write_ndjson(&mut bytes), |_| {})
-        .unwrap();
+        let bytes = generated("2025-11-18", 1, 0.05, 3);
         let fold = fold_by(&bytes, &units, Breakdown::None);
         let spec = ReportSpec {
             level: Level::Commune,
@@ -599,14 +590,7 @@ mod tests {
     fn compacting_finished_dossiers_leaves_every_report_unchanged() {
         let units = Arc::new(UnitRegistry::embedded().unwrap());
         let calendar = sample_data::calendar().unwrap();
-        let mut bytes = Vec::new();
-        let from = chrono::NaiveDate::from_ymd_opt(2025, 11, 13).unwrap();
-        sample_data::generator::Generator::new(sample_data::generator::GenConfig::new(
-            from, 6, 0.01, 5,
-        ))
-        .unwrap()
-        .run(|r| r.write_ndjson(&mut bytes), |_| {})
-        .unwrap();
+        let bytes = generated("2025-11-13", 6, 0.01, 5);
         let whole = fold_by(&bytes, &units, Breakdown::None);
         let (oldest, newest) = whole.span.unwrap();
         let specs: Vec<ReportSpec> = [

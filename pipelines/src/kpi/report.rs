@@ -83,6 +83,17 @@ pub struct KpiValue {
     pub value: Option<f64>,
 }
 
+impl KpiValue {
+    /// `numerator / denominator` in percent.
+    pub fn ratio(numerator: i64, denominator: i64) -> Self {
+        Self {
+            numerator,
+            denominator,
+            value: (denominator > 0).then(|| numerator as f64 * 100.0 / denominator as f64),
+        }
+    }
+}
+
 /// One output row: a unit in a period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KpiRow {
@@ -685,19 +696,7 @@ impl RowShape {
         let kpis: BTreeMap<&'static str, KpiValue> = KPIS
             .iter()
             .zip(&self.kpis)
-            .map(|(k, (num, den))| {
-                let (numerator, denominator) = (sum(num), sum(den));
-                let value =
-                    (denominator > 0).then(|| numerator as f64 * 100.0 / denominator as f64);
-                (
-                    k.name,
-                    KpiValue {
-                        numerator,
-                        denominator,
-                        value,
-                    },
-                )
-            })
+            .map(|(k, (num, den))| (k.name, KpiValue::ratio(sum(num), sum(den))))
             .collect();
         let buckets: Vec<i64> = self.processing.iter().map(|i| v[*i]).collect();
         KpiRow {

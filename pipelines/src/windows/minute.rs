@@ -325,17 +325,8 @@ impl MinuteState {
                 let total = |names: &[&str]| -> Option<i64> {
                     names.iter().map(|n| counters.get(n).copied()).sum()
                 };
-                let (numerator, denominator) = (total(k.numerator)?, total(k.denominator)?);
-                let value =
-                    (denominator > 0).then(|| numerator as f64 * 100.0 / denominator as f64);
-                Some((
-                    k.name,
-                    KpiValue {
-                        numerator,
-                        denominator,
-                        value,
-                    },
-                ))
+                let value = KpiValue::ratio(total(k.numerator)?, total(k.denominator)?);
+                Some((k.name, value))
             })
             .collect();
         Some(Recent {

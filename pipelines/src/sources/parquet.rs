@@ -198,11 +198,11 @@ pub fn validate_batch(
     // Columns are matched to contract fields once per batch, not once
     // per field and row.
     let schema = batch.schema();
-    let mut fields: [Option<&ArrayRef>; FIELDS.len()] = [None; FIELDS.len()];
+    let mut fields: [Option<Col<'_>>; FIELDS.len()] = [None; FIELDS.len()];
     let mut unknown = Vec::new();
     for (f, col) in schema.fields().iter().zip(batch.columns()) {
         match super::field_index(f.name()) {
-            Some(i) => fields[i] = Some(col),
+            Some(i) => fields[i] = Some(Col::of(col)),
             None => unknown.push((f.name().as_str(), col)),
         }
     }
@@ -237,11 +237,48 @@ pub fn validate_batch(
     out
 }
 
+/// A contract field's column, cast to its Arrow type once per batch rather
+/// than on every read.
+#[derive(Clone, Copy)]
+enum Col<'a> {
+    Utf8(&'a arrow::array::StringArray),
+    LargeUtf8(&'a arrow::array::LargeStringArray),
+    Utf8View(&'a arrow::array::StringViewArray),
+    Boolean(&'a arrow::array::BooleanArray),
+    Int64(&'a arrow::array::Int64Array),
+    Other(&'a ArrayRef),
+}
+
+impl<'a> Col<'a> {
+    fn of(col: &'a ArrayRef) -> Self {
+        match col.data_type() {
+            DataType::Utf8 => Col::Utf8(col.as_string::<i32>()),
+            DataType::LargeUtf8 => Col::LargeUtf8(col.as_string::<i64>()),
+            DataType::Utf8View => Col::Utf8View(col.as_string_view()),
+            DataType::Boolean => Col::Boolean(col.as_boolean()),
+            DataType::Int64 => Col::Int64(col.as_primitive::<Int64Type>()),
+            _ => Col::Other(col),
+        }
+    }
+
+    /// Row `i`; `None` when null.
+    fn value(self, i: usize) -> Option<FieldValue<'a>> {
+        Some(match self {
+            Col::Utf8(a) => FieldValue::Text(a.is_valid(i).then(|| a.value(i))?),
+            Col::LargeUtf8(a) => FieldValue::Text(a.is_valid(i).then(|| a.value(i))?),
+            Col::Utf8View(a) => FieldValue::Text(a.is_valid(i).then(|| a.value(i))?),
+            Col::Boolean(a) => FieldValue::Bool(a.is_valid(i).then(|| a.value(i))?),
+            Col::Int64(a) => FieldValue::Int(a.is_valid(i).then(|| a.value(i))?),
+            Col::Other(a) => a.is_valid(i).then_some(FieldValue::Other)?,
+        })
+    }
+}
+
 /// One row of an Arrow batch as a [`Record`], read straight from the
 /// typed columns.
 struct BatchRow<'a> {
     /// The column of each contract field, in [`FIELDS`] order.
-    fields: &'a [Option<&'a ArrayRef>; FIELDS.len()],
+    fields: &'a [Option<Col<'a>>; FIELDS.len()],
     /// Columns that are not contract fields.
     unknown: &'a [(&'a str, &'a ArrayRef)],
     i: usize,
@@ -249,19 +286,7 @@ struct BatchRow<'a> {
 
 impl Record for BatchRow<'_> {
     fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        let col = self.fields[super::field_index(field)?]?;
-        let i = self.i;
-        if col.is_null(i) {
-            return None;
-        }
-        Some(match col.data_type() {
-            DataType::Utf8 => FieldValue::Text(col.as_string::<i32>().value(i)),
-            DataType::LargeUtf8 => FieldValue::Text(col.as_string::<i64>().value(i)),
-            DataType::Utf8View => FieldValue::Text(col.as_string_view().value(i)),
-            DataType::Boolean => FieldValue::Bool(col.as_boolean().value(i)),
-            DataType::Int64 => FieldValue::Int(col.as_primitive::<Int64Type>().value(i)),
-            _ => FieldValue::Other,
-        })
+        self.fields[super::field_index(field)?]?.value(self.i)
     }
 
     fn unknown_fields(&self) -> Vec<String> {

@@ -57,7 +57,6 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
                     events.push(r.event);
                 }
             }
-            state.kpis.set_watermarks(&watermarks);
             // One Arrow batch for both the minute windows and the KPI fold.
             let batch = to_record_batch(&events, &state.units)?;
             // Judged against the watermark the rows published so far were
@@ -68,6 +67,9 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             let mut part = Fold::default();
             folder.fold_batch(batch, &events, &mut part).await?;
             state.kpis.apply(part, offset);
+            // After the fold they moved over: a reader that sees these
+            // watermarks sees the events behind them folded in.
+            state.kpis.set_watermarks(&watermarks);
             let rows: Vec<_> = changed.iter().map(|code| windows.row(code)).collect();
             // The overview first: its deltas are the largest and its
             // watchers (the committee) the most, per topic; published last

@@ -51,6 +51,17 @@ struct History {
     /// (event time, due date) of `accepted` and `supplement_received`.
     dues: Dues,
     id: Id,
+    /// The newest event time seen, in seconds since [`SEEN_EPOCH`] (fits
+    /// the struct's padding): a history with no acceptance is dropped by
+    /// compaction once this is behind the cut.
+    seen: u32,
+}
+
+/// 2020-01-01T00:00:00Z: the origin of [`History::seen`].
+const SEEN_EPOCH: i64 = 1_577_836_800;
+
+fn seen_since_epoch(t: i64) -> u32 {
+    u32::try_from(t.saturating_sub(SEEN_EPOCH).max(0)).unwrap_or(u32::MAX)
 }
 
 /// A dossier id, inline when it is short (the common case), so that a
@@ -167,10 +178,12 @@ impl History {
             resolved: NEVER,
             dues: Dues::default(),
             id: Id::new(id),
+            seen: 0,
         }
     }
 
     fn add(&mut self, e: &Event, status: S) {
+        self.seen = self.seen.max(seen_since_epoch(e.occurred_at.timestamp()));
         if self.procedure == 0
             && let Some(p) = &e.procedure_code
         {
@@ -205,6 +218,7 @@ impl History {
     }
 
     fn merge(&mut self, other: History) {
+        self.seen = self.seen.max(other.seen);
         if self.procedure == 0 {
             self.procedure = other.procedure;
         }
@@ -233,9 +247,16 @@ impl History {
         }
     }
 
-    /// Accepted, and finished before `cut`.
-    fn finished_before(&self, cut: i64) -> bool {
-        self.accepted != NEVER && self.finished != NEVER && self.finished < cut
+    /// Whether compaction at `cut` takes this history: accepted and
+    /// finished before `cut` (its facts are final), or never accepted and
+    /// not seen since `cut` (it has no facts: a dossier refused or
+    /// withdrawn before acceptance, or a late rating or payment of a
+    /// dossier already folded away).
+    fn done_before(&self, cut: i64) -> bool {
+        if self.accepted == NEVER {
+            return i64::from(self.seen) + SEEN_EPOCH < cut;
+        }
+        self.finished != NEVER && self.finished < cut
     }
 }
 
@@ -330,23 +351,33 @@ impl Dossiers {
     /// merges share them out between the cores.
     pub fn merge(&mut self, other: Dossiers) {
         let Dossiers { by_unit, overflow } = other;
-        if self.by_unit.len() < by_unit.len() {
-            self.by_unit.resize_with(by_unit.len(), StrKeyMap::default);
+        let n = by_unit.len();
+        if self.by_unit.len() < n {
+            self.by_unit.resize_with(n, StrKeyMap::default);
         }
-        let workers = if by_unit.iter().map(|m| m.len()).sum::<usize>() < 50_000 {
-            1
-        } else {
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .clamp(1, 8)
-        };
-        let step = by_unit.len().div_ceil(workers).max(1);
-        let mut theirs = by_unit.into_iter();
         // Histories whose id hash collides with another id's in this unit:
-        // merged one by one below, through the overflow list.
-        let spilled: Vec<(u32, History)> = std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .by_unit
+        // merged one by one at the end, through the overflow list.
+        let mut spilled: Vec<(u32, History)> = Vec::new();
+        // The live engine merges a small part after every micro-batch: on
+        // this thread. Only large merges (the batch command's) fan out.
+        if by_unit.iter().map(|m| m.len()).sum::<usize>() < 50_000 {
+            for (unit, (mine, theirs)) in self.by_unit.iter_mut().zip(by_unit).enumerate() {
+                if !theirs.is_empty() {
+                    merge_unit(unit as u32, mine, theirs, &mut spilled);
+                }
+            }
+            for (unit, h) in spilled.into_iter().chain(overflow) {
+                self.merge_one(unit, h);
+            }
+            return;
+        }
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let step = n.div_ceil(workers).max(1);
+        let mut theirs = by_unit.into_iter();
+        spilled = std::thread::scope(|s| {
+            let handles: Vec<_> = self.by_unit[..n]
                 .chunks_mut(step)
                 .enumerate()
                 .map(|(part, mine)| {
@@ -415,13 +446,15 @@ impl Dossiers {
     ) -> HashMap<(u32, u64), UnitFacts> {
         let mut out: HashMap<(u32, u64), UnitFacts> = HashMap::new();
         let mut take = |unit: u32, h: &History| {
-            let f = out.entry((unit, h.dim(breakdown))).or_default();
-            facts_of(h, h.accepted, calendar, f);
+            if h.accepted != NEVER {
+                let f = out.entry((unit, h.dim(breakdown))).or_default();
+                facts_of(h, h.accepted, calendar, f);
+            }
         };
         for (unit, map) in self.by_unit.iter_mut().enumerate() {
             let before = map.len();
             map.retain(|_, h| {
-                let done = h.finished_before(cut);
+                let done = h.done_before(cut);
                 if done {
                     take(unit as u32, h);
                 }
@@ -433,12 +466,26 @@ impl Dossiers {
             }
         }
         self.overflow.retain(|(unit, h)| {
-            let done = h.finished_before(cut);
+            let done = h.done_before(cut);
             if done {
                 take(*unit, h);
             }
             !done
         });
+        // A history kept aside because its id hash collided with a resident
+        // that is now gone takes the resident's place, so that the next
+        // event for it finds it (an overflow entry always has its key taken
+        // in the table by another id).
+        let mut i = 0;
+        while i < self.overflow.len() {
+            let (unit, key) = (self.overflow[i].0, str_key(self.overflow[i].1.id.as_str()));
+            if self.unit_mut(unit).contains_key(&key) {
+                i += 1;
+            } else {
+                let (_, h) = self.overflow.swap_remove(i);
+                self.unit_mut(unit).insert(key, h);
+            }
+        }
         out.retain(|_, f| *f != UnitFacts::default());
         out
     }
@@ -621,8 +668,9 @@ pub struct OpenDossier {
 }
 
 /// One dossier in a checkpoint: `(id, procedure code, channel, channel
-/// from accepted, accepted, finished, resolved, due-date changes)`, times
-/// as Unix seconds, `null` for "not yet" (a checkpoint holds millions).
+/// from accepted, accepted, finished, resolved, due-date changes, newest
+/// event)`, times as Unix seconds, `null` for "not yet" (a checkpoint holds
+/// millions).
 pub type HistoryRow = (
     String,
     Option<String>,
@@ -632,6 +680,7 @@ pub type HistoryRow = (
     Option<i64>,
     Option<i64>,
     Vec<(i64, i64)>,
+    i64,
 );
 
 /// [`Dossiers`] in a checkpoint: per unit code, its dossiers. Unit codes
@@ -656,6 +705,7 @@ impl Dossiers {
                             History::seen(h.finished),
                             History::seen(h.resolved),
                             h.dues.iter().collect(),
+                            i64::from(h.seen) + SEEN_EPOCH,
                         )
                     })
                     .collect();
@@ -681,6 +731,7 @@ impl Dossiers {
                 finished,
                 resolved,
                 dues,
+                seen,
             ) in rows
             {
                 let h = out.slot(index, &id);
@@ -689,6 +740,7 @@ impl Dossiers {
                 let time = |t: Option<i64>| t.unwrap_or(NEVER);
                 (h.accepted, h.finished, h.resolved) =
                     (time(accepted), time(finished), time(resolved));
+                h.seen = seen_since_epoch(seen);
                 for d in dues {
                     h.dues.push(d);
                 }
@@ -1000,6 +1052,72 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn compaction_drops_factless_histories_and_keeps_collisions_reachable() {
+        assert!(
+            std::mem::size_of::<History>() <= 88,
+            "the newest-event time lives in padding"
+        );
+        let units = UnitRegistry::embedded().unwrap();
+        let cal = WorkCalendar::default();
+        let unit = units.index("00070").unwrap();
+        let mut d = Dossiers::default();
+        // A rating of a dossier folded away long ago: no acceptance, no
+        // facts. Kept until the cut passes its time, then dropped.
+        d.add(
+            &ev("r", "OLD", S::Rated, "2025-11-20T09:00:00+07:00", None),
+            &units,
+        );
+        // D-1 lives in the overflow because a finished dossier squats on
+        // its key.
+        let mut squatter = History::new("D-squatter");
+        squatter.accepted = ts("2025-11-01T08:00:00+07:00");
+        squatter.finished = ts("2025-11-02T08:00:00+07:00");
+        d.unit_mut(unit).insert(str_key("D-1"), squatter);
+        d.add(
+            &ev(
+                "1",
+                "D-1",
+                S::Accepted,
+                "2025-11-19T08:00:00+07:00",
+                Some("2025-11-26T17:00:00+07:00"),
+            ),
+            &units,
+        );
+        assert_eq!((d.len(), d.overflow.len()), (3, 1));
+
+        let facts = d.take_finished_before(ts("2025-11-20T08:00:00+07:00"), &cal, Breakdown::None);
+        assert_eq!(facts.len(), 1, "the squatter's facts");
+        assert_eq!(d.len(), 2, "the rating is newer than the cut");
+        assert!(d.overflow.is_empty(), "D-1 took the squatter's place");
+        // The next event for D-1 finds it.
+        d.add(
+            &ev("2", "D-1", S::Resolved, "2025-11-21T10:00:00+07:00", None),
+            &units,
+        );
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            d.slot(unit, "D-1").resolved,
+            ts("2025-11-21T10:00:00+07:00")
+        );
+
+        d.take_finished_before(ts("2025-11-22T08:00:00+07:00"), &cal, Breakdown::None);
+        assert_eq!(d.len(), 0, "D-1 finished and the rating is behind the cut");
+        // The newest event time goes through a checkpoint.
+        let mut e = Dossiers::default();
+        e.add(
+            &ev("r", "OLD", S::Rated, "2025-11-20T09:00:00+07:00", None),
+            &units,
+        );
+        let back = Dossiers::restore(e.checkpoint(&units), &units);
+        let mut later = back.clone();
+        later.take_finished_before(ts("2025-11-20T09:00:00+07:00"), &cal, Breakdown::None);
+        assert_eq!(later.len(), 1, "seen at the cut: kept");
+        let mut later = back;
+        later.take_finished_before(ts("2025-11-20T09:00:01+07:00"), &cal, Breakdown::None);
+        assert_eq!(later.len(), 0);
     }
 
     fn ts(s: &str) -> i64 {

@@ -205,10 +205,17 @@ impl Fold {
     /// Call it with `cut` at least the correction horizon behind every
     /// source's newest event ([`crate::windows::watermark::Watermarks::compaction_cut`]):
     /// events older than that are too late for the live state, and newer
-    /// ones cannot change a dossier that had already finished. It is kept
-    /// at least an hour behind the newest event folded, so that the last
-    /// period's reading time (that event, not an hour boundary) is after
-    /// every change it freezes.
+    /// ones cannot change the facts of a dossier that had already finished
+    /// (a later rating or payment starts a history with no acceptance,
+    /// which has no facts and is dropped by a later cut). Two limits, both
+    /// outside the national status codes' normal lifecycle: a `resolved`
+    /// arriving after a `withdrawn`, `stopped` or `refused` more than the
+    /// horizon later is not counted, and a source never seen before that
+    /// replays an `accepted` already folded away starts a second history
+    /// (as it would double-count without compaction: dedup is per source).
+    /// It is kept at least an hour behind the newest event folded, so that
+    /// the last period's reading time (that event, not an hour boundary) is
+    /// after every change it freezes.
     pub fn compact(&mut self, cut: i64, calendar: &model::calendar::WorkCalendar) -> usize {
         let Some((_, newest)) = self.span else {
             return 0;
@@ -388,10 +395,13 @@ fn with_dossier_channel(
         if units.top_unit(e.unit.as_str()).is_none() {
             continue;
         }
-        let channel = e.channel.or_else(|| {
+        // The dossier's channel (that of its accepted) first: a later event
+        // that names another channel still counts under the dossier's.
+        let of_dossier = || {
             let id = e.dossier_id.as_deref()?;
             dossiers?.channel_of(units.index(e.unit.as_str())?, id)
-        });
+        };
+        let channel = of_dossier().or(e.channel);
         col.append_option(channel.map(|c| c.as_str()));
     }
     let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();

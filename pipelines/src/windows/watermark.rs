@@ -126,8 +126,7 @@ impl Watermarks {
     /// sources included). State that only older events could change can be
     /// folded away (`kpi::fold::Fold::compact`). A source never seen before
     /// starts its own clock, so its first events are taken whatever their
-    /// time; they still count in event sums, but no longer reopen a dossier
-    /// folded away.
+    /// time (see `Fold::compact` for what that means for dossiers).
     pub fn compaction_cut(&self, lateness: &Lateness) -> Option<i64> {
         self.sources
             .values()

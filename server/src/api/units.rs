@@ -306,6 +306,9 @@ pub async fn kpis(
         to,
         csv,
     } = ReportQuery::parse(q, unit_level, state.config.engine.batch_max)?;
+    // Read before the state: the engine publishes a watermark only after
+    // folding the events behind it, so every period this calls final is.
+    let final_before = final_before(&state);
     let fold = subtree_fold(&state, &code).await?;
     let as_of = as_of(&fold);
     let st = state.clone();
@@ -340,7 +343,7 @@ pub async fn kpis(
         "as_of": as_of,
         // Periods that end at or before this are final; later ones may
         // still be corrected by late events.
-        "final_before": final_before(&state),
+        "final_before": final_before,
         "rows": rows,
         "score_766": score_766_legend(),
     }))

@@ -51,7 +51,8 @@ struct History {
     /// (event time, due date) of `accepted` and `supplement_received`.
     dues: Dues,
     id: Id,
-    /// The newest event time seen, in seconds since [`SEEN_EPOCH`] (fits
+    /// The newest event time seen before any acceptance, in seconds since
+    /// [`SEEN_EPOCH`] (fits
     /// the struct's padding): a history with no acceptance is dropped by
     /// compaction once this is behind the cut.
     seen: u32,
@@ -183,7 +184,11 @@ impl History {
     }
 
     fn add(&mut self, e: &Event, status: S) {
-        self.seen = self.seen.max(seen_since_epoch(e.occurred_at.timestamp()));
+        let t = e.occurred_at.timestamp();
+        // Only a history with no acceptance is judged by it.
+        if self.accepted == NEVER {
+            self.seen = self.seen.max(seen_since_epoch(t));
+        }
         if self.procedure == 0
             && let Some(p) = &e.procedure_code
         {
@@ -195,7 +200,6 @@ impl History {
         } else if self.channel.is_none() {
             self.channel = e.channel;
         }
-        let t = e.occurred_at.timestamp();
         match status {
             S::Accepted => {
                 self.accepted = self.accepted.min(t);

@@ -69,25 +69,35 @@ fn file_chunks<'u>(
     })
 }
 
-/// The committed events of a data directory's log, in chunks.
-fn log_chunks(
-    input: usize,
-    dir: &Path,
-) -> Result<impl Iterator<Item = pipelines::Result<Chunk>> + Send + use<>> {
-    if !dir.join(crate::log::FILE_NAME).exists() {
-        bail!(
+/// The length of a data directory's log now: what a report over it reads
+/// (every pass the same bytes, however much a running server appends).
+fn log_len(dir: &Path) -> Result<u64> {
+    let path = dir.join(crate::log::FILE_NAME);
+    match std::fs::metadata(&path) {
+        Ok(m) => Ok(m.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "no event log in {} (expected {})",
             dir.display(),
             crate::log::FILE_NAME
-        );
+        ),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// The committed events of a data directory's log up to byte `upto`, in
+/// chunks.
+fn log_chunks(
+    input: usize,
+    dir: &Path,
+    upto: u64,
+) -> Result<impl Iterator<Item = pipelines::Result<Chunk>> + Send + use<>> {
     // Read-only: works beside a running server, and leaves an uncommitted
     // tail unread.
     // Workers check and parse the records; here only whole batches are cut.
     let mut reader = crate::log::LogReader::new(dir.join(crate::log::FILE_NAME), 0);
     Ok(std::iter::from_fn(move || {
         let base = reader.offset();
-        match reader.read_raw(u64::MAX, batch::NDJSON_CHUNK) {
+        match reader.read_raw(upto, batch::NDJSON_CHUNK) {
             Ok(bytes) if bytes.is_empty() => None,
             Ok(bytes) => Some(Ok(Chunk::Raw {
                 input,
@@ -111,14 +121,16 @@ pub fn run(args: Args) -> Result<()> {
     let names: Vec<String> = (args.data.iter().chain(&args.input))
         .map(|p| p.display().to_string())
         .collect();
+    // A server may be appending to the log: fix its end now.
+    let log_end = args.data.as_deref().map(log_len).transpose()?;
     // Every input in chunks, from its start (a channel breakdown reads it
     // twice).
     let open = || -> pipelines::Result<_> {
         let mut sources: Vec<Box<dyn Iterator<Item = pipelines::Result<Chunk>> + Send + '_>> =
             Vec::new();
         let failed = |e: anyhow::Error| pipelines::Error::Worker(format!("{e:#}"));
-        if let Some(dir) = &args.data {
-            sources.push(Box::new(log_chunks(0, dir).map_err(failed)?));
+        if let (Some(dir), Some(upto)) = (&args.data, log_end) {
+            sources.push(Box::new(log_chunks(0, dir, upto).map_err(failed)?));
         }
         for path in &args.input {
             let input = sources.len();

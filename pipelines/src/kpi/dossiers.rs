@@ -155,7 +155,9 @@ pub(crate) fn pack_code(code: &str) -> u64 {
     }
     let mut out = [0u8; 8];
     out[..b.len()].copy_from_slice(b);
-    u64::from_le_bytes(out)
+    // Big-endian: packed codes order as their text, so rows broken down by
+    // procedure or channel come out in code order.
+    u64::from_be_bytes(out)
 }
 
 /// The code of [`pack_code`].
@@ -163,7 +165,7 @@ pub(crate) fn unpack_code(packed: u64) -> Option<String> {
     if packed == 0 {
         return None;
     }
-    let bytes = packed.to_le_bytes();
+    let bytes = packed.to_be_bytes();
     let len = bytes.iter().position(|b| *b == 0).unwrap_or(8);
     std::str::from_utf8(&bytes[..len]).ok().map(str::to_owned)
 }
@@ -1056,6 +1058,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn packed_codes_order_as_their_text() {
+        let mut codes = ["2.000001", "1.001757", "online", "counter", "1.0", "postal"];
+        let mut packed: Vec<u64> = codes.iter().map(|c| pack_code(c)).collect();
+        packed.sort_unstable();
+        codes.sort_unstable();
+        let back: Vec<String> = packed.into_iter().filter_map(unpack_code).collect();
+        assert_eq!(back, codes);
+        assert_eq!(pack_code(""), 0);
+        assert_eq!(pack_code("123456789"), 0, "longer than 8 bytes");
     }
 
     #[test]

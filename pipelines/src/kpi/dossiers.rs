@@ -102,8 +102,15 @@ impl Id {
     }
 }
 
+/// In [`Dues`], in place of a due date: a supplement was requested.
+const PAUSE: i64 = i64::MIN;
+/// In [`Dues`], in place of a due date: the supplement was received and
+/// the sender gave no new due date.
+const RESUME: i64 = i64::MIN + 1;
+
 /// Due-date changes; nearly every dossier has exactly one, kept inline
-/// (`first.0 == NEVER` when there is none).
+/// (`first.0 == NEVER` when there is none). Supplement requests and
+/// receptions without a new date are kept as [`PAUSE`] and [`RESUME`].
 #[derive(Debug, Clone)]
 struct Dues {
     first: (i64, i64),
@@ -135,6 +142,36 @@ impl Dues {
         let mut v: Vec<(i64, i64)> = self.iter().collect();
         v.sort_unstable();
         v
+    }
+
+    /// The due dates in force from each change on, in time order: a
+    /// supplement received without a new date moves the date in force by
+    /// the working time between the latest request and the reception (the
+    /// clock stops meanwhile); a date sent with the reception replaces it.
+    fn resolved(&self, calendar: &WorkCalendar) -> Vec<(i64, i64)> {
+        let sorted = self.sorted();
+        if !sorted.iter().any(|(_, d)| *d == RESUME) {
+            return sorted.into_iter().filter(|(_, d)| *d != PAUSE).collect();
+        }
+        let mut out: Vec<(i64, i64)> = Vec::with_capacity(sorted.len());
+        let mut paused_at = None;
+        for (t, d) in sorted {
+            match d {
+                PAUSE => paused_at = Some(t),
+                RESUME => {
+                    if let (Some(p), Some(&(_, due))) = (paused_at.take(), out.last()) {
+                        let stopped = calendar.working_minutes_between(local(p), local(t));
+                        let moved = calendar.add_working_minutes(local(due), stopped.max(0));
+                        out.push((t, moved.timestamp()));
+                    }
+                }
+                due => {
+                    out.push((t, due));
+                    paused_at = None;
+                }
+            }
+        }
+        out
     }
 
     fn iter(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
@@ -209,10 +246,13 @@ impl History {
                     self.dues.push((t, d.timestamp()));
                 }
             }
+            // The clock stops while the citizen completes the dossier: a
+            // supplement received without a new due date moves the one in
+            // force by the working time since the request (`Dues::resolved`).
+            S::SupplementRequested => self.dues.push((t, PAUSE)),
             S::SupplementReceived => {
-                if let Some(d) = e.due_at {
-                    self.dues.push((t, d.timestamp()));
-                }
+                let due = e.due_at.map_or(RESUME, |d| d.timestamp());
+                self.dues.push((t, due));
             }
             S::Resolved => {
                 self.resolved = self.resolved.min(t);
@@ -591,7 +631,7 @@ impl Dossiers {
                 if h.accepted > as_of || h.finished <= as_of {
                     continue;
                 }
-                let dues = h.dues.sorted();
+                let dues = h.dues.resolved(calendar);
                 let due = due_in_force(&dues, as_of);
                 let state = match due {
                     Some(d) if as_of > d => BacklogState::Overdue,
@@ -855,7 +895,7 @@ fn merge_unit(
 
 /// One dossier's on-time resolution and state spans.
 fn facts_of(h: &History, accepted: i64, calendar: &WorkCalendar, f: &mut UnitFacts) {
-    let dues = h.dues.sorted();
+    let dues = h.dues.resolved(calendar);
     // The due date in force at `t`: the latest change at or before t
     // (the first one if every change is later).
     let due_at = |t: i64| due_in_force(&dues, t);
@@ -1140,6 +1180,65 @@ mod tests {
 
     fn ts(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+
+    #[test]
+    fn without_a_new_due_date_the_supplement_time_moves_the_due_date() {
+        let cal = WorkCalendar::default();
+        // Due Wed 17:00. The clock stops from the request (Mon 10:00) to
+        // the reception (Tue 10:00): 1.5 + 3.5 + 3 = 8 working hours, so
+        // the due date moves to Thu 17:00 (4.5 + 3.5 h on Thursday).
+        let events = [
+            ev("4", "D1", S::Resolved, "2025-11-20T15:00:00+07:00", None),
+            ev(
+                "3",
+                "D1",
+                S::SupplementReceived,
+                "2025-11-18T10:00:00+07:00",
+                None,
+            ),
+            ev(
+                "2",
+                "D1",
+                S::SupplementRequested,
+                "2025-11-17T10:00:00+07:00",
+                None,
+            ),
+            ev(
+                "1",
+                "D1",
+                S::Accepted,
+                "2025-11-17T08:00:00+07:00",
+                Some("2025-11-19T17:00:00+07:00"),
+            ),
+        ];
+        let units = units();
+        let f = &facts(&events, &units, &cal)["00070"];
+        assert_eq!(
+            f.resolved_on_time,
+            vec![ts("2025-11-20T15:00:00+07:00")],
+            "on time against Thursday 17:00"
+        );
+        let overdue = |t| count_at(&f.spans, "overdue_open", ts(t));
+        assert_eq!(overdue("2025-11-19T18:00:00+07:00"), 0);
+        // The backlog shows the moved date, whatever the arrival order.
+        let open = open_dossiers(
+            &events[1..],
+            &units,
+            &cal,
+            ts("2025-11-19T18:00:00+07:00"),
+            |_| true,
+        );
+        assert_eq!(open[0].due_at, Some(ts("2025-11-20T17:00:00+07:00")));
+        // Within a working day of Thursday 17:00; without the move it
+        // would be overdue.
+        assert_eq!(open[0].state, BacklogState::DueSoon);
+        // A reception with a date of its own replaces the moved one.
+        let mut with_date = events.clone();
+        with_date[1].due_at =
+            Some(DateTime::parse_from_rfc3339("2025-11-19T12:00:00+07:00").unwrap());
+        let f = &facts(&with_date, &units, &cal)["00070"];
+        assert!(f.resolved_on_time.is_empty(), "due Wed 12:00, resolved Thu");
     }
 
     #[test]

@@ -372,7 +372,9 @@ fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime
         "counter, online, postal",
         Channel::parse,
     );
-    let due_at = c.time("due_at", status == Some(S::SupplementReceived));
+    // Optional on supplement_received too: without it the engine moves
+    // the due date in force by the working time the supplement took.
+    let due_at = c.time("due_at", false);
     // An accepted dossier without a due date gets the legal one: the
     // procedure's handling time in working days from acceptance, on the
     // working-time calendar. A procedure the catalogue does not know has no

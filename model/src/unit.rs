@@ -16,10 +16,33 @@ pub enum UnitLevel {
     Ministry,
 }
 
-/// A syntactically valid unit code.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A syntactically valid unit code: at most 8 ASCII bytes, held inline (a
+/// code is copied into every event; no allocation for it).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct UnitCode(String);
+pub struct UnitCode {
+    len: u8,
+    bytes: [u8; 8],
+}
+
+impl fmt::Debug for UnitCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("UnitCode").field(&self.as_str()).finish()
+    }
+}
+
+/// Codes order as their text.
+impl Ord for UnitCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for UnitCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// Why a string is not a unit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,22 +70,33 @@ impl UnitCode {
         let ok =
             (digits && (s.len() == 2 || s.len() == 5)) || (letters && (2..=8).contains(&s.len()));
         if ok {
-            Ok(Self(s.to_owned()))
+            Ok(Self::inline(s))
         } else {
             Err(UnitCodeError(s.to_owned()))
         }
     }
 
     pub fn nation() -> Self {
-        Self(Self::NATION.to_owned())
+        Self::inline(Self::NATION)
+    }
+
+    /// `s` is a checked code: ASCII, at most 8 bytes.
+    fn inline(s: &str) -> Self {
+        let mut bytes = [0u8; 8];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Self {
+            len: s.len() as u8,
+            bytes,
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ever built from checked ASCII codes.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 
     pub fn level(&self) -> UnitLevel {
-        match self.0.as_bytes() {
+        match self.as_str().as_bytes() {
             b"VN" => UnitLevel::Nation,
             [a, _] if a.is_ascii_digit() => UnitLevel::Province,
             [a, ..] if a.is_ascii_digit() => UnitLevel::Commune,
@@ -80,13 +114,13 @@ impl TryFrom<String> for UnitCode {
 
 impl From<UnitCode> for String {
     fn from(c: UnitCode) -> Self {
-        c.0
+        c.as_str().to_owned()
     }
 }
 
 impl fmt::Display for UnitCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -103,6 +137,23 @@ mod tests {
         );
         assert_eq!(UnitCode::parse("BCA").unwrap().level(), UnitLevel::Ministry);
         assert_eq!(UnitCode::nation().level(), UnitLevel::Nation);
+    }
+
+    #[test]
+    fn codes_are_held_inline_and_order_as_text() {
+        let mut codes: Vec<UnitCode> = ["79", "00070", "BQP", "01", "VN", "BCAXYZAB"]
+            .iter()
+            .map(|c| UnitCode::parse(c).unwrap())
+            .collect();
+        codes.sort();
+        let text: Vec<&str> = codes.iter().map(UnitCode::as_str).collect();
+        assert_eq!(text, ["00070", "01", "79", "BCAXYZAB", "BQP", "VN"]);
+        let json = serde_json::to_string(&codes[0]).unwrap();
+        assert_eq!(json, "\"00070\"");
+        assert_eq!(serde_json::from_str::<UnitCode>(&json).unwrap(), codes[0]);
+        assert!(serde_json::from_str::<UnitCode>("\"bad\"").is_err());
+        assert_eq!(format!("{:?}", codes[0]), "UnitCode(\"00070\")");
+        assert!(std::mem::size_of::<UnitCode>() <= 9);
     }
 
     #[test]

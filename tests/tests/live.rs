@@ -99,18 +99,23 @@ async fn a_gap_is_repaired_by_a_resync_and_a_reconnect_starts_from_a_snapshot() 
 
 /// Every province, `per_province` events each, one in each of the first
 /// `per_province` minutes of 09:00, so every minute bucket of every row
-/// changes with every batch (deltas then carry whole rows).
+/// changes with every batch (deltas then carry whole rows). New events of
+/// the same dossiers every batch, so that the engine's dossier state does
+/// not grow with the batches and the memory measured is the hub's.
 fn national_batch(batch: usize, per_province: usize, provinces: &[String]) -> String {
     let mut lines = Vec::new();
     for p in provinces {
         for i in 0..per_province {
             let minute = i % 60;
-            lines.push(accepted_event(
+            let line = accepted_event(
                 &format!("s{batch}-{p}-{i}"),
                 &format!("2025-11-20T09:{minute:02}:00+07:00"),
                 p,
                 "online",
-            ));
+            );
+            let mut event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            event["dossier_id"] = format!("D-{p}-{i}").into();
+            lines.push(event.to_string());
         }
     }
     lines.join("\n")

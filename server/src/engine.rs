@@ -12,7 +12,7 @@ use crate::log::LogReader;
 use model::live::topics;
 use pipelines::kpi::fold::{Fold, Folder};
 use pipelines::windows::batch::to_record_batch;
-use pipelines::windows::minute::{MinuteState, MinuteWindows};
+use pipelines::windows::minute::MinuteWindows;
 use pipelines::windows::watermark::{Verdict, Watermarks};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -70,7 +70,10 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             // After the fold they moved over: a reader that sees these
             // watermarks sees the events behind them folded in.
             state.kpis.set_watermarks(&watermarks);
-            let rows: Vec<_> = changed.iter().map(|code| windows.row(code)).collect();
+            let rows: Vec<_> = {
+                let minutes = windows.read();
+                changed.iter().map(|code| minutes.row(code)).collect()
+            };
             // The overview first: its deltas are the largest and its
             // watchers (the committee) the most, per topic; published last
             // they queued behind every province's sends.
@@ -139,12 +142,8 @@ async fn resume(
     committed: u64,
 ) -> anyhow::Result<(MinuteWindows, Watermarks, u64)> {
     let cfg = &state.config.engine;
-    let fresh = || {
-        let windows = MinuteWindows::attach(state.minutes.clone());
-        *windows.write() =
-            MinuteState::new(state.units.clone(), cfg.retention_minutes, cfg.row_minutes);
-        windows
-    };
+    // The shared window state starts empty (`AppState::open`).
+    let fresh = || MinuteWindows::attach(state.minutes.clone());
     if cfg.checkpoint_secs == 0 {
         return Ok((fresh(), Watermarks::default(), 0));
     }

@@ -520,21 +520,28 @@ async fn a_restart_resumes_from_the_checkpoint_with_the_numbers_of_one_run() {
     assert_eq!(resumed["rows"], uninterrupted["rows"]);
 }
 
+/// Engine settings under which a test's events are late after a minute and
+/// too late after an hour.
+fn one_minute_lateness_one_hour_horizon() -> Vec<(String, String)> {
+    vec![
+        (
+            "GOVPULSE__ENGINE__ALLOWED_LATENESS_SECS".into(),
+            "60".into(),
+        ),
+        (
+            "GOVPULSE__ENGINE__CORRECTION_HORIZON_SECS".into(),
+            "3600".into(),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn late_events_are_corrections_and_too_late_ones_are_counted_not_folded() {
+    let mut env = one_minute_lateness_one_hour_horizon();
+    // Rows reach back to the late event's minute.
+    env.push(("GOVPULSE__ENGINE__ROW_MINUTES".into(), "60".into()));
     let app = spawn_app(AppOptions {
-        env: vec![
-            (
-                "GOVPULSE__ENGINE__ALLOWED_LATENESS_SECS".into(),
-                "60".into(),
-            ),
-            (
-                "GOVPULSE__ENGINE__CORRECTION_HORIZON_SECS".into(),
-                "3600".into(),
-            ),
-            // Rows reach back to the late event's minute.
-            ("GOVPULSE__ENGINE__ROW_MINUTES".into(), "60".into()),
-        ],
+        env,
         ..Default::default()
     })
     .await
@@ -672,16 +679,7 @@ async fn the_last_hour_is_a_sum_of_minute_buckets_for_any_top_unit() {
 #[tokio::test]
 async fn finished_dossiers_past_the_horizon_are_folded_into_sums_with_the_same_numbers() {
     let app = spawn_app(AppOptions {
-        env: vec![
-            (
-                "GOVPULSE__ENGINE__ALLOWED_LATENESS_SECS".into(),
-                "60".into(),
-            ),
-            (
-                "GOVPULSE__ENGINE__CORRECTION_HORIZON_SECS".into(),
-                "3600".into(),
-            ),
-        ],
+        env: one_minute_lateness_one_hour_horizon(),
         ..Default::default()
     })
     .await

@@ -406,30 +406,20 @@ mod tests {
     fn a_fold_survives_its_checkpoint_and_a_subset_is_the_units_own_rows() {
         let units = Arc::new(UnitRegistry::embedded().unwrap());
         let calendar = sample_data::calendar().unwrap();
-        let bytes = day();
-        let out = fold_parallel(
-            ndjson_chunks(0, bytes.as_slice()),
-            2,
-            units.clone(),
-            Checks::default(),
-            Breakdown::None,
-        )
-        .unwrap();
+        let fold = fold_by(&day(), &units, Breakdown::None);
         let spec = ReportSpec {
             level: Level::Commune,
             period: Period::Day,
             chunk: MICRO_BATCH,
         };
-        let json = serde_json::to_vec(&out.fold.checkpoint(&units)).unwrap();
+        let json = serde_json::to_vec(&fold.checkpoint(&units)).unwrap();
         let back = Fold::restore(serde_json::from_slice(&json).unwrap(), &units);
-        assert_eq!(back.dossiers.len(), out.fold.dossiers.len());
-        let full = report_of(out.fold.clone(), &units, &calendar, spec).unwrap();
+        assert_eq!(back.dossiers.len(), fold.dossiers.len());
+        let full = report_of(fold.clone(), &units, &calendar, spec).unwrap();
         assert_eq!(full, report_of(back, &units, &calendar, spec).unwrap());
 
         let province = "01";
-        let sub = out
-            .fold
-            .subset(|i| units.covers(province, units.at(i).unwrap().code.as_str()));
+        let sub = fold.subset(|i| units.covers(province, units.at(i).unwrap().code.as_str()));
         let mine = report_of(sub, &units, &calendar, spec).unwrap();
         let expected: Vec<_> = full
             .into_iter()

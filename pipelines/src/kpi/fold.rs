@@ -118,19 +118,9 @@ impl Fold {
     pub fn subset(&self, keep: impl Fn(u32) -> bool) -> Fold {
         Fold {
             breakdown: self.breakdown,
-            partials: self
-                .partials
-                .iter()
-                .filter(|((unit, _, _), _)| keep(*unit))
-                .map(|(k, v)| (*k, v.clone()))
-                .collect(),
+            partials: of_units(&self.partials, &keep),
             dossiers: self.dossiers.subset(&keep),
-            frozen: self
-                .frozen
-                .iter()
-                .filter(|((unit, _, _), _)| keep(*unit))
-                .map(|(k, v)| (*k, v.clone()))
-                .collect(),
+            frozen: of_units(&self.frozen, &keep),
             span: self.span,
             events: self.events,
         }
@@ -247,6 +237,14 @@ impl Fold {
         self.frozen.retain(|_, v| v.iter().any(|x| *x != 0));
         before - self.dossiers.len()
     }
+}
+
+/// The sums of the units `keep` admits.
+fn of_units(p: &Partials, keep: impl Fn(u32) -> bool) -> Partials {
+    p.iter()
+        .filter(|((unit, _, _), _)| keep(*unit))
+        .map(|(k, v)| (*k, v.clone()))
+        .collect()
 }
 
 fn add_sums(into: &mut Partials, from: Partials) {

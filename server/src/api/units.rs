@@ -157,9 +157,8 @@ pub async fn recent(
         let keep = |top: &str| code == UnitCode::NATION || top == code;
         (m.recent(minutes, keep), m.final_before())
     };
-    let label = |us: i64| {
-        DateTime::from_timestamp_micros(us).map(|t| t.with_timezone(&model::calendar::vn_offset()))
-    };
+    // Buckets start on whole minutes.
+    let label = |us: i64| time(us.div_euclid(1_000_000));
     let (window, final_before) = recent;
     let Some(w) = window else {
         return Ok(Json(json!({
@@ -202,9 +201,8 @@ async fn subtree_fold(state: &AppState, scope: &str) -> ApiResult<Fold> {
 
 /// The engine's event-time clock: the newest event time folded, which is
 /// the instant "open", "due soon" and "overdue" are judged at.
-fn as_of(fold: &Fold) -> Option<DateTime<chrono::FixedOffset>> {
-    let (_, newest) = fold.span?;
-    Some(DateTime::from_timestamp(newest, 0)?.with_timezone(&model::calendar::vn_offset()))
+fn as_of(fold: &Fold) -> Option<String> {
+    time(fold.span?.1)
 }
 
 /// The levels a unit's KPIs may be broken down to: its own, and below.
@@ -351,12 +349,9 @@ pub async fn kpis(
 }
 
 /// The engine's global watermark in UTC+7, if any event was folded.
-fn final_before(state: &AppState) -> Option<DateTime<chrono::FixedOffset>> {
-    let w = state
-        .kpis
-        .watermarks()
-        .watermark(&state.config.engine.lateness())?;
-    Some(DateTime::from_timestamp(w, 0)?.with_timezone(&model::calendar::vn_offset()))
+fn final_before(state: &AppState) -> Option<String> {
+    let lateness = state.config.engine.lateness();
+    time(state.kpis.watermarks().watermark(&lateness)?)
 }
 
 /// What the rows' `score_766` is made of, and what it cannot include.

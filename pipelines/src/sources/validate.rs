@@ -103,6 +103,12 @@ impl<'a> Ctx<'a> {
     }
 
     fn string(&mut self, field: &str, required: bool) -> Option<String> {
+        self.text(field, required).map(str::to_owned)
+    }
+
+    /// [`Self::string`] borrowed from the record: for values that are
+    /// parsed, not kept.
+    fn text(&mut self, field: &str, required: bool) -> Option<&'a str> {
         match self.present(field) {
             None if required => {
                 self.fail(field, "required", format!("{field} is required"));
@@ -113,7 +119,7 @@ impl<'a> Ctx<'a> {
                 self.fail(field, "required", format!("{field} must not be empty"));
                 None
             }
-            Some(FieldValue::Text(s)) => Some(s.to_owned()),
+            Some(FieldValue::Text(s)) => Some(s),
             Some(_) => {
                 self.fail(field, "type", format!("{field} must be a string"));
                 None
@@ -175,8 +181,8 @@ impl<'a> Ctx<'a> {
     }
 
     fn time(&mut self, field: &str, required: bool) -> Option<DateTime<FixedOffset>> {
-        let s = self.string(field, required)?;
-        match DateTime::parse_from_rfc3339(&s) {
+        let s = self.text(field, required)?;
+        match parse_time(s) {
             Ok(t) if (2000..=2100).contains(&t.year()) => Some(t),
             Ok(_) => {
                 self.fail(
@@ -204,8 +210,8 @@ impl<'a> Ctx<'a> {
         allowed: &str,
         parse: impl Fn(&str) -> Option<T>,
     ) -> Option<T> {
-        let s = self.string(field, required)?;
-        let v = parse(&s);
+        let s = self.text(field, required)?;
+        let v = parse(s);
         if v.is_none() {
             self.fail(
                 field,
@@ -215,6 +221,50 @@ impl<'a> Ctx<'a> {
         }
         v
     }
+}
+
+/// An RFC 3339 time, as `DateTime::parse_from_rfc3339` reads it. The
+/// shape every sender in practice uses (`2025-11-20T08:15:00+07:00`, or
+/// `Z`) is read directly; anything else (fractions of a second, a space
+/// for the `T`, a leap second, a malformed value) goes to chrono, which
+/// also words the error.
+pub fn parse_time(s: &str) -> chrono::ParseResult<DateTime<FixedOffset>> {
+    match fast_time(s.as_bytes()) {
+        Some(t) => Ok(t),
+        None => DateTime::parse_from_rfc3339(s),
+    }
+}
+
+fn fast_time(b: &[u8]) -> Option<DateTime<FixedOffset>> {
+    let digits = |at: usize, n: usize| -> Option<u32> {
+        b.get(at..at + n)?.iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let punct = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !punct.iter().all(|&(i, c)| b.get(i) == Some(&c)) {
+        return None;
+    }
+    let offset = match (b.len(), b.get(19)) {
+        (20, Some(b'Z')) => 0,
+        (25, Some(&sign @ (b'+' | b'-'))) if b[22] == b':' => {
+            let (h, m) = (digits(20, 2)?, digits(23, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = (h * 3600 + m * 60) as i32;
+            if sign == b'-' { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(digits(0, 4)? as i32, digits(5, 2)?, digits(8, 2)?)?;
+    // Second 60 (a leap second) is chrono's to read.
+    let local = date.and_hms_opt(digits(11, 2)?, digits(14, 2)?, digits(17, 2)?)?;
+    let offset = FixedOffset::east_opt(offset)?;
+    Some(DateTime::from_naive_utc_and_offset(
+        local - chrono::TimeDelta::seconds(i64::from(offset.local_minus_utc())),
+        offset,
+    ))
 }
 
 fn is_procedure_code(s: &str) -> bool {
@@ -279,23 +329,21 @@ pub fn validate_record(
             format!("occurred_at {t} is later than the server clock allows ({limit})"),
         );
     }
-    let unit = c
-        .string("unit", true)
-        .and_then(|s| match UnitCode::parse(&s) {
-            Ok(u) if units.contains(u.as_str()) => Some(u),
-            Ok(_) => {
-                c.fail(
-                    "unit",
-                    "unknown_unit",
-                    format!("unit {s:?} is not a known GSO or ministry code"),
-                );
-                None
-            }
-            Err(e) => {
-                c.fail("unit", "format", e.to_string());
-                None
-            }
-        });
+    let unit = c.text("unit", true).and_then(|s| match UnitCode::parse(s) {
+        Ok(u) if units.contains(u.as_str()) => Some(u),
+        Ok(_) => {
+            c.fail(
+                "unit",
+                "unknown_unit",
+                format!("unit {s:?} is not a known GSO or ministry code"),
+            );
+            None
+        }
+        Err(e) => {
+            c.fail("unit", "format", e.to_string());
+            None
+        }
+    });
 
     let mut ev = match (event_id, kind, occurred_at, unit) {
         (Some(id), Some(kind), Some(at), Some(unit)) => Some(Event::new(id, kind, at, unit)),
@@ -454,6 +502,56 @@ mod tests {
             .into_iter()
             .map(|e| (e.field, e.rule))
             .collect()
+    }
+
+    #[test]
+    fn times_read_as_chrono_reads_them() {
+        let cases = [
+            "2025-11-20T08:15:00+07:00",
+            "2025-11-20T08:15:00Z",
+            "2025-11-20T08:15:00-03:30",
+            "2025-11-20T08:15:00-00:00",
+            "2024-02-29T23:59:59+14:00",
+            "2025-01-01T00:00:00+07:00",
+            "2000-01-01T00:00:00+00:00",
+            "2025-11-20T08:15:00.250+07:00",
+            "2025-11-20 08:15:00+07:00",
+            "2025-11-20t08:15:00z",
+            "2016-12-31T23:59:60Z",
+            "2025-02-29T08:00:00+07:00",
+            "2025-13-01T08:00:00+07:00",
+            "2025-11-20T24:00:00+07:00",
+            "2025-11-20T08:60:00+07:00",
+            "2025-11-20T08:15:00+24:00",
+            "2025-11-20T08:15:00+07:60",
+            "2025-11-20T08:15:00+0700",
+            "2025-11-20T08:15:00",
+            "2025-1-20T08:15:00+07:00",
+            "+2025-11-20T08:15:00+07:00",
+            "2025-11-20T08:15:00+07:00 ",
+            "２025-11-20T08:15:00+07:00",
+            "",
+        ];
+        for c in cases {
+            let want = DateTime::parse_from_rfc3339(c);
+            let got = parse_time(c);
+            assert_eq!(got.is_ok(), want.is_ok(), "{c:?}");
+            if let (Ok(g), Ok(w)) = (got, want) {
+                assert_eq!((g, g.offset()), (w, w.offset()), "{c:?}");
+            }
+        }
+        // Every hour of a leap year, in three offsets.
+        let start = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap();
+        for h in (0..366 * 24).step_by(7) {
+            for off in [7 * 3600, 0, -(5 * 3600 + 30 * 60)] {
+                let t =
+                    (start + chrono::TimeDelta::hours(h) + chrono::TimeDelta::seconds(h * 13 % 60))
+                        .with_timezone(&FixedOffset::east_opt(off).unwrap());
+                let text = t.to_rfc3339();
+                let got = parse_time(&text).unwrap();
+                assert_eq!((got, got.offset()), (t, t.offset()), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -40,9 +40,26 @@ pub fn decode_lines(
             });
             continue;
         }
-        // The common case: an object read into a flat list of members that
-        // borrow from the line. Anything it cannot read goes the slow way
-        // through `serde_json::Value`, which names the problem.
+        // The common case: a flat object of contract fields without escapes,
+        // scanned in place ([`Scanned`]).
+        if let Some(rec) = Scanned::scan(line) {
+            match validate_record(&rec, units, checks) {
+                Ok(ev) => out.events.push((line_no, ev)),
+                Err(errors) => out.rejected.push(Rejection {
+                    line: line_no,
+                    event_id: match rec.get("event_id") {
+                        Some(FieldValue::Text(t)) => Some(t.to_owned()),
+                        _ => None,
+                    },
+                    errors,
+                    raw: cut_raw(line),
+                }),
+            }
+            continue;
+        }
+        // Next, any object read into a flat list of members that borrow
+        // from the line. Anything it cannot read goes the slow way through
+        // `serde_json::Value`, which names the problem.
         let Ok(flat) = serde_json::from_slice::<Flat<'_>>(line) else {
             let value = serde_json::from_slice::<serde_json::Value>(line).map_err(|e| FieldError {
                 field: "$".into(),
@@ -76,6 +93,127 @@ pub fn decode_lines(
         }
     }
     out
+}
+
+/// A record as it almost always comes: one JSON object of contract fields
+/// whose values are strings without escapes, `true`, `false`, `null` or
+/// integers. [`Scanned::scan`] reads such a line in one pass, borrowing
+/// every string, and answers `None` for anything else (escapes, unknown
+/// fields, floats, nesting, malformed JSON), which then takes the general
+/// paths: the same record reads the same either way.
+struct Scanned<'a> {
+    /// Per contract field (in [`super::FIELDS`] order), its value; `Null`
+    /// when absent. A repeated member's last value wins, as in serde_json.
+    cells: [Cell<'a>; super::FIELDS.len()],
+}
+
+impl<'a> Scanned<'a> {
+    fn scan(line: &'a [u8]) -> Option<Self> {
+        // Checked once for the whole line; each string is then a slice of
+        // it between ASCII quotes, so it is valid UTF-8 too.
+        let text = std::str::from_utf8(line).ok()?;
+        let b = line;
+        let mut at = skip_ws(b, 0);
+        if b.get(at) != Some(&b'{') {
+            return None;
+        }
+        let mut cells = [const { Cell::Null }; super::FIELDS.len()];
+        at = skip_ws(b, at + 1);
+        if b.get(at) == Some(&b'}') {
+            return (skip_ws(b, at + 1) == b.len()).then_some(Self { cells });
+        }
+        loop {
+            let (key, next) = string_at(text, at)?;
+            let field = super::field_index(key)?;
+            at = skip_ws(b, next);
+            if b.get(at) != Some(&b':') {
+                return None;
+            }
+            at = skip_ws(b, at + 1);
+            let (cell, next) = match b.get(at)? {
+                b'"' => {
+                    let (v, next) = string_at(text, at)?;
+                    (Cell::Text(Cow::Borrowed(v)), next)
+                }
+                b't' if b[at..].starts_with(b"true") => (Cell::Bool(true), at + 4),
+                b'f' if b[at..].starts_with(b"false") => (Cell::Bool(false), at + 5),
+                b'n' if b[at..].starts_with(b"null") => (Cell::Null, at + 4),
+                b'-' | b'0'..=b'9' => integer_at(b, at)?,
+                _ => return None,
+            };
+            cells[field] = cell;
+            at = skip_ws(b, next);
+            match b.get(at)? {
+                b',' => at = skip_ws(b, at + 1),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        (skip_ws(b, at + 1) == b.len()).then_some(Self { cells })
+    }
+}
+
+/// The first position from `at` that is not JSON whitespace.
+fn skip_ws(b: &[u8], mut at: usize) -> usize {
+    while matches!(b.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// The string whose opening quote is at `at`, and the position after its
+/// closing quote; `None` when it holds an escape or a control character
+/// (or is not a string).
+fn string_at(text: &str, at: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let len = b[at + 1..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    let end = at + 1 + len;
+    (b[end] == b'"').then(|| (&text[at + 1..end], end + 1))
+}
+
+/// The integer starting at `at` and the position after it; `None` for
+/// what serde_json reads otherwise (fractions, exponents, `-0`, leading
+/// zeros, more than 18 digits).
+fn integer_at(b: &[u8], at: usize) -> Option<(Cell<'static>, usize)> {
+    let negative = b[at] == b'-';
+    let start = at + usize::from(negative);
+    let len = b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let end = start + len;
+    if len == 0 || len > 18 || (len > 1 && b[start] == b'0') {
+        return None;
+    }
+    if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    let n = b[start..end]
+        .iter()
+        .fold(0i64, |acc, c| acc * 10 + i64::from(c - b'0'));
+    if negative && n == 0 {
+        return None;
+    }
+    Some((Cell::Int(if negative { -n } else { n }), end))
+}
+
+impl Record for Scanned<'_> {
+    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
+        Some(match &self.cells[super::field_index(field)?] {
+            Cell::Null => return None,
+            Cell::Text(t) => FieldValue::Text(t),
+            Cell::Bool(b) => FieldValue::Bool(*b),
+            Cell::Int(i) => FieldValue::Int(*i),
+            Cell::Other => FieldValue::Other,
+        })
+    }
+
+    fn unknown_fields(&self) -> Vec<String> {
+        // A record with one is never scanned.
+        Vec::new()
+    }
 }
 
 /// A JSON object's top-level members, in order, with names and strings
@@ -218,6 +356,7 @@ impl<'de> de::Deserialize<'de> for Flat<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::Event;
 
     #[test]
     fn one_bad_line_never_sinks_the_batch() {
@@ -266,6 +405,90 @@ mod tests {
             match slow {
                 Ok(ev) => assert_eq!(fast.events[0].1, ev, "{line}"),
                 Err(errors) => assert_eq!(fast.rejected[0].errors, errors, "{line}"),
+            }
+        }
+    }
+
+    /// What the general path makes of one line: `serde_json::Value`, then
+    /// the contract.
+    fn through_value(line: &str, units: &UnitRegistry) -> Result<Event, Vec<FieldError>> {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) => super::super::validate::validate(&v, units, Checks::default()),
+            Err(e) => Err(vec![FieldError {
+                field: "$".into(),
+                rule: "json".into(),
+                message: format!("not valid JSON: {e}"),
+            }]),
+        }
+    }
+
+    fn assert_same(line: &str, units: &UnitRegistry) {
+        let fast = decode(line.as_bytes(), units, Checks::default());
+        match through_value(line, units) {
+            Ok(ev) => assert_eq!(fast.events.first().map(|e| &e.1), Some(&ev), "{line}"),
+            Err(errors) => assert_eq!(
+                fast.rejected.first().map(|r| &r.errors),
+                Some(&errors),
+                "{line}"
+            ),
+        }
+    }
+
+    #[test]
+    fn the_scanner_reads_what_serde_json_reads() {
+        let units = UnitRegistry::embedded().unwrap();
+        let lines = [
+            r#"  { "event_id" : "a" , "kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes": 90 }  "#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes":-0}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes":-5}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes":090}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes":9e1}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes":null}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video",}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video"} x"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video","minutes":truex}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":true}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"Họp giao ban","mode":"video","mode":"hybrid"}"#,
+            r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1	tab","mode":"video"}"#,
+            r#"{"event_id":null,"kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video"}"#,
+            r#"{}"#,
+            r#" { } "#,
+            r#"{"#,
+            r#"{"event_id""#,
+            r#"{"event_id":"#,
+            r#"{"event_id":"a""#,
+        ];
+        for line in lines {
+            assert_same(line, &units);
+        }
+        for line in sample_data::DEMO_SLICE_NDJSON.lines() {
+            assert!(Scanned::scan(line.as_bytes()).is_some(), "{line}");
+            assert_same(line, &units);
+        }
+    }
+
+    proptest::proptest! {
+        /// A valid record with one byte removed, replaced or inserted reads
+        /// the same through the scanner as through `serde_json::Value`.
+        #[test]
+        fn a_damaged_record_reads_as_serde_json_reads_it(
+            pick in 0usize..240,
+            at in 0usize..400,
+            edit in 0u8..3,
+            byte in proptest::sample::select(b" \t\"\\,:{}[]-0159.etrufalsn\x01".to_vec()),
+        ) {
+            let units = UnitRegistry::embedded().unwrap();
+            let line = sample_data::DEMO_SLICE_NDJSON.lines().nth(pick).unwrap();
+            let mut b = line.as_bytes().to_vec();
+            let at = at % b.len();
+            match edit {
+                0 => { b.remove(at); }
+                1 => b[at] = byte,
+                _ => b.insert(at, byte),
+            }
+            // Only whole characters: a damaged UTF-8 sequence is another test.
+            if let Ok(line) = String::from_utf8(b) {
+                assert_same(&line, &units);
             }
         }
     }

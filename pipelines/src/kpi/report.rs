@@ -243,15 +243,6 @@ impl VolumeIndex {
 /// change).
 type Delta = (i64, usize, i64);
 
-/// One key's state counters, swept forward through period ends.
-struct Sweep {
-    key: RowKey,
-    /// Span starts and ends, sorted.
-    deltas: Vec<Delta>,
-    cursor: usize,
-    current: Vec<i64>,
-}
-
 /// Options of a batch report.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportSpec {
@@ -536,24 +527,23 @@ fn plan<'a>(
     let keys = LevelKeys::new(units, spec.level);
     let volumes = VolumeIndex::new(&partials, &keys);
 
-    // Event counters: merge hours into (period, key).
-    let mut sums: BTreeMap<(i64, u32, u64), Vec<i64>> = BTreeMap::new();
-    for ((unit, hour, dim), v) in partials {
-        let Some(key) = keys.of(unit) else {
-            continue;
-        };
-        // The first hour of a row gives its vector; later ones add to it.
-        match sums.entry((spec.period.start(hour), key, dim)) {
-            std::collections::btree_map::Entry::Vacant(slot) => {
-                slot.insert(v);
-            }
-            std::collections::btree_map::Entry::Occupied(mut slot) => {
-                for (a, b) in slot.get_mut().iter_mut().zip(&v) {
-                    *a += b;
-                }
+    // Event counters: merge hours into (period, key), sorted.
+    let mut sums: Vec<RowSums> = partials
+        .into_iter()
+        .filter_map(|((unit, hour, dim), v)| {
+            Some(((spec.period.start(hour), keys.of(unit)?, dim), v))
+        })
+        .collect();
+    sums.sort_unstable_by_key(|(k, _)| *k);
+    sums.dedup_by(|(k, later), (first_k, first)| {
+        let same = k == first_k;
+        if same {
+            for (a, b) in first.iter_mut().zip(later.iter()) {
+                *a += b;
             }
         }
-    }
+        same
+    });
 
     // State counters at the end of every period from the oldest to the
     // newest event: one sorted sweep per key over span starts (+1) and ends
@@ -592,47 +582,76 @@ fn plan<'a>(
             }
         }
     }
-    let mut sweeps: Vec<Sweep> = deltas_by_key
-        .into_iter()
-        .map(|(key, mut deltas)| {
-            deltas.sort_unstable();
-            Sweep {
-                key,
-                deltas,
-                cursor: 0,
-                current: vec![0i64; width],
-            }
-        })
-        .collect();
+    // The period ends at which the state is read.
+    let mut ends: Vec<(i64, i64)> = Vec::new();
     let mut period = spec.period.start(oldest);
     loop {
-        let at = spec.period.next(period).min(newest + 1) - 1;
-        for sw in &mut sweeps {
-            while let Some(&(_, i, d)) = sw.deltas.get(sw.cursor).filter(|(t, _, _)| *t <= at) {
-                sw.current[i] += d;
-                sw.cursor += 1;
-            }
-            if sw.current.iter().any(|v| *v != 0) {
-                let slot = sums
-                    .entry((period, sw.key.0, sw.key.1))
-                    .or_insert_with(|| vec![0; width]);
-                for &(_, i) in &state {
-                    slot[i] = sw.current[i];
-                }
-            }
-        }
+        ends.push((period, spec.period.next(period).min(newest + 1) - 1));
         let next = spec.period.next(period);
         if next > newest || spec.period == Period::All {
             break;
         }
         period = next;
     }
-
+    // Each key's deltas sorted and swept through the period ends: keys
+    // are independent, so they are shared out between the cores.
+    let sweep = |keys: Vec<(RowKey, Vec<Delta>)>| {
+        let mut read: Vec<RowSums> = Vec::new();
+        for (key, mut deltas) in keys {
+            deltas.sort_unstable();
+            let mut current = vec![0i64; width];
+            let mut cursor = 0;
+            for &(period, at) in &ends {
+                while let Some(&(_, i, d)) = deltas.get(cursor).filter(|(t, _, _)| *t <= at) {
+                    current[i] += d;
+                    cursor += 1;
+                }
+                if current.iter().any(|v| *v != 0) {
+                    read.push(((period, key.0, key.1), current.clone()));
+                }
+            }
+        }
+        read
+    };
+    let mut todo: Vec<(RowKey, Vec<Delta>)> = deltas_by_key.into_iter().collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let mut read = if workers == 1 || todo.len() < 64 {
+        sweep(todo)
+    } else {
+        let per = todo.len().div_ceil(workers);
+        let mut parts = Vec::new();
+        while todo.len() > per {
+            parts.push(todo.split_off(todo.len() - per));
+        }
+        parts.push(todo);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| s.spawn(|| sweep(part)))
+                .collect();
+            handles
+                .into_iter()
+                // A worker can only panic on a bug; fail loudly rather
+                // than report partial numbers.
+                .flat_map(|h| h.join().expect("a state sweep panicked"))
+                .collect::<Vec<_>>()
+        })
+    };
+    read.sort_unstable_by_key(|(k, _)| *k);
+    // The event counters hold nothing at the state counters' positions:
+    // a row's state is added to its sums, or is a row of its own.
+    let mut sums = merge_sorted(sums, read, |into, state| {
+        for (a, b) in into.iter_mut().zip(state) {
+            *a += b;
+        }
+    });
     if oldest > newest {
         sums.clear();
     }
     Ok(RowPlan {
-        sums: sums.into_iter().collect(),
+        sums,
         keys,
         volumes,
         shape: RowShape::new(&names)?,
@@ -641,6 +660,36 @@ fn plan<'a>(
         newest,
         breakdown,
     })
+}
+
+/// Two lists sorted by key, each key at most once in each, as one sorted
+/// list; `both` combines the values of a key in both into the first's.
+fn merge_sorted<K: Ord, V>(
+    a: Vec<(K, V)>,
+    b: Vec<(K, V)>,
+    both: impl Fn(&mut V, V),
+) -> Vec<(K, V)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.0.cmp(&y.0),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => break,
+        };
+        match next {
+            std::cmp::Ordering::Less => out.extend(a.next()),
+            std::cmp::Ordering::Greater => out.extend(b.next()),
+            std::cmp::Ordering::Equal => {
+                if let (Some(mut x), Some(y)) = (a.next(), b.next()) {
+                    both(&mut x.1, y.1);
+                    out.push(x);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Where each KPI's numerator and denominator, the counts, the
@@ -853,48 +902,140 @@ fn csv_error(e: csv::Error) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-/// CSV lines of `rows`, no header.
+/// CSV lines of `rows`, no header: byte for byte what `csv::Writer`
+/// writes for them (fields quoted only when they hold a comma, a quote or
+/// a line break; `\n` after each record), written straight into one
+/// buffer instead of through a `String` per field.
 fn csv_rows(_at: usize, rows: &[KpiRow]) -> std::io::Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 400));
+    let mut line = CsvLine {
+        out: Vec::with_capacity(rows.len() * 400),
+        first: true,
+    };
     for r in rows {
-        let mut rec = vec![
-            r.period.clone(),
-            r.period_start.clone(),
-            r.unit.clone(),
-            r.name.clone(),
-            r.procedure.clone().unwrap_or_default(),
-            r.channel.clone().unwrap_or_default(),
-        ];
+        for text in [&r.period, &r.period_start, &r.unit, &r.name] {
+            line.text(text);
+        }
+        line.text(r.procedure.as_deref().unwrap_or_default());
+        line.text(r.channel.as_deref().unwrap_or_default());
         for k in KPIS {
             let v = &r.kpis[k.name];
-            rec.extend([
-                v.numerator.to_string(),
-                v.denominator.to_string(),
-                v.value.map_or(String::new(), |p| format!("{p:.2}")),
-            ]);
+            line.int(v.numerator);
+            line.int(v.denominator);
+            line.fixed(v.value, 2);
         }
-        rec.extend([r.overdue_open.to_string(), r.due_soon_open.to_string()]);
+        line.int(r.overdue_open);
+        line.int(r.due_soon_open);
         let p = &r.processing_hours;
-        let hours = |h: Option<f64>| h.map_or(String::new(), |h| format!("{h:.1}"));
-        rec.extend([p.resolved.to_string(), hours(p.p50), hours(p.p90)]);
-        rec.push(r.score_766.map_or(String::new(), |s| format!("{s:.1}")));
+        line.int(p.resolved);
+        line.fixed(p.p50, 1);
+        line.fixed(p.p90, 1);
+        line.fixed(r.score_766, 1);
         for (name, _) in YEAR_ON_YEAR {
-            let v = r.year_on_year.get(name);
-            rec.extend([
-                v.map_or(String::new(), |v| v.year_before.to_string()),
-                v.and_then(|v| v.change_pct)
-                    .map_or(String::new(), |p| format!("{p:.1}")),
-            ]);
+            match r.year_on_year.get(name) {
+                Some(v) => {
+                    line.int(v.year_before);
+                    line.fixed(v.change_pct, 1);
+                }
+                None => {
+                    line.text("");
+                    line.text("");
+                }
+            }
         }
-        w.write_record(rec).map_err(csv_error)?;
+        line.end();
     }
-    w.into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))
+    Ok(line.out)
+}
+
+/// One CSV record being written field by field.
+struct CsvLine {
+    out: Vec<u8>,
+    first: bool,
+}
+
+impl CsvLine {
+    fn sep(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+    }
+
+    fn text(&mut self, s: &str) {
+        self.sep();
+        if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+            self.out.push(b'"');
+            for b in s.bytes() {
+                if b == b'"' {
+                    self.out.push(b'"');
+                }
+                self.out.push(b);
+            }
+            self.out.push(b'"');
+        } else {
+            self.out.extend_from_slice(s.as_bytes());
+        }
+    }
+
+    fn int(&mut self, n: i64) {
+        self.sep();
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    /// `value` with `decimals` places, as `format!("{v:.N}")`; empty for none.
+    fn fixed(&mut self, value: Option<f64>, decimals: usize) {
+        use std::io::Write;
+        self.sep();
+        if let Some(v) = value {
+            // Writing into a Vec cannot fail.
+            let _ = write!(self.out, "{v:.decimals$}");
+        }
+    }
+
+    fn end(&mut self) {
+        self.out.push(b'\n');
+        self.first = true;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_written_as_the_csv_crate_writes_them() {
+        let texts = [
+            "",
+            "a",
+            "a,b",
+            "say \"hi\"",
+            "line\nbreak",
+            "cr\r",
+            " lead ",
+            "#hash",
+            "\t",
+            "Thành phố Hà Nội",
+            "'quote'",
+            ";",
+        ];
+        for t in texts {
+            let mut line = CsvLine {
+                out: Vec::new(),
+                first: true,
+            };
+            line.text("x");
+            line.text(t);
+            line.int(-12);
+            line.fixed(Some(2.0 / 3.0), 2);
+            line.fixed(None, 1);
+            line.end();
+            let want = csv_lines(&["x", t, "-12", "0.67", ""].map(String::from)).unwrap();
+            assert_eq!(
+                String::from_utf8(line.out).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
+    }
     use crate::sources::{ndjson, validate::Checks};
 
     fn meetings(at: &str, n: usize, tag: &str) -> String {

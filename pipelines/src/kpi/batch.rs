@@ -286,7 +286,7 @@ pub fn ndjson_chunks<R: Read + Send>(
             return None;
         }
         let first_line = line;
-        line += buf.iter().filter(|b| **b == b'\n').count();
+        line += memchr::memchr_iter(b'\n', &buf).count();
         Some(Ok(Chunk::Ndjson {
             input,
             bytes: buf,

@@ -333,25 +333,27 @@ impl Dossiers {
     /// The history of dossier `id` of `unit`, created if new.
     fn slot(&mut self, unit: u32, id: &str) -> &mut History {
         let key = str_key(id);
-        let collides = self.unit_mut(unit).get(&key).is_some_and(|h| !h.id.is(id));
-        if !collides {
-            return self
-                .unit_mut(unit)
-                .entry(key)
-                .or_insert_with(|| History::new(id));
+        self.unit_mut(unit);
+        // One probe of the unit's map; the overflow list is a separate
+        // field, so it can be borrowed when the probe finds another id.
+        let (by_unit, overflow) = (&mut self.by_unit, &mut self.overflow);
+        match by_unit[unit as usize].entry(key) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                return slot.insert(History::new(id));
+            }
+            std::collections::hash_map::Entry::Occupied(h) if h.get().id.is(id) => {
+                return h.into_mut();
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {}
         }
-        let i = match self
-            .overflow
-            .iter()
-            .position(|(u, h)| *u == unit && h.id.is(id))
-        {
+        let i = match overflow.iter().position(|(u, h)| *u == unit && h.id.is(id)) {
             Some(i) => i,
             None => {
-                self.overflow.push((unit, History::new(id)));
-                self.overflow.len() - 1
+                overflow.push((unit, History::new(id)));
+                overflow.len() - 1
             }
         };
-        &mut self.overflow[i].1
+        &mut overflow[i].1
     }
 
     /// Every history of `unit`.

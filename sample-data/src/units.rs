@@ -20,30 +20,46 @@ pub struct Unit {
 /// keyed by unit can hold a `u32` instead of a string.
 #[derive(Debug, Clone, Default)]
 pub struct UnitRegistry {
-    units: HashMap<String, u32, BuildHasherDefault<Fnv>>,
+    /// Dense index by [`code_key`].
+    units: HashMap<u64, u32, BuildHasherDefault<CodeHasher>>,
     list: Vec<Unit>,
 }
 
-/// FNV-1a: unit codes are 2 to 5 bytes and looked up for every event, where
-/// SipHash's setup dominates. The key set is fixed (the reference data), so
-/// lookups of untrusted codes cannot degrade the table.
-#[derive(Debug, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
+/// A unit code as one number: its (at most 8) bytes, little-endian, zero
+/// padded. Codes hold no NUL bytes, so distinct codes give distinct keys;
+/// anything longer, empty or holding a NUL is no code (`None`). Looked up
+/// for every event, a key is hashed in two instructions and compared in
+/// one, where a string map hashes byte by byte and compares with memcmp.
+fn code_key(code: &str) -> Option<u64> {
+    let b = code.as_bytes();
+    if b.is_empty() || b.len() > 8 || b.contains(&0) {
+        return None;
     }
+    let mut bytes = [0u8; 8];
+    bytes[..b.len()].copy_from_slice(b);
+    Some(u64::from_le_bytes(bytes))
 }
 
-impl Hasher for Fnv {
+/// Hashes a [`code_key`]: a multiply to spread the bytes, and the high
+/// half folded into the low half (hash tables pick buckets by the low
+/// bits). The key set is fixed (the reference data), so lookups of
+/// untrusted codes cannot degrade the table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CodeHasher(u64);
+
+impl Hasher for CodeHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in for safety.
         for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            self.write_u64(self.0 ^ u64::from(b));
         }
+    }
+    fn write_u64(&mut self, key: u64) {
+        let x = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = x ^ (x >> 32);
     }
 }
 
@@ -99,18 +115,18 @@ impl UnitRegistry {
         let units = list
             .iter()
             .enumerate()
-            .map(|(i, u)| (u.code.as_str().to_owned(), i as u32))
+            .filter_map(|(i, u)| Some((code_key(u.code.as_str())?, i as u32)))
             .collect();
         Ok(Self { units, list })
     }
 
     pub fn get(&self, code: &str) -> Option<&Unit> {
-        self.units.get(code).map(|&i| &self.list[i as usize])
+        self.index(code).map(|i| &self.list[i as usize])
     }
 
     /// The dense index of a unit code.
     pub fn index(&self, code: &str) -> Option<u32> {
-        self.units.get(code).copied()
+        self.units.get(&code_key(code)?).copied()
     }
 
     /// The unit at a dense index.
@@ -119,7 +135,7 @@ impl UnitRegistry {
     }
 
     pub fn contains(&self, code: &str) -> bool {
-        self.units.contains_key(code)
+        self.index(code).is_some()
     }
 
     /// The top of a unit's branch below the nation: a commune's province, or
@@ -154,17 +170,39 @@ impl UnitRegistry {
     }
 
     pub fn len(&self) -> usize {
-        self.units.len()
+        self.list.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.units.is_empty()
+        self.list.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_finds_its_unit_and_nothing_else_finds_one() {
+        let r = UnitRegistry::embedded().unwrap();
+        for i in 0..r.len() as u32 {
+            let code = r.at(i).unwrap().code.as_str();
+            assert_eq!(r.index(code), Some(i), "{code}");
+            assert_eq!(r.get(code).unwrap().code.as_str(), code);
+        }
+        let first = r.at(0).unwrap().code.as_str().to_owned();
+        for other in [
+            String::new(),
+            format!("{first}\0"),
+            format!("\0{first}"),
+            format!("{first} "),
+            "123456789".into(),
+            "BTCXXXXXX".into(),
+            "0".into(),
+        ] {
+            assert!(!r.contains(&other), "{other:?}");
+        }
+    }
 
     #[test]
     fn embedded_registry_has_every_unit() {

@@ -265,8 +265,7 @@ fn add_sums(into: &mut Partials, from: Partials) {
 /// Folds micro-batches of events into a [`Fold`]: one DataFusion context
 /// with the partial-aggregate query. One per worker thread.
 pub struct Folder {
-    ctx: SessionContext,
-    sql: String,
+    query: super::BatchQuery,
     units: Arc<UnitRegistry>,
     breakdown: Breakdown,
     /// For a channel breakdown: every dossier's history from a first pass
@@ -309,8 +308,10 @@ impl Folder {
         // parallelism, so DataFusion need not repartition within a batch.
         let config = SessionConfig::new().with_target_partitions(1);
         Self {
-            ctx: SessionContext::new_with_config(config),
-            sql: hourly_sql_by(super::BATCH_TABLE, breakdown.sql()),
+            query: super::BatchQuery::new(
+                SessionContext::new_with_config(config),
+                hourly_sql_by(super::BATCH_TABLE, breakdown.sql()),
+            ),
             units,
             breakdown,
             channels: None,
@@ -356,7 +357,7 @@ impl Folder {
             }
             _ => batch,
         };
-        let result = super::query_batch(&self.ctx, &self.sql, batch).await?;
+        let result = self.query.run(batch).await?;
         add_partials(&mut into.partials, &result, &self.units)?;
         let (mut lo, mut hi) = into.span.unwrap_or((i64::MAX, i64::MIN));
         let own = self.channels.is_none() && self.shared.is_none();

@@ -18,8 +18,8 @@
 
 use super::batch::{bin_starts_micros, to_record_batch};
 use crate::error::{Error, Result};
+use crate::kpi::BatchQuery;
 use crate::kpi::defs::{COUNTERS, KPIS, minute_sql};
-use crate::kpi::query_batch;
 use crate::kpi::report::KpiValue;
 use crate::units::UnitRegistry;
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -116,8 +116,7 @@ pub struct MinuteState {
 
 /// One-minute windows: the DataFusion query and the state it feeds.
 pub struct MinuteWindows {
-    ctx: SessionContext,
-    sql: String,
+    query: BatchQuery,
     state: Arc<RwLock<MinuteState>>,
 }
 
@@ -142,8 +141,10 @@ impl MinuteWindows {
     pub fn attach(state: Arc<RwLock<MinuteState>>) -> Self {
         Self {
             // One micro-batch is one partition (see `kpi::fold::Folder`).
-            ctx: SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1)),
-            sql: minute_sql(crate::kpi::BATCH_TABLE),
+            query: BatchQuery::new(
+                SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1)),
+                minute_sql(crate::kpi::BATCH_TABLE),
+            ),
             state,
         }
     }
@@ -166,7 +167,7 @@ impl MinuteWindows {
         if batch.num_rows() == 0 {
             return Ok(BTreeSet::new());
         }
-        let result = query_batch(&self.ctx, &self.sql, batch).await?;
+        let result = self.query.run(batch).await?;
         self.write().add(&result)
     }
 

@@ -98,8 +98,37 @@ fn parse_line(line: &[u8]) -> Result<Line, String> {
         b'-' => false,
         other => return Err(format!("unknown flag {:?}", other as char)),
     };
-    let record = serde_json::from_slice(&body[11..]).map_err(|e| e.to_string())?;
+    let json = &body[11..];
+    let record = match scanned_record(json) {
+        Some(record) => record,
+        None => serde_json::from_slice(json).map_err(|e| e.to_string())?,
+    };
     Ok(Line { record, commits })
+}
+
+/// The embedded unit registry, for [`scanned_record`].
+static UNITS: std::sync::LazyLock<Option<pipelines::units::UnitRegistry>> =
+    std::sync::LazyLock::new(|| pipelines::units::UnitRegistry::embedded().ok());
+
+/// A record as the log writes it (`{"source":"…","event":{…}}`), its event
+/// read by the NDJSON decoder's in-place scanner and the contract's
+/// validation, which is about twice as fast as serde's derived reader with
+/// chrono's time parsing. `None` for anything else (another layout, an
+/// escape, an event the validation would refuse): serde_json then reads
+/// it, so the result is the same either way.
+fn scanned_record(json: &[u8]) -> Option<Record> {
+    let rest = json.strip_prefix(b"{\"source\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+    let source = std::str::from_utf8(&rest[..end]).ok()?;
+    let event = rest[end..]
+        .strip_prefix(b"\",\"event\":")?
+        .strip_suffix(b"}")?;
+    let units = UNITS.as_ref()?;
+    let event = pipelines::sources::ndjson::decode_scanned(event, units)?;
+    Some(Record {
+        source: source.to_owned(),
+        event,
+    })
 }
 
 /// A [`Record`] by reference: what an append serialises, without copying
@@ -501,6 +530,44 @@ mod tests {
     fn ev(id: &str) -> Event {
         let at = chrono::DateTime::parse_from_rfc3339("2025-11-20T08:00:00+07:00").unwrap();
         Event::new(id, EventKind::Meeting, at, UnitCode::parse("BTC").unwrap())
+    }
+
+    #[test]
+    fn the_scanned_reader_gives_what_serde_gives() {
+        let units = pipelines::units::UnitRegistry::embedded().unwrap();
+        let decoded = pipelines::sources::ndjson::decode(
+            sample_data::DEMO_SLICE_NDJSON.as_bytes(),
+            &units,
+            pipelines::sources::validate::Checks::default(),
+        );
+        let mut events: Vec<Event> = decoded.events.into_iter().map(|(_, e)| e).collect();
+        // An escape in an id: the scanner declines it, serde reads it.
+        let mut odd = events[0].clone();
+        odd.event_id = "quote\"d".into();
+        events.push(odd);
+        let mut scanned = 0;
+        for event in &events {
+            let mut buf = Vec::new();
+            let rec = RecordRef {
+                source: "tỉnh-01",
+                event,
+            };
+            encode_line(&mut buf, &rec, true).unwrap();
+            let line = parse_line(&buf).unwrap();
+            assert_eq!(&line.record.event, event);
+            assert_eq!(line.record.source, "tỉnh-01");
+            let json = &buf[11..buf.len() - 1];
+            let by_serde: Record = serde_json::from_slice(json).unwrap();
+            if let Some(r) = scanned_record(json) {
+                assert_eq!((&r.source, &r.event), (&by_serde.source, &by_serde.event));
+                scanned += 1;
+            }
+        }
+        assert_eq!(
+            scanned,
+            events.len() - 1,
+            "only the escaped record is declined"
+        );
     }
 
     #[test]

@@ -104,6 +104,14 @@ pub fn decode_lines(
     out
 }
 
+/// One record read by the in-place scanner ([`Scanned`]) and validated
+/// (without a clock check); `None` when the scanner declines it or the
+/// contract refuses it. For callers with their own slower path, such as
+/// the event log's reader.
+pub fn decode_scanned(record: &[u8], units: &UnitRegistry) -> Option<model::Event> {
+    validate_record(&Scanned::scan(record)?, units, Checks::default()).ok()
+}
+
 /// A record as it almost always comes: one JSON object of contract fields
 /// whose values are strings without escapes, `true`, `false`, `null` or
 /// integers. [`Scanned::scan`] reads such a line in one pass, borrowing

@@ -25,6 +25,13 @@ pub fn vn_offset() -> FixedOffset {
 pub struct WorkCalendar {
     holidays: BTreeSet<NaiveDate>,
     makeup_days: BTreeSet<NaiveDate>,
+    /// [`Self::is_working_day`] of every day from `first_day` (days from
+    /// the Common Era) on, one bit a day, 2000 to 2100 and every listed
+    /// day: the due-date arithmetic asks it for each day it walks, and
+    /// the report for every dossier.
+    first_day: i32,
+    days: usize,
+    working: Vec<u64>,
 }
 
 impl WorkCalendar {
@@ -32,13 +39,52 @@ impl WorkCalendar {
         holidays: impl IntoIterator<Item = NaiveDate>,
         makeup_days: impl IntoIterator<Item = NaiveDate>,
     ) -> Self {
-        Self {
+        let mut cal = Self {
             holidays: holidays.into_iter().collect(),
             makeup_days: makeup_days.into_iter().collect(),
+            first_day: 0,
+            days: 0,
+            working: Vec::new(),
+        };
+        let listed = cal.holidays.iter().chain(&cal.makeup_days);
+        let from = listed
+            .clone()
+            .min()
+            .copied()
+            .into_iter()
+            .chain(NaiveDate::from_ymd_opt(2000, 1, 1))
+            .min();
+        let to = listed
+            .max()
+            .copied()
+            .into_iter()
+            .chain(NaiveDate::from_ymd_opt(2100, 12, 31))
+            .max();
+        if let (Some(from), Some(to)) = (from, to) {
+            let days = (to - from).num_days() + 1;
+            let mut working = vec![0u64; (days as usize).div_ceil(64)];
+            for (i, day) in from.iter_days().take(days as usize).enumerate() {
+                if cal.by_rule(day) {
+                    working[i / 64] |= 1 << (i % 64);
+                }
+            }
+            cal.first_day = from.num_days_from_ce();
+            cal.days = days as usize;
+            cal.working = working;
         }
+        cal
     }
 
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        let i = i64::from(d.num_days_from_ce()) - i64::from(self.first_day);
+        match usize::try_from(i).ok().filter(|i| *i < self.days) {
+            Some(i) => self.working[i / 64] >> (i % 64) & 1 == 1,
+            None => self.by_rule(d),
+        }
+    }
+
+    /// Whether `d` is a working day, from the lists and the weekday.
+    fn by_rule(&self, d: NaiveDate) -> bool {
         if self.makeup_days.contains(&d) {
             return true;
         }
@@ -227,6 +273,21 @@ mod tests {
             ],
             [d("2025-04-26")],
         )
+    }
+
+    #[test]
+    fn the_day_table_agrees_with_the_lists_and_weekdays() {
+        let c = cal();
+        let mut day = d("1999-12-25");
+        while day <= d("2101-01-10") {
+            assert_eq!(c.is_working_day(day), c.by_rule(day), "{day}");
+            day = day.succ_opt().unwrap();
+        }
+        // Far outside the table: the rule itself.
+        assert!(c.is_working_day(d("1900-01-01")));
+        assert!(!c.is_working_day(d("2500-01-02")));
+        assert!(!WorkCalendar::default().is_working_day(d("2025-11-22")));
+        assert!(WorkCalendar::default().is_working_day(d("2025-11-21")));
     }
 
     #[test]

@@ -573,13 +573,20 @@ impl Dossiers {
         calendar: &WorkCalendar,
         breakdown: Breakdown,
     ) -> HashMap<(u32, u64), UnitFacts> {
-        let units = self.units();
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
-        let facts_of_units = |range: std::ops::Range<usize>| {
+        // Units are taken one at a time, largest first: a ministry holds
+        // tens of thousands of dossiers, a commune a few hundred, so equal
+        // ranges of units are far from equal work.
+        let mut order: Vec<usize> = (0..self.units()).collect();
+        order.sort_by_key(|&u| std::cmp::Reverse(self.by_unit.get(u).map_or(0, |m| m.len())));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let facts_of_units = || {
             let mut out: HashMap<(u32, u64), UnitFacts> = HashMap::new();
-            for unit in range {
+            while let Some(&unit) =
+                order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            {
                 for h in self.of_unit(unit) {
                     if let Some(accepted) = History::seen(h.accepted) {
                         let f = out.entry((unit as u32, h.dim(breakdown))).or_default();
@@ -591,16 +598,10 @@ impl Dossiers {
             out
         };
         if workers == 1 || self.len() < 10_000 {
-            return facts_of_units(0..units);
+            return facts_of_units();
         }
-        let step = units.div_ceil(workers);
         std::thread::scope(|s| {
-            let parts: Vec<_> = (0..workers)
-                .map(|w| {
-                    let range = (w * step).min(units)..((w + 1) * step).min(units);
-                    s.spawn(move || facts_of_units(range))
-                })
-                .collect();
+            let parts: Vec<_> = (0..workers).map(|_| s.spawn(facts_of_units)).collect();
             let mut out = HashMap::new();
             for p in parts {
                 // A worker can only panic on a bug; fail loudly rather than

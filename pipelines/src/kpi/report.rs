@@ -620,12 +620,13 @@ fn plan<'a>(
     let mut read = if workers == 1 || todo.len() < 64 {
         sweep(todo)
     } else {
-        let per = todo.len().div_ceil(workers);
-        let mut parts = Vec::new();
-        while todo.len() > per {
-            parts.push(todo.split_off(todo.len() - per));
+        // Dealt out largest first, so that the few keys with most of the
+        // dossiers (ministries) do not all land on one core.
+        todo.sort_by_key(|(_, deltas)| std::cmp::Reverse(deltas.len()));
+        let mut parts: Vec<Vec<(RowKey, Vec<Delta>)>> = (0..workers).map(|_| Vec::new()).collect();
+        for (i, item) in todo.into_iter().enumerate() {
+            parts[i % workers].push(item);
         }
-        parts.push(todo);
         std::thread::scope(|s| {
             let handles: Vec<_> = parts
                 .into_iter()

@@ -114,8 +114,9 @@ static UNITS: std::sync::LazyLock<Option<pipelines::units::UnitRegistry>> =
 /// read by the NDJSON decoder's in-place scanner and the contract's
 /// validation, which is about twice as fast as serde's derived reader with
 /// chrono's time parsing. `None` for anything else (another layout, an
-/// escape, an event the validation would refuse): serde_json then reads
-/// it, so the result is the same either way.
+/// escape, an event the validation would refuse or change, such as an
+/// older log's `accepted` without a due date): serde_json then reads it,
+/// so the result is the same either way.
 fn scanned_record(json: &[u8]) -> Option<Record> {
     let rest = json.strip_prefix(b"{\"source\":\"")?;
     let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
@@ -568,6 +569,33 @@ mod tests {
             events.len() - 1,
             "only the escaped record is declined"
         );
+
+        // Stored events the validation would change are read as stored:
+        // an accepted dossier without a due date (logs from before the
+        // legal due date was computed at ingest) keeps none, and a field
+        // of another kind of event is kept.
+        let mut undue = events
+            .iter()
+            .find(|e| e.status == Some(model::DossierStatus::Accepted))
+            .unwrap()
+            .clone();
+        undue.due_at = None;
+        let mut extra = ev("m1");
+        extra.meeting_id = Some("M1".into());
+        extra.mode = Some(model::MeetingMode::Video);
+        let json = |event: &Event| {
+            let mut buf = Vec::new();
+            encode_line(&mut buf, &RecordRef { source: "s", event }, true).unwrap();
+            buf[11..buf.len() - 1].to_vec()
+        };
+        assert!(scanned_record(&json(&extra)).is_some());
+        extra.online = Some(true);
+        for event in [&undue, &extra] {
+            let mut buf = Vec::new();
+            encode_line(&mut buf, &RecordRef { source: "s", event }, true).unwrap();
+            assert!(scanned_record(&buf[11..buf.len() - 1]).is_none());
+            assert_eq!(&parse_line(&buf).unwrap().record.event, event);
+        }
     }
 
     #[test]

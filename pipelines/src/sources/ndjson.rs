@@ -105,11 +105,47 @@ pub fn decode_lines(
 }
 
 /// One record read by the in-place scanner ([`Scanned`]) and validated
-/// (without a clock check); `None` when the scanner declines it or the
-/// contract refuses it. For callers with their own slower path, such as
-/// the event log's reader.
+/// (without a clock check), as serde would read it into an [`Event`]:
+/// `None` when the scanner declines it, the contract refuses it, or the
+/// validation would add a field (the legal due date of an `accepted`
+/// without one) or leave one out (a field of another kind of event). For
+/// callers with their own reader of stored events, such as the event
+/// log's, which then falls back to it.
 pub fn decode_scanned(record: &[u8], units: &UnitRegistry) -> Option<model::Event> {
-    validate_record(&Scanned::scan(record)?, units, Checks::default()).ok()
+    let scanned = Scanned::scan(record)?;
+    let event = validate_record(&scanned, units, Checks::default()).ok()?;
+    let given = scanned.cells.each_ref().map(|c| !matches!(c, Cell::Null));
+    (given == populated(&event)).then_some(event)
+}
+
+/// Which fields of [`super::FIELDS`] `e` holds a value for, in that order.
+fn populated(e: &model::Event) -> [bool; super::FIELDS.len()] {
+    [
+        true,
+        true,
+        true,
+        true,
+        e.dossier_id.is_some(),
+        e.status.is_some(),
+        e.procedure_code.is_some(),
+        e.channel.is_some(),
+        e.due_at.is_some(),
+        e.reused_data.is_some(),
+        e.from_citizen_store.is_some(),
+        e.digitized.is_some(),
+        e.e_result.is_some(),
+        e.amount.is_some(),
+        e.online.is_some(),
+        e.rating.is_some(),
+        e.doc_id.is_some(),
+        e.direction.is_some(),
+        e.electronic.is_some(),
+        e.signed.is_some(),
+        e.report_id.is_some(),
+        e.meeting_id.is_some(),
+        e.mode.is_some(),
+        e.minutes.is_some(),
+    ]
 }
 
 /// A record as it almost always comes: one JSON object of contract fields

@@ -91,6 +91,15 @@ fn with_rows(
         let Some(memory) = memory else {
             return Ok(Transformed::no(node));
         };
+        // A scan that also limits or orders its rows is not one this
+        // swap rebuilds faithfully (the KPI queries have neither).
+        if datafusion::datasource::source::DataSource::fetch(memory).is_some()
+            || !memory.sort_information().is_empty()
+        {
+            return Err(datafusion::error::DataFusionError::NotImplemented(
+                "a planned in-memory scan with a limit or an order".into(),
+            ));
+        }
         let scan = MemorySourceConfig::try_new_exec(
             &[vec![batch.clone()]],
             batch.schema(),

@@ -641,11 +641,12 @@ fn plan<'a>(
         })
     };
     read.sort_unstable_by_key(|(k, _)| *k);
-    // The event counters hold nothing at the state counters' positions:
-    // a row's state is added to its sums, or is a row of its own.
-    let mut sums = merge_sorted(sums, read, |into, state| {
-        for (a, b) in into.iter_mut().zip(state) {
-            *a += b;
+    // A row's state counters are those read at its period's end (they
+    // replace whatever the sums held there), or the state is a row of its
+    // own.
+    let mut sums = merge_sorted(sums, read, |into, read| {
+        for &(_, i) in &state {
+            into[i] = read[i];
         }
     });
     if oldest > newest {

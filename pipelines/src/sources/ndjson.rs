@@ -52,18 +52,7 @@ pub fn decode_lines(
         // The common case: a flat object of contract fields without escapes,
         // scanned in place ([`Scanned`]).
         if let Some(rec) = Scanned::scan(line) {
-            match validate_record(&rec, units, checks) {
-                Ok(ev) => out.events.push((line_no, ev)),
-                Err(errors) => out.rejected.push(Rejection {
-                    line: line_no,
-                    event_id: match rec.get("event_id") {
-                        Some(FieldValue::Text(t)) => Some(t.to_owned()),
-                        _ => None,
-                    },
-                    errors,
-                    raw: cut_raw(line),
-                }),
-            }
+            validate_into(&mut out, &rec, (line_no, line), units, checks);
             continue;
         }
         // Next, any object read into a flat list of members that borrow
@@ -88,20 +77,32 @@ pub fn decode_lines(
             out.rejected.extend(d.rejected);
             continue;
         };
-        match validate_record(&flat, units, checks) {
-            Ok(ev) => out.events.push((line_no, ev)),
-            Err(errors) => out.rejected.push(Rejection {
-                line: line_no,
-                event_id: match flat.get("event_id") {
-                    Some(FieldValue::Text(t)) => Some(t.to_owned()),
-                    _ => None,
-                },
-                errors,
-                raw: cut_raw(line),
-            }),
-        }
+        validate_into(&mut out, &flat, (line_no, line), units, checks);
     }
     out
+}
+
+/// Validate one record read from `line` (number, bytes) into `out`: its
+/// event, or its rejection naming the broken rules.
+fn validate_into(
+    out: &mut Decoded,
+    rec: &dyn Record,
+    (line_no, line): (usize, &[u8]),
+    units: &UnitRegistry,
+    checks: Checks,
+) {
+    match validate_record(rec, units, checks) {
+        Ok(ev) => out.events.push((line_no, ev)),
+        Err(errors) => out.rejected.push(Rejection {
+            line: line_no,
+            event_id: match rec.get("event_id") {
+                Some(FieldValue::Text(t)) => Some(t.to_owned()),
+                _ => None,
+            },
+            errors,
+            raw: cut_raw(line),
+        }),
+    }
 }
 
 /// One record read by the in-place scanner ([`Scanned`]) and validated

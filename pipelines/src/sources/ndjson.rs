@@ -255,13 +255,7 @@ fn integer_at(b: &[u8], at: usize) -> Option<(Cell<'static>, usize)> {
 
 impl Record for Scanned<'_> {
     fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        Some(match &self.cells[super::field_index(field)?] {
-            Cell::Null => return None,
-            Cell::Text(t) => FieldValue::Text(t),
-            Cell::Bool(b) => FieldValue::Bool(*b),
-            Cell::Int(i) => FieldValue::Int(*i),
-            Cell::Other => FieldValue::Other,
-        })
+        self.cells[super::field_index(field)?].value()
     }
 
     fn unknown_fields(&self) -> Vec<String> {
@@ -291,17 +285,23 @@ enum Cell<'a> {
     Other,
 }
 
-impl Record for Flat<'_> {
-    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        let slot = self.slots[super::field_index(field)?];
-        let (_, cell) = self.members.get(usize::from(slot))?;
-        Some(match cell {
+impl Cell<'_> {
+    /// The value as a [`Record`] gives it; `None` for null.
+    fn value(&self) -> Option<FieldValue<'_>> {
+        Some(match self {
             Cell::Null => return None,
             Cell::Text(t) => FieldValue::Text(t),
             Cell::Bool(b) => FieldValue::Bool(*b),
             Cell::Int(i) => FieldValue::Int(*i),
             Cell::Other => FieldValue::Other,
         })
+    }
+}
+
+impl Record for Flat<'_> {
+    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
+        let slot = self.slots[super::field_index(field)?];
+        self.members.get(usize::from(slot))?.1.value()
     }
 
     fn unknown_fields(&self) -> Vec<String> {

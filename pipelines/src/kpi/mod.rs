@@ -10,6 +10,13 @@ pub mod dossiers;
 pub mod fold;
 pub mod report;
 
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::physical_plan::ExecutionPlan;
+use std::sync::Arc;
+
 /// The name the current micro-batch is registered under.
 pub const BATCH_TABLE: &str = "batch";
 
@@ -24,13 +31,6 @@ pub(crate) struct BatchQuery {
     /// The plan and the batch schema it was planned for, once a batch came.
     plan: tokio::sync::OnceCell<(SchemaRef, Arc<dyn ExecutionPlan>)>,
 }
-
-use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::source::DataSourceExec;
-use datafusion::physical_plan::ExecutionPlan;
-use std::sync::Arc;
 
 impl BatchQuery {
     /// `sql` over [`BATCH_TABLE`], run in `ctx`.
@@ -65,7 +65,8 @@ impl BatchQuery {
     }
 }
 
-/// The physical plan of `sql` with `batch` registered as [`BATCH_TABLE`].
+/// The physical plan of `sql` with `batch` registered as [`BATCH_TABLE`]
+/// (for the planning only: the plan holds the batch itself).
 async fn query_plan(
     ctx: &datafusion::prelude::SessionContext,
     sql: &str,
@@ -115,17 +116,14 @@ fn with_rows(
     Ok(swapped.data)
 }
 
-/// Run `sql` over `batch`, registered in `ctx` as [`BATCH_TABLE`] for the
-/// length of the query (and unregistered whatever the outcome).
+/// Run `sql` over `batch`: planned for it alone ([`query_plan`]).
 pub(crate) async fn query_batch(
     ctx: &datafusion::prelude::SessionContext,
     sql: &str,
-    batch: arrow::record_batch::RecordBatch,
-) -> crate::Result<Vec<arrow::record_batch::RecordBatch>> {
-    ctx.register_batch(BATCH_TABLE, batch)?;
-    let result = async { ctx.sql(sql).await?.collect().await }.await;
-    ctx.deregister_table(BATCH_TABLE)?;
-    Ok(result?)
+    batch: RecordBatch,
+) -> crate::Result<Vec<RecordBatch>> {
+    let plan = query_plan(ctx, sql, batch).await?;
+    Ok(datafusion::physical_plan::collect(plan, ctx.task_ctx()).await?)
 }
 
 #[cfg(test)]

@@ -419,9 +419,7 @@ impl Dossiers {
             }
             return;
         }
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8);
+        let workers = super::cores();
         let step = n.div_ceil(workers).max(1);
         let mut theirs = by_unit.into_iter();
         spilled = std::thread::scope(|s| {
@@ -573,9 +571,7 @@ impl Dossiers {
         calendar: &WorkCalendar,
         breakdown: Breakdown,
     ) -> HashMap<(u32, u64), UnitFacts> {
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8);
+        let workers = super::cores();
         // Units are taken one at a time, largest first: a ministry holds
         // tens of thousands of dossiers, a commune a few hundred, so equal
         // ranges of units are far from equal work.

@@ -126,6 +126,14 @@ pub(crate) async fn query_batch(
     Ok(datafusion::physical_plan::collect(plan, ctx.task_ctx()).await?)
 }
 
+/// The number of threads a parallel step of the engine uses: every core,
+/// at most 8.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

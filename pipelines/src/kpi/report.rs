@@ -404,9 +404,7 @@ impl RowPlan<'_> {
         base: usize,
         then: impl Fn(usize, Vec<KpiRow>) -> T + Sync,
     ) -> Vec<T> {
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8);
+        let workers = super::cores();
         let part = sums.len().div_ceil(workers).max(1024);
         if sums.len() <= part {
             return vec![then(base, self.build(sums))];
@@ -614,9 +612,7 @@ fn plan<'a>(
         read
     };
     let mut todo: Vec<(RowKey, Vec<Delta>)> = deltas_by_key.into_iter().collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
+    let workers = super::cores();
     let mut read = if workers == 1 || todo.len() < 64 {
         sweep(todo)
     } else {

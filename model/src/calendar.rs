@@ -30,7 +30,6 @@ pub struct WorkCalendar {
     /// day: the due-date arithmetic asks it for each day it walks, and
     /// the report for every dossier.
     first_day: i32,
-    days: usize,
     working: Vec<u64>,
 }
 
@@ -43,42 +42,35 @@ impl WorkCalendar {
             holidays: holidays.into_iter().collect(),
             makeup_days: makeup_days.into_iter().collect(),
             first_day: 0,
-            days: 0,
             working: Vec::new(),
         };
-        let listed = cal.holidays.iter().chain(&cal.makeup_days);
-        let from = listed
-            .clone()
-            .min()
-            .copied()
-            .into_iter()
-            .chain(NaiveDate::from_ymd_opt(2000, 1, 1))
-            .min();
-        let to = listed
-            .max()
-            .copied()
-            .into_iter()
-            .chain(NaiveDate::from_ymd_opt(2100, 12, 31))
-            .max();
-        if let (Some(from), Some(to)) = (from, to) {
-            let days = (to - from).num_days() + 1;
-            let mut working = vec![0u64; (days as usize).div_ceil(64)];
-            for (i, day) in from.iter_days().take(days as usize).enumerate() {
-                if cal.by_rule(day) {
-                    working[i / 64] |= 1 << (i % 64);
-                }
+        let (first, last) = (
+            NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date"),
+            NaiveDate::from_ymd_opt(2100, 12, 31).expect("a valid date"),
+        );
+        let listed = || cal.holidays.iter().chain(&cal.makeup_days).copied();
+        let from = listed().min().map_or(first, |d| d.min(first));
+        let to = listed().max().map_or(last, |d| d.max(last));
+        // Whole words: the days past `to` in the last one are filled in too.
+        let words = ((to - from).num_days() as usize + 1).div_ceil(64);
+        let mut working = vec![0u64; words];
+        for (i, day) in from.iter_days().take(words * 64).enumerate() {
+            if cal.by_rule(day) {
+                working[i / 64] |= 1 << (i % 64);
             }
-            cal.first_day = from.num_days_from_ce();
-            cal.days = days as usize;
-            cal.working = working;
         }
+        cal.first_day = from.num_days_from_ce();
+        cal.working = working;
         cal
     }
 
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
         let i = i64::from(d.num_days_from_ce()) - i64::from(self.first_day);
-        match usize::try_from(i).ok().filter(|i| *i < self.days) {
-            Some(i) => self.working[i / 64] >> (i % 64) & 1 == 1,
+        match usize::try_from(i)
+            .ok()
+            .and_then(|i| Some((self.working.get(i / 64)?, i)))
+        {
+            Some((word, i)) => word >> (i % 64) & 1 == 1,
             None => self.by_rule(d),
         }
     }

@@ -999,6 +999,7 @@ impl CsvLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::{ndjson, validate::Checks};
 
     #[test]
     fn csv_fields_are_written_as_the_csv_crate_writes_them() {
@@ -1034,7 +1035,6 @@ mod tests {
             );
         }
     }
-    use crate::sources::{ndjson, validate::Checks};
 
     fn meetings(at: &str, n: usize, tag: &str) -> String {
         (0..n)

@@ -129,22 +129,27 @@ pub enum MeetingMode {
     Hybrid,
 }
 
+/// An identifier in an event (event, dossier, procedure, document, report,
+/// meeting). Those of the contract are short, and up to 24 bytes are kept
+/// inline: decoding an event allocates nothing for its identifiers.
+pub type Id = compact_str::CompactString;
+
 /// One validated event. Optional fields are those that the contract only
 /// requires for some kinds or statuses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    pub event_id: String,
+    pub event_id: Id,
     pub kind: EventKind,
     #[serde(serialize_with = "rfc3339::serialize")]
     pub occurred_at: DateTime<FixedOffset>,
     pub unit: UnitCode,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dossier_id: Option<String>,
+    pub dossier_id: Option<Id>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<DossierStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub procedure_code: Option<String>,
+    pub procedure_code: Option<Id>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
     #[serde(
@@ -169,7 +174,7 @@ pub struct Event {
     pub rating: Option<u8>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub doc_id: Option<String>,
+    pub doc_id: Option<Id>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<DocDirection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,10 +183,10 @@ pub struct Event {
     pub signed: Option<bool>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_id: Option<String>,
+    pub report_id: Option<Id>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meeting_id: Option<String>,
+    pub meeting_id: Option<Id>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<MeetingMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -191,7 +196,7 @@ pub struct Event {
 impl Event {
     /// A bare event of `kind`; callers fill the kind-specific fields.
     pub fn new(
-        event_id: impl Into<String>,
+        event_id: impl Into<Id>,
         kind: EventKind,
         occurred_at: DateTime<FixedOffset>,
         unit: UnitCode,

@@ -19,5 +19,5 @@ pub mod kpi;
 pub mod live;
 pub mod unit;
 
-pub use event::{Channel, DocDirection, DossierStatus, Event, EventKind, MeetingMode};
+pub use event::{Channel, DocDirection, DossierStatus, Event, EventKind, Id, MeetingMode};
 pub use unit::{UnitCode, UnitLevel};

@@ -142,7 +142,7 @@ fn open_dossier_memory(units: &UnitRegistry) {
     for i in 0..n {
         let unit = communes[i % communes.len()].clone();
         let mut e = Event::new(format!("E{i}"), EventKind::Dossier, at, unit.clone());
-        e.dossier_id = Some(format!("{}-2025-{:07}", unit.as_str(), i));
+        e.dossier_id = Some(format!("{}-2025-{:07}", unit.as_str(), i).into());
         e.status = Some(DossierStatus::Accepted);
         e.procedure_code = Some("1.001193".into());
         e.channel = Some(Channel::Online);

@@ -97,9 +97,9 @@ proptest! {
             .zip(&ids)
             .map(|(i, id)| {
                 let mut e = i.get(pool).clone();
-                e.event_id = id.clone();
+                e.event_id = id.as_str().into();
                 if e.dossier_id.is_some() {
-                    e.dossier_id = Some(format!("{id}-d"));
+                    e.dossier_id = Some(format!("{id}-d").into());
                 }
                 e
             })

@@ -612,7 +612,10 @@ mod tests {
         assert!(r.read_raw(committed, usize::MAX).unwrap().is_empty());
         assert_eq!(r.offset(), committed);
         let ids = |d: &pipelines::sources::Decoded| -> Vec<String> {
-            d.events.iter().map(|(_, e)| e.event_id.clone()).collect()
+            d.events
+                .iter()
+                .map(|(_, e)| e.event_id.to_string())
+                .collect()
         };
         assert_eq!(ids(&parse_records(&first, 0)), ["a", "b"]);
         let base = first.len() as u64;

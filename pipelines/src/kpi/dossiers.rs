@@ -1051,13 +1051,13 @@ mod tests {
             let unit = communes[i % communes.len()].code.clone();
             let at = DateTime::parse_from_rfc3339("2025-11-20T08:00:00+07:00").unwrap();
             let mut e = Event::new(format!("a{i}"), EventKind::Dossier, at, unit.clone());
-            e.dossier_id = Some(format!("D-{i}"));
+            e.dossier_id = Some(format!("D-{i}").into());
             e.status = Some(S::Accepted);
             e.procedure_code = Some("1.001193".into());
             e.channel = Some(Channel::Online);
             e.due_at = Some(at + chrono::Duration::days(3));
             let mut r = e.clone();
-            r.event_id = format!("r{i}");
+            r.event_id = format!("r{i}").into();
             r.status = Some(S::Resolved);
             r.occurred_at = at + chrono::Duration::hours(i as i64 % 120);
             first.push(e);

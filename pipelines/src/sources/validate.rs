@@ -9,7 +9,7 @@
 use super::FieldError;
 use crate::units::UnitRegistry;
 use chrono::{DateTime, Datelike, FixedOffset};
-use model::{Channel, DocDirection, DossierStatus, Event, EventKind, MeetingMode, UnitCode};
+use model::{Channel, DocDirection, DossierStatus, Event, EventKind, Id, MeetingMode, UnitCode};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -102,8 +102,8 @@ impl<'a> Ctx<'a> {
         self.rec.get(field)
     }
 
-    fn string(&mut self, field: &str, required: bool) -> Option<String> {
-        self.text(field, required).map(str::to_owned)
+    fn string(&mut self, field: &str, required: bool) -> Option<Id> {
+        self.text(field, required).map(Id::from)
     }
 
     /// [`Self::string`] borrowed from the record: for values that are
@@ -127,8 +127,8 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn id(&mut self, field: &str) -> Option<String> {
-        let s = self.string(field, true)?;
+    fn id(&mut self, field: &str) -> Option<Id> {
+        let s = self.text(field, true)?;
         if s.len() > MAX_ID_LEN {
             self.fail(
                 field,
@@ -137,7 +137,7 @@ impl<'a> Ctx<'a> {
             );
             return None;
         }
-        Some(s)
+        Some(Id::from(s))
     }
 
     fn boolean(&mut self, field: &str, required: bool) -> Option<bool> {

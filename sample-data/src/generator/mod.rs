@@ -444,10 +444,14 @@ impl Generator {
         let due = (has(HAS_DUE)).then(|| to_local(c.due));
         match c.what {
             What::Dossier(status) => {
-                e.dossier_id = Some(format!("{}-{:09}", unit.code, c.dossier));
+                e.dossier_id = Some(format!("{}-{:09}", unit.code, c.dossier).into());
                 e.status = Some(status);
-                e.procedure_code =
-                    Some(self.catalogue.procedures[c.procedure as usize].code.clone());
+                e.procedure_code = Some(
+                    self.catalogue.procedures[c.procedure as usize]
+                        .code
+                        .as_str()
+                        .into(),
+                );
                 match status {
                     DossierStatus::Accepted => {
                         e.channel = Some(if has(ONLINE_CHANNEL) {
@@ -475,7 +479,7 @@ impl Generator {
                 }
             }
             What::Document => {
-                e.doc_id = Some(format!("VB-{}-{:09}", unit.code, c.dossier));
+                e.doc_id = Some(format!("VB-{}-{:09}", unit.code, c.dossier).into());
                 e.direction = Some(if has(RECEIVED) {
                     DocDirection::Received
                 } else {
@@ -485,12 +489,12 @@ impl Generator {
                 e.signed = Some(has(SIGNED));
             }
             What::Report => {
-                e.report_id = Some(format!("BC-{}-{:09}", unit.code, c.dossier));
+                e.report_id = Some(format!("BC-{}-{:09}", unit.code, c.dossier).into());
                 e.due_at = due;
                 e.online = Some(has(ONLINE));
             }
             What::Meeting => {
-                e.meeting_id = Some(format!("CH-{}-{:09}", unit.code, c.dossier));
+                e.meeting_id = Some(format!("CH-{}-{:09}", unit.code, c.dossier).into());
                 e.mode = Some(if has(VIDEO) {
                     MeetingMode::Video
                 } else if has(HYBRID) {

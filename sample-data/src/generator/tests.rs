@@ -114,7 +114,7 @@ fn every_unit_and_procedure_code_is_valid_and_lifecycles_are_ordered() {
     let registry = UnitRegistry::embedded().unwrap();
     let catalogue = crate::catalogue::Catalogue::embedded().unwrap();
     let (records, _) = run(GenConfig::new(date("2025-04-25"), 10, 0.005, 3));
-    let mut per_dossier: HashMap<String, Vec<(DateTime<FixedOffset>, S)>> = HashMap::new();
+    let mut per_dossier: HashMap<model::Id, Vec<(DateTime<FixedOffset>, S)>> = HashMap::new();
     let mut kinds = std::collections::BTreeSet::new();
     for r in &records {
         let Record::Event(e) = r else {
@@ -197,8 +197,8 @@ fn lagging_injects_slowdowns_and_a_silent_feed() {
     let start_last_third = DateTime::parse_from_rfc3339(&summary.injected[0].start).unwrap()
         + chrono::Duration::days(1);
     let period_end = DateTime::parse_from_rfc3339("2025-11-12T00:00:00+07:00").unwrap();
-    let mut due: HashMap<String, (DateTime<FixedOffset>, usize)> = HashMap::new();
-    let mut resolved: HashMap<String, DateTime<FixedOffset>> = HashMap::new();
+    let mut due: HashMap<model::Id, (DateTime<FixedOffset>, usize)> = HashMap::new();
+    let mut resolved: HashMap<model::Id, DateTime<FixedOffset>> = HashMap::new();
     for r in &records {
         let Record::Event(e) = r else { continue };
         let Some(id) = &e.dossier_id else { continue };

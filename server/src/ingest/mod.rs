@@ -107,7 +107,7 @@ pub(crate) fn enforce_scope(
     for (line, e) in outside {
         rejected.push(Rejection {
             line,
-            event_id: Some(e.event_id.clone()),
+            event_id: Some(e.event_id.to_string()),
             errors: vec![FieldError {
                 field: "unit".into(),
                 rule: "scope".into(),

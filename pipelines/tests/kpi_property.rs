@@ -132,7 +132,7 @@ proptest! {
             .unwrap();
         let by_key: HashMap<(i64, &str), _> = rows
             .iter()
-            .map(|r| ((chrono::DateTime::parse_from_rfc3339(&r.period_start).unwrap().timestamp(), r.unit.as_str()), r))
+            .map(|r| ((chrono::DateTime::parse_from_rfc3339(&r.period_start).unwrap().timestamp(), &*r.unit), r))
             .collect();
         for ((start, unit), want) in &expected {
             let r = by_key.get(&(*start, unit.as_str()));

@@ -249,7 +249,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(one.len(), 1);
-        assert_eq!(one[0].unit, "00073");
+        assert_eq!(&*one[0].unit, "00073");
         assert_eq!(one[0].kpis["online_dossiers"].denominator, 1);
         let empty = tempfile::tempdir().unwrap();
         assert!(

@@ -94,13 +94,75 @@ impl KpiValue {
     }
 }
 
+/// The KPIs of a row, one per entry of [`KPIS`] in that order: read by
+/// name, and written as a map in name order, as a `BTreeMap` would be.
+/// A fixed array: building a row allocates nothing for its KPIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kpis([KpiValue; KPIS.len()]);
+
+/// Positions in [`KPIS`] in the order of the names.
+static KPIS_BY_NAME: std::sync::LazyLock<[usize; KPIS.len()]> = std::sync::LazyLock::new(|| {
+    let mut at: [usize; KPIS.len()] = std::array::from_fn(|i| i);
+    at.sort_unstable_by_key(|i| KPIS[*i].name);
+    at
+});
+
+impl Kpis {
+    /// The KPI called `name`, if there is one.
+    pub fn get(&self, name: &str) -> Option<&KpiValue> {
+        KPIS.iter().position(|k| k.name == name).map(|i| &self.0[i])
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// (name, value) in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &KpiValue)> {
+        KPIS_BY_NAME.iter().map(|i| (KPIS[*i].name, &self.0[*i]))
+    }
+
+    /// The values in name order.
+    pub fn values(&self) -> impl Iterator<Item = &KpiValue> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    /// The values in [`KPIS`] order.
+    pub fn in_definition_order(&self) -> &[KpiValue] {
+        &self.0
+    }
+}
+
+impl std::ops::Index<&str> for Kpis {
+    type Output = KpiValue;
+    fn index(&self, name: &str) -> &KpiValue {
+        self.get(name)
+            .unwrap_or_else(|| panic!("no KPI called {name:?}"))
+    }
+}
+
+impl Serialize for Kpis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+fn shared_text<S: serde::Serializer>(t: &Arc<str>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(t)
+}
+
 /// One output row: a unit in a period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KpiRow {
-    pub period: String,
-    pub period_start: String,
-    pub unit: String,
-    pub name: String,
+    // Labels are shared by the rows of a period or of a unit.
+    #[serde(serialize_with = "shared_text")]
+    pub period: Arc<str>,
+    #[serde(serialize_with = "shared_text")]
+    pub period_start: Arc<str>,
+    #[serde(serialize_with = "shared_text")]
+    pub unit: Arc<str>,
+    #[serde(serialize_with = "shared_text")]
+    pub name: Arc<str>,
     /// The procedure of a `--by procedure` row; `None` for events without
     /// one (documents, reports, meetings) and in reports without breakdown.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,7 +172,7 @@ pub struct KpiRow {
     /// never seen accepted, and in reports without breakdown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
-    pub kpis: BTreeMap<&'static str, KpiValue>,
+    pub kpis: Kpis,
     pub overdue_open: i64,
     pub due_soon_open: i64,
     /// Working time from accepted to resolved of the dossiers resolved in
@@ -158,18 +220,20 @@ type RowSums = ((i64, u32, u64), Vec<i64>);
 /// (period, key id, breakdown) come out as sorted by (period, key text,
 /// breakdown), and each leaf unit's key is found by index, not by
 /// parsing its code again for every partial sum.
-struct LevelKeys<'a> {
-    names: Vec<&'a str>,
+struct LevelKeys {
+    /// Per key id: its code and display name as rows carry them (shared
+    /// by every row of the key).
+    labels: Vec<(Arc<str>, Arc<str>)>,
     /// Per dense unit index: its key id at the level, if it has one.
     of_unit: Vec<Option<u32>>,
 }
 
-impl<'a> LevelKeys<'a> {
-    fn new(units: &'a UnitRegistry, level: Level) -> Self {
-        let texts: Vec<Option<&'a str>> = (0..units.len() as u32)
+impl LevelKeys {
+    fn new(units: &UnitRegistry, level: Level) -> Self {
+        let texts: Vec<Option<&str>> = (0..units.len() as u32)
             .map(|i| units.at(i).and_then(|u| level.key(u.code.as_str(), units)))
             .collect();
-        let mut names: Vec<&'a str> = texts.iter().flatten().copied().collect();
+        let mut names: Vec<&str> = texts.iter().flatten().copied().collect();
         names.sort_unstable();
         names.dedup();
         let of_unit = texts
@@ -179,15 +243,20 @@ impl<'a> LevelKeys<'a> {
                     .map(|i| i as u32)
             })
             .collect();
-        Self { names, of_unit }
+        let labels = names
+            .iter()
+            .map(|k| (Arc::from(*k), Arc::from(unit_name(k, units))))
+            .collect();
+        Self { labels, of_unit }
     }
 
     fn of(&self, unit: u32) -> Option<u32> {
         self.of_unit.get(unit as usize).copied().flatten()
     }
 
-    fn name(&self, key: u32) -> &'a str {
-        self.names[key as usize]
+    /// The code and display name of key id `key`.
+    fn labels(&self, key: u32) -> (Arc<str>, Arc<str>) {
+        self.labels[key as usize].clone()
     }
 }
 
@@ -281,12 +350,12 @@ pub fn report_of(
 
 /// The rows of everything folded into `fold`, ready to be built or
 /// written block by block ([`RowPlan::write`]) without holding them all.
-pub fn plan_of<'a>(
+pub fn plan_of(
     fold: Fold,
-    units: &'a Arc<UnitRegistry>,
+    units: &Arc<UnitRegistry>,
     calendar: &WorkCalendar,
     spec: ReportSpec,
-) -> Result<RowPlan<'a>> {
+) -> Result<RowPlan> {
     let Some((oldest, newest)) = fold.span else {
         return plan(
             Partials::new(),
@@ -345,12 +414,11 @@ pub fn rows(
 /// The sums of every row, in row order, and what turns them into
 /// [`KpiRow`]s. Building a row is independent of the others, so rows are
 /// built on every core, and written a block at a time.
-pub struct RowPlan<'a> {
+pub struct RowPlan {
     sums: Vec<RowSums>,
-    keys: LevelKeys<'a>,
+    keys: LevelKeys,
     volumes: VolumeIndex,
     shape: RowShape,
-    units: &'a UnitRegistry,
     spec: ReportSpec,
     newest: i64,
     breakdown: Breakdown,
@@ -360,7 +428,7 @@ pub struct RowPlan<'a> {
 /// the rows in flight, whatever the report's size.
 const ROW_BLOCK: usize = 16_384;
 
-impl RowPlan<'_> {
+impl RowPlan {
     /// Rows the plan gives.
     pub fn len(&self) -> usize {
         self.sums.len()
@@ -429,7 +497,7 @@ impl RowPlan<'_> {
 
     fn build(&self, part: &[RowSums]) -> Vec<KpiRow> {
         let spec = self.spec;
-        let mut labels = (i64::MIN, String::new(), String::new());
+        let mut labels: (i64, Arc<str>, Arc<str>) = (i64::MIN, "".into(), "".into());
         part.iter()
             .map(|((start, key, dim), v)| {
                 if labels.0 != *start {
@@ -438,12 +506,17 @@ impl RowPlan<'_> {
                     } else {
                         label_time(*start)
                     };
-                    labels = (*start, spec.period.label(*start), period_start);
+                    labels = (
+                        *start,
+                        spec.period.label(*start).into(),
+                        period_start.into(),
+                    );
                 }
-                let code = self.keys.name(*key);
-                let mut row =
-                    self.shape
-                        .row(v, (labels.1.clone(), labels.2.clone()), code, self.units);
+                let mut row = self.shape.row(
+                    v,
+                    (labels.1.clone(), labels.2.clone()),
+                    self.keys.labels(*key),
+                );
                 let value = || super::dossiers::unpack_code(*dim);
                 row.procedure = (self.breakdown == Breakdown::Procedure)
                     .then(value)
@@ -507,16 +580,16 @@ pub(crate) fn add_resolution_facts(
 /// The [`RowPlan`] of hourly partial sums, dossier facts, and the span
 /// changes of compacted dossiers ([`Fold::frozen`]).
 #[allow(clippy::too_many_arguments)]
-fn plan<'a>(
+fn plan(
     mut partials: Partials,
     facts: HashMap<(u32, u64), dossiers::UnitFacts>,
     frozen: Partials,
     oldest: i64,
     newest: i64,
-    units: &'a Arc<UnitRegistry>,
+    units: &Arc<UnitRegistry>,
     spec: ReportSpec,
     breakdown: Breakdown,
-) -> Result<RowPlan<'a>> {
+) -> Result<RowPlan> {
     let names = counter_names();
     let width = names.len();
     for (&(unit, dim), f) in &facts {
@@ -653,7 +726,6 @@ fn plan<'a>(
         keys,
         volumes,
         shape: RowShape::new(&names)?,
-        units: units.as_ref(),
         spec,
         newest,
         breakdown,
@@ -730,21 +802,19 @@ impl RowShape {
         })
     }
 
-    /// The row of sums `v` of the unit or roll-up `key`, in the period
-    /// labelled `period`; no breakdown and no year-on-year yet.
+    /// The row of sums `v` of a unit or roll-up (code and name), in the
+    /// period labelled `period`; no breakdown and no year-on-year yet.
     fn row(
         &self,
         v: &[i64],
-        (period, period_start): (String, String),
-        key: &str,
-        units: &UnitRegistry,
+        (period, period_start): (Arc<str>, Arc<str>),
+        (unit, name): (Arc<str>, Arc<str>),
     ) -> KpiRow {
         let sum = |at: &[usize]| at.iter().map(|i| v[*i]).sum::<i64>();
-        let kpis: BTreeMap<&'static str, KpiValue> = KPIS
-            .iter()
-            .zip(&self.kpis)
-            .map(|(k, (num, den))| (k.name, KpiValue::ratio(sum(num), sum(den))))
-            .collect();
+        let kpis = Kpis(std::array::from_fn(|i| {
+            let (num, den) = &self.kpis[i];
+            KpiValue::ratio(sum(num), sum(den))
+        }));
         let buckets: Vec<i64> = self.processing.iter().map(|i| v[*i]).collect();
         KpiRow {
             score_766: score_766(|k| kpis.get(k).and_then(|v| v.value)),
@@ -753,8 +823,8 @@ impl RowShape {
             channel: None,
             period,
             period_start,
-            name: unit_name(key, units),
-            unit: key.to_owned(),
+            name,
+            unit,
             kpis,
             overdue_open: v[self.counts[0]],
             due_soon_open: v[self.counts[1]],
@@ -915,8 +985,7 @@ fn csv_rows(_at: usize, rows: &[KpiRow]) -> std::io::Result<Vec<u8>> {
         }
         line.text(r.procedure.as_deref().unwrap_or_default());
         line.text(r.channel.as_deref().unwrap_or_default());
-        for k in KPIS {
-            let v = &r.kpis[k.name];
+        for v in r.kpis.in_definition_order() {
             line.int(v.numerator);
             line.int(v.denominator);
             line.fixed(v.value, 2);
@@ -984,10 +1053,20 @@ impl CsvLine {
     fn fixed(&mut self, value: Option<f64>, decimals: usize) {
         use std::io::Write;
         self.sep();
-        if let Some(v) = value {
-            // Writing into a Vec cannot fail.
-            let _ = write!(self.out, "{v:.decimals$}");
+        let Some(v) = value else { return };
+        // Whole numbers (0 and 100 % above all) are most values of small
+        // units' rows; they skip the general float formatting.
+        if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+            self.out
+                .extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+            if decimals > 0 {
+                self.out.push(b'.');
+                self.out.resize(self.out.len() + decimals, b'0');
+            }
+            return;
         }
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.out, "{v:.decimals$}");
     }
 
     fn end(&mut self) {
@@ -1036,6 +1115,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn fixed_point_numbers_are_written_as_format_writes_them() {
+        let values = [
+            0.0,
+            -0.0,
+            100.0,
+            50.0,
+            -15.0,
+            2.0 / 3.0,
+            0.125,
+            99.995,
+            1e15,
+            -1e15,
+            1e300,
+            f64::MIN_POSITIVE,
+            123456789.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        for v in values {
+            for d in 0..=3 {
+                let mut line = CsvLine {
+                    out: Vec::new(),
+                    first: true,
+                };
+                line.fixed(Some(v), d);
+                assert_eq!(String::from_utf8(line.out).unwrap(), format!("{v:.d$}"));
+            }
+        }
+    }
+
     fn meetings(at: &str, n: usize, tag: &str) -> String {
         (0..n)
             .map(|i| {
@@ -1069,7 +1179,7 @@ mod tests {
         let rows = report(&events, units, &WorkCalendar::default(), spec)
             .await
             .unwrap();
-        let now = rows.iter().find(|r| r.period == "2025-11").unwrap();
+        let now = rows.iter().find(|r| &*r.period == "2025-11").unwrap();
         let m = &now.year_on_year["meetings"];
         // Only the part of November 2024 up to 3 November counts.
         assert_eq!((m.this_period, m.year_before), (9, 10));
@@ -1080,7 +1190,7 @@ mod tests {
             "no documents a year before"
         );
         // The complete November 2024 has nothing a year before it.
-        let then = rows.iter().find(|r| r.period == "2024-11").unwrap();
+        let then = rows.iter().find(|r| &*r.period == "2024-11").unwrap();
         assert!(then.year_on_year.is_empty());
     }
 }

@@ -610,10 +610,10 @@ pub async fn history(
         w.write_record(&header).map_err(io)?;
         for r in &rows {
             let mut rec = vec![
-                r.period.clone(),
-                r.period_start.clone(),
-                r.unit.clone(),
-                r.name.clone(),
+                r.period.to_string(),
+                r.period_start.to_string(),
+                r.unit.to_string(),
+                r.name.to_string(),
             ];
             for k in &kpis {
                 let v = &r.kpis[k];

@@ -19,7 +19,7 @@ use super::dossiers::SharedDossiers;
 use super::fold::{Breakdown, Fold, Folder};
 use crate::error::{Error, Result};
 use crate::sources::validate::Checks;
-use crate::sources::{Decoded, Rejection, ndjson, parquet};
+use crate::sources::{Decoded, Rejection, Sink, ndjson, parquet};
 use crate::units::UnitRegistry;
 use arrow::array::RecordBatch;
 use model::Event;
@@ -59,6 +59,18 @@ pub enum Chunk {
         base: u64,
         parse: fn(&[u8], u64) -> Decoded,
     },
+}
+
+impl Chunk {
+    /// The number of the input the chunk is from.
+    pub fn input(&self) -> usize {
+        match self {
+            Chunk::Ndjson { input, .. }
+            | Chunk::Arrow { input, .. }
+            | Chunk::Decoded { input, .. }
+            | Chunk::Raw { input, .. } => *input,
+        }
+    }
 }
 
 /// What a parallel fold produced.
@@ -196,43 +208,63 @@ where
             Err(_) => None,
         };
         let Some(chunk) = next else { break };
-        let (input, decoded) = match chunk? {
-            Chunk::Ndjson {
-                input,
-                bytes,
-                first_line,
-            } => (
-                input,
-                ndjson::decode_lines(&bytes, first_line, &units, checks),
-            ),
-            Chunk::Arrow {
-                input,
-                batch,
-                first_line,
-            } => (
-                input,
-                parquet::validate_batch(&batch, first_line, &units, checks),
-            ),
-            Chunk::Decoded { input, decoded } => (input, decoded),
-            Chunk::Raw {
-                input,
-                bytes,
-                base,
-                parse,
-            } => (input, parse(&bytes, base)),
+        let chunk = chunk?;
+        // Decoders put events straight into the micro-batch.
+        let mut sink = Batch {
+            events: &mut pending,
+            rejected: &mut out.rejected,
+            input: chunk.input(),
         };
-        out.rejected
-            .extend(decoded.rejected.into_iter().map(|r| (input, r)));
-        for (_, e) in decoded.events {
-            pending.push(e);
-            if pending.len() >= MICRO_BATCH {
-                rt.block_on(folder.fold(&pending, &mut out.fold))?;
-                pending.clear();
-            }
+        match chunk {
+            Chunk::Ndjson {
+                bytes, first_line, ..
+            } => ndjson::decode_lines_into(&bytes, first_line, &units, checks, &mut sink),
+            Chunk::Arrow {
+                batch, first_line, ..
+            } => parquet::validate_batch_into(&batch, first_line, &units, checks, &mut sink),
+            Chunk::Decoded { decoded, .. } => sink.take(decoded),
+            Chunk::Raw {
+                bytes, base, parse, ..
+            } => sink.take(parse(&bytes, base)),
+        }
+        // A micro-batch is at least MICRO_BATCH events, and at most that
+        // plus one chunk's.
+        if pending.len() >= MICRO_BATCH {
+            rt.block_on(folder.fold(&pending, &mut out.fold))?;
+            pending.clear();
         }
     }
     rt.block_on(folder.fold(&pending, &mut out.fold))?;
     Ok(out)
+}
+
+/// A worker's micro-batch, filled by the decoders; rejections are kept
+/// with the number of their input.
+struct Batch<'a> {
+    events: &'a mut Vec<Event>,
+    rejected: &'a mut Vec<(usize, Rejection)>,
+    input: usize,
+}
+
+impl Batch<'_> {
+    fn take(&mut self, decoded: Decoded) {
+        self.events
+            .extend(decoded.events.into_iter().map(|(_, e)| e));
+        self.rejected
+            .extend(decoded.rejected.into_iter().map(|r| (self.input, r)));
+    }
+}
+
+impl Sink for Batch<'_> {
+    fn reserve(&mut self, n: usize) {
+        self.events.reserve(n);
+    }
+    fn event(&mut self, _line: usize, event: Event) {
+        self.events.push(event);
+    }
+    fn reject(&mut self, rejection: Rejection) {
+        self.rejected.push((self.input, rejection));
+    }
 }
 
 /// NDJSON from a reader as chunks of whole lines of about [`NDJSON_CHUNK`]

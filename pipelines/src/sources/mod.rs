@@ -42,6 +42,28 @@ pub struct Decoded {
     pub rejected: Vec<Rejection>,
 }
 
+/// Where a decoder puts each record it has read: [`Decoded`] keeps line
+/// numbers with the events; the batch engine's workers take events
+/// straight into their micro-batch, without moving each one again.
+pub trait Sink {
+    /// Capacity for `n` more events.
+    fn reserve(&mut self, n: usize);
+    fn event(&mut self, line: usize, event: model::Event);
+    fn reject(&mut self, rejection: Rejection);
+}
+
+impl Sink for Decoded {
+    fn reserve(&mut self, n: usize) {
+        self.events.reserve(n);
+    }
+    fn event(&mut self, line: usize, event: model::Event) {
+        self.events.push((line, event));
+    }
+    fn reject(&mut self, rejection: Rejection) {
+        self.rejected.push(rejection);
+    }
+}
+
 /// The JSON Schema of the event contract (`docs/event-contract.schema.json`),
 /// served at `/api/v1/schema`. A test keeps it in step with [`FIELDS`] and
 /// the validator's enums.

@@ -2,7 +2,7 @@
 
 use super::validate::{Checks, FieldValue, Record, validate_record};
 use super::{
-    Decoded, FieldError, MAX_RECORD_BYTES, Rejection, Row, cut_raw, field_type, too_long,
+    Decoded, FieldError, MAX_RECORD_BYTES, Rejection, Row, Sink, cut_raw, field_type, too_long,
     validate_rows,
 };
 use crate::units::UnitRegistry;
@@ -25,9 +25,21 @@ pub fn decode_lines(
     checks: Checks,
 ) -> Decoded {
     let mut out = Decoded::default();
+    decode_lines_into(input, first_line, units, checks, &mut out);
+    out
+}
+
+/// [`decode_lines`] into any [`Sink`].
+pub fn decode_lines_into(
+    input: &[u8],
+    first_line: usize,
+    units: &UnitRegistry,
+    checks: Checks,
+    out: &mut impl Sink,
+) {
     // Records run about 200 bytes: room for all of them at once rather
     // than moving every event on each growth.
-    out.events.reserve(input.len() / 160);
+    out.reserve(input.len() / 160);
     let mut start = 0;
     for (i, end) in memchr::memchr_iter(b'\n', input)
         .chain(std::iter::once(input.len()))
@@ -41,7 +53,7 @@ pub fn decode_lines(
             continue;
         }
         if line.len() > MAX_RECORD_BYTES {
-            out.rejected.push(Rejection {
+            out.reject(Rejection {
                 line: line_no,
                 event_id: None,
                 errors: vec![too_long(line.len())],
@@ -52,7 +64,7 @@ pub fn decode_lines(
         // The common case: a flat object of contract fields without escapes,
         // scanned in place ([`Scanned`]).
         if let Some(rec) = Scanned::scan(line) {
-            validate_into(&mut out, &rec, (line_no, line), units, checks);
+            validate_into(out, &rec, (line_no, line), units, checks);
             continue;
         }
         // Next, any object read into a flat list of members that borrow
@@ -73,27 +85,30 @@ pub fn decode_lines(
                 units,
                 checks,
             );
-            out.events.extend(d.events);
-            out.rejected.extend(d.rejected);
+            for (line, e) in d.events {
+                out.event(line, e);
+            }
+            for r in d.rejected {
+                out.reject(r);
+            }
             continue;
         };
-        validate_into(&mut out, &flat, (line_no, line), units, checks);
+        validate_into(out, &flat, (line_no, line), units, checks);
     }
-    out
 }
 
 /// Validate one record read from `line` (number, bytes) into `out`: its
 /// event, or its rejection naming the broken rules.
 fn validate_into(
-    out: &mut Decoded,
+    out: &mut impl Sink,
     rec: &dyn Record,
     (line_no, line): (usize, &[u8]),
     units: &UnitRegistry,
     checks: Checks,
 ) {
     match validate_record(rec, units, checks) {
-        Ok(ev) => out.events.push((line_no, ev)),
-        Err(errors) => out.rejected.push(Rejection {
+        Ok(ev) => out.event(line_no, ev),
+        Err(errors) => out.reject(Rejection {
             line: line_no,
             event_id: match rec.get("event_id") {
                 Some(FieldValue::Text(t)) => Some(t.to_owned()),

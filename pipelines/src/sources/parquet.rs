@@ -3,7 +3,7 @@
 //! sender's offset survives.
 
 use super::validate::{Checks, FieldValue, Record, validate_record};
-use super::{Decoded, FIELDS, FieldError, FieldType, Rejection, Row, validate_rows};
+use super::{Decoded, FIELDS, FieldError, FieldType, Rejection, Row, Sink, validate_rows};
 use crate::error::Result;
 use crate::units::UnitRegistry;
 use arrow::array::{
@@ -194,7 +194,19 @@ pub fn validate_batch(
     checks: Checks,
 ) -> Decoded {
     let mut out = Decoded::default();
-    out.events.reserve(batch.num_rows());
+    validate_batch_into(batch, first_line, units, checks, &mut out);
+    out
+}
+
+/// [`validate_batch`] into any [`Sink`].
+pub fn validate_batch_into(
+    batch: &RecordBatch,
+    first_line: usize,
+    units: &UnitRegistry,
+    checks: Checks,
+    out: &mut impl Sink,
+) {
+    out.reserve(batch.num_rows());
     // Columns are matched to contract fields once per batch, not once
     // per field and row.
     let schema = batch.schema();
@@ -214,7 +226,7 @@ pub fn validate_batch(
             i,
         };
         match validate_record(&row, units, checks) {
-            Ok(ev) => out.events.push((line, ev)),
+            Ok(ev) => out.event(line, ev),
             Err(errors) => {
                 // The JSON form of the row is built only for rejections.
                 let raw = row_value(batch, i)
@@ -225,7 +237,7 @@ pub fn validate_batch(
                     Some(FieldValue::Text(t)) => Some(t.to_owned()),
                     _ => None,
                 };
-                out.rejected.push(Rejection {
+                out.reject(Rejection {
                     line,
                     event_id,
                     errors,
@@ -234,7 +246,6 @@ pub fn validate_batch(
             }
         }
     }
-    out
 }
 
 /// A contract field's column, cast to its Arrow type once per batch rather

@@ -110,7 +110,11 @@ static KPIS_BY_NAME: std::sync::LazyLock<[usize; KPIS.len()]> = std::sync::LazyL
 impl Kpis {
     /// The KPI called `name`, if there is one.
     pub fn get(&self, name: &str) -> Option<&KpiValue> {
-        KPIS.iter().position(|k| k.name == name).map(|i| &self.0[i])
+        let by_name = &*KPIS_BY_NAME;
+        by_name
+            .binary_search_by(|i| KPIS[*i].name.cmp(name))
+            .ok()
+            .map(|at| &self.0[by_name[at]])
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
@@ -265,6 +269,8 @@ impl LevelKeys {
 struct VolumeIndex {
     /// (hour start, totals up to and including that hour), by hour.
     by_key: HashMap<RowKey, Vec<(i64, Volumes)>>,
+    /// The earliest hour of any key (`i64::MAX` when there is none).
+    first: i64,
 }
 
 impl VolumeIndex {
@@ -290,7 +296,12 @@ impl VolumeIndex {
                 *v = acc;
             }
         }
-        Self { by_key }
+        let first = by_key
+            .values()
+            .filter_map(|l| l.first().map(|(h, _)| *h))
+            .min()
+            .unwrap_or(i64::MAX);
+        Self { by_key, first }
     }
 
     /// Volumes of the hours starting in `[from, to)`.
@@ -497,7 +508,9 @@ impl RowPlan {
 
     fn build(&self, part: &[RowSums]) -> Vec<KpiRow> {
         let spec = self.spec;
-        let mut labels: (i64, Arc<str>, Arc<str>) = (i64::MIN, "".into(), "".into());
+        // The period of the last row: its start, labels and end.
+        let mut labels: (i64, Arc<str>, Arc<str>, Option<i64>) =
+            (i64::MIN, "".into(), "".into(), None);
         part.iter()
             .map(|((start, key, dim), v)| {
                 if labels.0 != *start {
@@ -510,6 +523,8 @@ impl RowPlan {
                         *start,
                         spec.period.label(*start).into(),
                         period_start.into(),
+                        (spec.period != Period::All)
+                            .then(|| spec.period.next(*start).min(self.newest + 1)),
                     );
                 }
                 let mut row = self.shape.row(
@@ -522,8 +537,10 @@ impl RowPlan {
                     .then(value)
                     .flatten();
                 row.channel = (self.breakdown == Breakdown::Channel).then(value).flatten();
-                if spec.period != Period::All {
-                    let end = spec.period.next(*start).min(self.newest + 1);
+                // A year before `end` is at least 365 days before it: when
+                // that is before the first hour with volumes, there is
+                // nothing to compare with.
+                if let Some(end) = labels.3.filter(|e| e - 365 * 86_400 > self.volumes.first) {
                     let before = self.volumes.sum(
                         &(*key, *dim),
                         Period::year_before(*start),

@@ -503,11 +503,18 @@ impl LogReader {
 /// reported as a rejection naming its byte offset, never skipped silently.
 pub fn parse_records(bytes: &[u8], base: u64) -> pipelines::sources::Decoded {
     let mut out = pipelines::sources::Decoded::default();
+    parse_records_into(bytes, base, &mut out);
+    out
+}
+
+/// [`parse_records`] into any sink (the batch engine's workers take the
+/// events straight into their micro-batch).
+pub fn parse_records_into(bytes: &[u8], base: u64, out: &mut dyn pipelines::sources::Sink) {
     let mut pos = base;
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         match parse_line(line) {
-            Ok(l) => out.events.push((0, l.record.event)),
-            Err(message) => out.rejected.push(pipelines::sources::Rejection {
+            Ok(l) => out.event(0, l.record.event),
+            Err(message) => out.reject(pipelines::sources::Rejection {
                 line: 0,
                 event_id: None,
                 errors: vec![pipelines::sources::FieldError {
@@ -520,7 +527,6 @@ pub fn parse_records(bytes: &[u8], base: u64) -> pipelines::sources::Decoded {
         }
         pos += line.len() as u64;
     }
-    out
 }
 
 #[cfg(test)]

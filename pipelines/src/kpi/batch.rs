@@ -50,14 +50,15 @@ pub enum Chunk {
     },
     /// Events decoded already (CSV), or a decoder's result.
     Decoded { input: usize, decoded: Decoded },
-    /// Bytes a caller's parser turns into events on the worker (the
-    /// server's event log: checksums and JSON); `base` is passed on to it
-    /// (the log's byte offset of the first record).
+    /// Bytes a caller's parser turns into events on the worker, put into
+    /// the sink it is given (the server's event log: checksums and JSON);
+    /// `base` is passed on to it (the log's byte offset of the first
+    /// record).
     Raw {
         input: usize,
         bytes: Vec<u8>,
         base: u64,
-        parse: fn(&[u8], u64) -> Decoded,
+        parse: fn(&[u8], u64, &mut dyn Sink),
     },
 }
 
@@ -225,7 +226,7 @@ where
             Chunk::Decoded { decoded, .. } => sink.take(decoded),
             Chunk::Raw {
                 bytes, base, parse, ..
-            } => sink.take(parse(&bytes, base)),
+            } => parse(&bytes, base, &mut sink),
         }
         // A micro-batch is at least MICRO_BATCH events, and at most that
         // plus one chunk's.

@@ -258,7 +258,10 @@ impl Batch<'_> {
 
 impl Sink for Batch<'_> {
     fn reserve(&mut self, n: usize) {
-        self.events.reserve(n);
+        // Exactly: the batch is folded once it holds MICRO_BATCH events,
+        // so it never needs more than that plus one chunk, and doubling
+        // would hold twice the memory for good.
+        self.events.reserve_exact(n);
     }
     fn event(&mut self, _line: usize, event: Event) {
         self.events.push(event);

@@ -501,15 +501,9 @@ impl LogReader {
 /// Check and parse raw log records (whole lines, from [`LogReader::read_raw`]
 /// at byte `base`). A record that fails its checksum or does not parse is
 /// reported as a rejection naming its byte offset, never skipped silently.
-pub fn parse_records(bytes: &[u8], base: u64) -> pipelines::sources::Decoded {
-    let mut out = pipelines::sources::Decoded::default();
-    parse_records_into(bytes, base, &mut out);
-    out
-}
-
-/// [`parse_records`] into any sink (the batch engine's workers take the
-/// events straight into their micro-batch).
-pub fn parse_records_into(bytes: &[u8], base: u64, out: &mut dyn pipelines::sources::Sink) {
+/// The events go to `out` (the batch engine's workers take them straight
+/// into their micro-batch).
+pub fn parse_records(bytes: &[u8], base: u64, out: &mut dyn pipelines::sources::Sink) {
     let mut pos = base;
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         match parse_line(line) {
@@ -589,17 +583,18 @@ mod tests {
         let mut extra = ev("m1");
         extra.meeting_id = Some("M1".into());
         extra.mode = Some(model::MeetingMode::Video);
-        let json = |event: &Event| {
+        // A log line of `event`, and the record's JSON within it.
+        let line = |event: &Event| {
             let mut buf = Vec::new();
             encode_line(&mut buf, &RecordRef { source: "s", event }, true).unwrap();
-            buf[11..buf.len() - 1].to_vec()
+            buf
         };
-        assert!(scanned_record(&json(&extra)).is_some());
+        let json = |line: &[u8]| line[11..line.len() - 1].to_vec();
+        assert!(scanned_record(&json(&line(&extra))).is_some());
         extra.online = Some(true);
         for event in [&undue, &extra] {
-            let mut buf = Vec::new();
-            encode_line(&mut buf, &RecordRef { source: "s", event }, true).unwrap();
-            assert!(scanned_record(&buf[11..buf.len() - 1]).is_none());
+            let buf = line(event);
+            assert!(scanned_record(&json(&buf)).is_none());
             assert_eq!(&parse_line(&buf).unwrap().record.event, event);
         }
     }
@@ -622,6 +617,11 @@ mod tests {
                 .iter()
                 .map(|(_, e)| e.event_id.to_string())
                 .collect()
+        };
+        let parse_records = |bytes: &[u8], base| {
+            let mut d = pipelines::sources::Decoded::default();
+            parse_records(bytes, base, &mut d);
+            d
         };
         assert_eq!(ids(&parse_records(&first, 0)), ["a", "b"]);
         let base = first.len() as u64;

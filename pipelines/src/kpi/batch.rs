@@ -219,7 +219,7 @@ where
         match chunk {
             Chunk::Ndjson {
                 bytes, first_line, ..
-            } => ndjson::decode_lines_into(&bytes, first_line, &units, checks, &mut sink),
+            } => ndjson::decode_lines(&bytes, first_line, &units, checks, &mut sink),
             Chunk::Arrow {
                 batch, first_line, ..
             } => parquet::validate_batch_into(&batch, first_line, &units, checks, &mut sink),
@@ -245,15 +245,6 @@ struct Batch<'a> {
     events: &'a mut Vec<Event>,
     rejected: &'a mut Vec<(usize, Rejection)>,
     input: usize,
-}
-
-impl Batch<'_> {
-    fn take(&mut self, decoded: Decoded) {
-        self.events
-            .extend(decoded.events.into_iter().map(|(_, e)| e));
-        self.rejected
-            .extend(decoded.rejected.into_iter().map(|r| (self.input, r)));
-    }
 }
 
 impl Sink for Batch<'_> {

@@ -117,10 +117,6 @@ impl Kpis {
             .map(|at| &self.0[by_name[at]])
     }
 
-    pub fn contains_key(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     /// (name, value) in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &KpiValue)> {
         KPIS_BY_NAME.iter().map(|i| (KPIS[*i].name, &self.0[*i]))

@@ -50,6 +50,16 @@ pub trait Sink {
     fn reserve(&mut self, n: usize);
     fn event(&mut self, line: usize, event: model::Event);
     fn reject(&mut self, rejection: Rejection);
+
+    /// Everything another decoder made of its input, in its order.
+    fn take(&mut self, decoded: Decoded) {
+        for (line, event) in decoded.events {
+            self.event(line, event);
+        }
+        for r in decoded.rejected {
+            self.reject(r);
+        }
+    }
 }
 
 impl Sink for Decoded {

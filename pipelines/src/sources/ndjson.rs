@@ -13,24 +13,15 @@ use std::fmt;
 /// Decode and validate every line of `input`. Never fails as a whole: bad
 /// lines become rejections and the rest goes on.
 pub fn decode(input: &[u8], units: &UnitRegistry, checks: Checks) -> Decoded {
-    decode_lines(input, 1, units, checks)
-}
-
-/// [`decode`] for a piece of a larger input whose first line is line
-/// `first_line` (so that rejections name the line of the whole file).
-pub fn decode_lines(
-    input: &[u8],
-    first_line: usize,
-    units: &UnitRegistry,
-    checks: Checks,
-) -> Decoded {
     let mut out = Decoded::default();
-    decode_lines_into(input, first_line, units, checks, &mut out);
+    decode_lines(input, 1, units, checks, &mut out);
     out
 }
 
-/// [`decode_lines`] into any [`Sink`].
-pub fn decode_lines_into(
+/// [`decode`] for a piece of a larger input whose first line is line
+/// `first_line` (so that rejections name the line of the whole file),
+/// into any [`Sink`].
+pub fn decode_lines(
     input: &[u8],
     first_line: usize,
     units: &UnitRegistry,
@@ -85,12 +76,7 @@ pub fn decode_lines_into(
                 units,
                 checks,
             );
-            for (line, e) in d.events {
-                out.event(line, e);
-            }
-            for r in d.rejected {
-                out.reject(r);
-            }
+            out.take(d);
             continue;
         };
         validate_into(out, &flat, (line_no, line), units, checks);

@@ -103,7 +103,7 @@ fn log_chunks(
                 input,
                 bytes,
                 base,
-                parse: crate::log::parse_records_into,
+                parse: crate::log::parse_records,
             })),
             Err(e) => Some(Err(pipelines::Error::Input(std::io::Error::other(
                 e.to_string(),

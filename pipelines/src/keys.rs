@@ -5,6 +5,7 @@
 //! at a billion keys the chance of any collision is about 1e-21. The KPI
 //! engine keys each unit's dossiers by the 64-bit [`str_key`] of the id and
 //! checks the stored id, so a collision is detected rather than merged.
+//! The report's maps over plain number keys use foldhash ([`FastMap`]).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -53,6 +54,12 @@ pub type StrKeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// A set of [`pair_key`]s.
 pub type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
+
+/// A map over small plain keys (unit indexes, hours, breakdown codes),
+/// hashed with foldhash instead of SipHash: the report and the merge of
+/// the workers' sums look up every hour of every unit, and the keys come
+/// from our own fold, not from a client that could pick collisions.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[cfg(test)]
 mod tests {

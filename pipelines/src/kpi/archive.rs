@@ -25,7 +25,7 @@ use chrono::NaiveDate;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use model::{Event, UnitCode, UnitLevel};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -149,7 +149,7 @@ pub async fn history(
     };
     let sql = hourly_sql(&format!("(SELECT * FROM archive{filter}) AS scoped"));
     let result = ctx.sql(&sql).await?.collect().await?;
-    let mut partials: Partials = HashMap::new();
+    let mut partials = Partials::default();
     add_partials(&mut partials, &result, &units)?;
     let (Some(oldest), Some(newest)) = (
         partials.keys().map(|(_, h, _)| *h).min(),
@@ -159,7 +159,7 @@ pub async fn history(
     };
     report::rows(
         partials,
-        HashMap::new(),
+        super::dossiers::FactsMap::default(),
         oldest,
         newest,
         &units,

@@ -10,7 +10,9 @@ use crate::units::UnitRegistry;
 use chrono::{DateTime, FixedOffset};
 use model::calendar::{DAY_MINUTES, WorkCalendar};
 use model::{Channel, DossierStatus as S, Event, EventKind};
-use std::collections::HashMap;
+
+/// Dossier facts by dense unit index and packed breakdown value.
+pub type FactsMap = crate::keys::FastMap<(u32, u64), UnitFacts>;
 
 /// A state counter over a time span `[start, end)` of one unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -489,8 +491,8 @@ impl Dossiers {
         cut: i64,
         calendar: &WorkCalendar,
         breakdown: Breakdown,
-    ) -> HashMap<(u32, u64), UnitFacts> {
-        let mut out: HashMap<(u32, u64), UnitFacts> = HashMap::new();
+    ) -> FactsMap {
+        let mut out = FactsMap::default();
         let mut take = |unit: u32, h: &History| {
             if h.accepted != NEVER {
                 let f = out.entry((unit, h.dim(breakdown))).or_default();
@@ -566,11 +568,7 @@ impl Dossiers {
     /// `breakdown` value (its procedure code or its channel; 0 without a
     /// breakdown). Units are shared out between the cores: the calendar
     /// arithmetic per dossier is the report's largest cost after folding.
-    pub fn facts_by(
-        &self,
-        calendar: &WorkCalendar,
-        breakdown: Breakdown,
-    ) -> HashMap<(u32, u64), UnitFacts> {
+    pub fn facts_by(&self, calendar: &WorkCalendar, breakdown: Breakdown) -> FactsMap {
         let workers = super::cores();
         // Units are taken one at a time, largest first: a ministry holds
         // tens of thousands of dossiers, a commune a few hundred, so equal
@@ -579,7 +577,7 @@ impl Dossiers {
         order.sort_by_key(|&u| std::cmp::Reverse(self.by_unit.get(u).map_or(0, |m| m.len())));
         let next = std::sync::atomic::AtomicUsize::new(0);
         let facts_of_units = || {
-            let mut out: HashMap<(u32, u64), UnitFacts> = HashMap::new();
+            let mut out = FactsMap::default();
             while let Some(&unit) =
                 order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
             {
@@ -598,7 +596,7 @@ impl Dossiers {
         }
         std::thread::scope(|s| {
             let parts: Vec<_> = (0..workers).map(|_| s.spawn(facts_of_units)).collect();
-            let mut out = HashMap::new();
+            let mut out = FactsMap::default();
             for p in parts {
                 // A worker can only panic on a bug; fail loudly rather than
                 // report partial numbers.
@@ -953,6 +951,7 @@ fn local(t: i64) -> DateTime<FixedOffset> {
 mod tests {
     use super::*;
     use model::{Channel, UnitCode};
+    use std::collections::HashMap;
 
     /// How many spans of `counter` contain the instant `t`.
     fn count_at(spans: &[Span], counter: &str, t: i64) -> i64 {

@@ -21,12 +21,11 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use model::Event;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Hourly partial sums per leaf unit (dense registry index, hour start in
 /// Unix seconds, breakdown value or 0), in [`counter_names`] order.
-pub type Partials = HashMap<(u32, i64, u64), Vec<i64>>;
+pub type Partials = crate::keys::FastMap<(u32, i64, u64), Vec<i64>>;
 
 /// A breakdown of the KPIs besides unit and period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -20,7 +20,7 @@ use crate::windows::periods::Period;
 use model::calendar::WorkCalendar;
 use model::{Event, UnitLevel};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -264,7 +264,7 @@ impl LevelKeys {
 /// the volume of any window is two binary searches.
 struct VolumeIndex {
     /// (hour start, totals up to and including that hour), by hour.
-    by_key: HashMap<RowKey, Vec<(i64, Volumes)>>,
+    by_key: crate::keys::FastMap<RowKey, Vec<(i64, Volumes)>>,
     /// The earliest hour of any key (`i64::MAX` when there is none).
     first: i64,
 }
@@ -273,7 +273,7 @@ impl VolumeIndex {
     fn new(partials: &Partials, keys: &LevelKeys) -> Self {
         let idx: [usize; YEAR_ON_YEAR.len()] =
             std::array::from_fn(|i| counter_index(YEAR_ON_YEAR[i].0).unwrap_or(0));
-        let mut by_key: HashMap<RowKey, Vec<(i64, Volumes)>> = HashMap::new();
+        let mut by_key: crate::keys::FastMap<RowKey, Vec<(i64, Volumes)>> = Default::default();
         for ((unit, hour, dim), v) in partials {
             let vals = idx.map(|i| v[i]);
             if vals.iter().all(|x| *x == 0) {
@@ -365,9 +365,9 @@ pub fn plan_of(
 ) -> Result<RowPlan> {
     let Some((oldest, newest)) = fold.span else {
         return plan(
-            Partials::new(),
-            HashMap::new(),
-            Partials::new(),
+            Partials::default(),
+            dossiers::FactsMap::default(),
+            Partials::default(),
             0,
             -1,
             units,
@@ -398,7 +398,7 @@ pub fn plan_of(
 /// has no dossier facts).
 pub fn rows(
     partials: Partials,
-    facts: HashMap<(u32, u64), dossiers::UnitFacts>,
+    facts: dossiers::FactsMap,
     oldest: i64,
     newest: i64,
     units: &Arc<UnitRegistry>,
@@ -408,7 +408,7 @@ pub fn rows(
     Ok(plan(
         partials,
         facts,
-        Partials::new(),
+        Partials::default(),
         oldest,
         newest,
         units,
@@ -595,7 +595,7 @@ pub(crate) fn add_resolution_facts(
 #[allow(clippy::too_many_arguments)]
 fn plan(
     mut partials: Partials,
-    facts: HashMap<(u32, u64), dossiers::UnitFacts>,
+    facts: dossiers::FactsMap,
     frozen: Partials,
     oldest: i64,
     newest: i64,
@@ -637,7 +637,7 @@ fn plan(
         .filter(|n| !at_resolution(n))
         .filter_map(|n| Some((*n, counter_index(n)?)))
         .collect();
-    let mut deltas_by_key: HashMap<RowKey, Vec<Delta>> = HashMap::new();
+    let mut deltas_by_key: crate::keys::FastMap<RowKey, Vec<Delta>> = Default::default();
     for ((unit, dim), f) in facts {
         let Some(key) = keys.of(unit) else {
             continue;

@@ -24,7 +24,7 @@ use crate::units::UnitRegistry;
 use arrow::array::RecordBatch;
 use model::Event;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// Events per micro-batch given to DataFusion.
 pub const MICRO_BATCH: usize = 65_536;
@@ -39,7 +39,7 @@ pub enum Chunk {
     /// Whole NDJSON lines; `first_line` is the line number of the first.
     Ndjson {
         input: usize,
-        bytes: Vec<u8>,
+        bytes: ChunkBytes,
         first_line: usize,
     },
     /// An Arrow batch of contract columns (a Parquet file), not yet validated.
@@ -70,6 +70,51 @@ impl Chunk {
             | Chunk::Arrow { input, .. }
             | Chunk::Decoded { input, .. }
             | Chunk::Raw { input, .. } => *input,
+        }
+    }
+}
+
+/// The bytes of an NDJSON chunk. Those read by [`ndjson_chunks`] go back
+/// to its pool when the worker is done with them, so that every chunk after
+/// the first few is read into memory that is already mapped: a fresh
+/// buffer costs a page fault and a zeroed page per 4 KiB, which took more
+/// time than copying the file into it.
+pub struct ChunkBytes {
+    bytes: Vec<u8>,
+    pool: Weak<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl From<Vec<u8>> for ChunkBytes {
+    /// Bytes that belong to no pool.
+    fn from(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes,
+            pool: Weak::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for ChunkBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl std::fmt::Debug for ChunkBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChunkBytes({} bytes)", self.bytes.len())
+    }
+}
+
+impl Drop for ChunkBytes {
+    fn drop(&mut self) {
+        // The source may be gone (the run stopped early): then the buffer
+        // is simply freed.
+        if let Some(pool) = self.pool.upgrade()
+            && let Ok(mut free) = pool.lock()
+        {
+            free.push(std::mem::take(&mut self.bytes));
         }
     }
 }
@@ -268,16 +313,33 @@ pub fn ndjson_chunks<R: Read + Send>(
     input: usize,
     mut reader: R,
 ) -> impl Iterator<Item = Result<Chunk>> + Send {
+    // The partial line after the last whole line of a chunk, to start the
+    // next.
     let mut carry: Vec<u8> = Vec::new();
     let mut line = 1usize;
     let mut done = false;
+    // Buffers the workers are done with. At most one per worker plus the
+    // one being filled are ever out, since chunks are read on demand.
+    let pool: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
     std::iter::from_fn(move || {
         if done {
             return None;
         }
-        let mut buf = std::mem::take(&mut carry);
-        let start = buf.len();
-        buf.resize(start.max(NDJSON_CHUNK) + NDJSON_CHUNK / 4, 0);
+        let mut buf = pool
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default();
+        let start = carry.len();
+        // A reused buffer is not cleared: the carry and the reads
+        // overwrite it.
+        let size = start.max(NDJSON_CHUNK) + NDJSON_CHUNK / 4;
+        if buf.len() < size {
+            buf.resize(size, 0);
+        }
+        buf.truncate(size);
+        buf[..start].copy_from_slice(&carry);
+        carry.clear();
         let mut filled = start;
         // Fill the buffer, then cut after its last newline.
         while filled < buf.len() {
@@ -297,7 +359,10 @@ pub fn ndjson_chunks<R: Read + Send>(
         buf.truncate(filled);
         if !done {
             match buf.iter().rposition(|b| *b == b'\n') {
-                Some(cut) => carry = buf.split_off(cut + 1),
+                Some(cut) => {
+                    carry.extend_from_slice(&buf[cut + 1..]);
+                    buf.truncate(cut + 1);
+                }
                 // One line longer than a chunk: keep reading it (the
                 // decoder rejects it as too long).
                 None => {
@@ -316,7 +381,10 @@ pub fn ndjson_chunks<R: Read + Send>(
         line += memchr::memchr_iter(b'\n', &buf).count();
         Some(Ok(Chunk::Ndjson {
             input,
-            bytes: buf,
+            bytes: ChunkBytes {
+                bytes: buf,
+                pool: Arc::downgrade(&pool),
+            },
             first_line,
         }))
     })
@@ -465,7 +533,7 @@ mod tests {
             .enumerate()
             .map(|(i, part)| Chunk::Ndjson {
                 input: 0,
-                bytes: part.concat(),
+                bytes: part.concat().into(),
                 first_line: 1 + i * lines,
             })
             .collect();

@@ -186,6 +186,57 @@ pub const FIELDS: [(&str, FieldType); 24] = [
     ("minutes", FieldType::Int),
 ];
 
+/// A field of the contract by its position in [`FIELDS`], so that the
+/// validator's reads of every field of every record need no name lookup.
+/// Built from a name in a constant ([`Field::named`]), where a name outside
+/// the contract fails the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field(usize);
+
+impl Field {
+    /// The field called `name`; panics when the contract has none, which
+    /// in a constant is a compile error.
+    pub const fn named(name: &str) -> Field {
+        let mut i = 0;
+        while i < FIELDS.len() {
+            if same_bytes(FIELDS[i].0.as_bytes(), name.as_bytes()) {
+                return Field(i);
+            }
+            i += 1;
+        }
+        panic!("not a field of the event contract v1")
+    }
+
+    /// Its position in [`FIELDS`].
+    pub const fn index(self) -> usize {
+        self.0
+    }
+
+    pub const fn name(self) -> &'static str {
+        FIELDS[self.0].0
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The type of a contract field, `None` if the contract has no such field.
 pub fn field_type(name: &str) -> Option<FieldType> {
     field_index(name).map(|i| FIELDS[i].1)
@@ -293,6 +344,24 @@ mod schema_tests {
         for other in ["", "Event_id", "event_id ", "units", "minute"] {
             assert_eq!(field_index(other), None, "{other:?}");
         }
+    }
+
+    #[test]
+    fn a_field_handle_is_its_position_and_name() {
+        for (i, (name, _)) in FIELDS.iter().enumerate() {
+            let f = Field::named(name);
+            assert_eq!((f.index(), f.name()), (i, *name));
+            assert_eq!(f.to_string(), *name);
+        }
+        const UNIT: Field = Field::named("unit");
+        assert_eq!(UNIT.index(), field_index("unit").unwrap());
+    }
+
+    #[test]
+    #[should_panic(expected = "not a field of the event contract v1")]
+    fn a_name_outside_the_contract_has_no_field_handle() {
+        // In a constant this is a compile error.
+        let _ = Field::named("units");
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn validate_into(
         Ok(ev) => out.event(line_no, ev),
         Err(errors) => out.reject(Rejection {
             line: line_no,
-            event_id: match rec.get("event_id") {
+            event_id: match rec.get(const { super::Field::named("event_id") }) {
                 Some(FieldValue::Text(t)) => Some(t.to_owned()),
                 _ => None,
             },
@@ -255,8 +255,8 @@ fn integer_at(b: &[u8], at: usize) -> Option<(Cell<'static>, usize)> {
 }
 
 impl Record for Scanned<'_> {
-    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        self.cells[super::field_index(field)?].value()
+    fn get(&self, field: super::Field) -> Option<FieldValue<'_>> {
+        self.cells[field.index()].value()
     }
 
     fn unknown_fields(&self) -> Vec<String> {
@@ -300,8 +300,8 @@ impl Cell<'_> {
 }
 
 impl Record for Flat<'_> {
-    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        let slot = self.slots[super::field_index(field)?];
+    fn get(&self, field: super::Field) -> Option<FieldValue<'_>> {
+        let slot = self.slots[field.index()];
         self.members.get(usize::from(slot))?.1.value()
     }
 

@@ -233,7 +233,7 @@ pub fn validate_batch_into(
                     .as_ref()
                     .map(Value::to_string)
                     .unwrap_or_default();
-                let event_id = match row.get("event_id") {
+                let event_id = match row.get(const { super::Field::named("event_id") }) {
                     Some(FieldValue::Text(t)) => Some(t.to_owned()),
                     _ => None,
                 };
@@ -296,8 +296,8 @@ struct BatchRow<'a> {
 }
 
 impl Record for BatchRow<'_> {
-    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        self.fields[super::field_index(field)?]?.value(self.i)
+    fn get(&self, field: super::Field) -> Option<FieldValue<'_>> {
+        self.fields[field.index()]?.value(self.i)
     }
 
     fn unknown_fields(&self) -> Vec<String> {

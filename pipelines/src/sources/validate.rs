@@ -6,7 +6,7 @@
 //! a JSON object (NDJSON, CSV rows) or one row of an Arrow batch (Parquet,
 //! read column by column without building JSON first).
 
-use super::FieldError;
+use super::{Field, FieldError};
 use crate::units::UnitRegistry;
 use chrono::{DateTime, Datelike, FixedOffset};
 use model::{Channel, DocDirection, DossierStatus, Event, EventKind, Id, MeetingMode, UnitCode};
@@ -60,14 +60,14 @@ pub enum FieldValue<'a> {
 /// A record to validate: field access by contract name.
 pub trait Record {
     /// The value of `field`; `None` when absent or null.
-    fn get(&self, field: &str) -> Option<FieldValue<'_>>;
+    fn get(&self, field: Field) -> Option<FieldValue<'_>>;
     /// Names of present, non-null fields that are not in the contract.
     fn unknown_fields(&self) -> Vec<String>;
 }
 
 impl Record for Map<String, Value> {
-    fn get(&self, field: &str) -> Option<FieldValue<'_>> {
-        Some(match Map::get(self, field)? {
+    fn get(&self, field: Field) -> Option<FieldValue<'_>> {
+        Some(match Map::get(self, field.name())? {
             Value::Null => return None,
             Value::String(s) => FieldValue::Text(s),
             Value::Bool(b) => FieldValue::Bool(*b),
@@ -84,6 +84,13 @@ impl Record for Map<String, Value> {
     }
 }
 
+/// The contract field called `$name`, checked at compile time.
+macro_rules! f {
+    ($name:literal) => {
+        const { Field::named($name) }
+    };
+}
+
 struct Ctx<'a> {
     rec: &'a dyn Record,
     errors: Vec<FieldError>,
@@ -98,40 +105,44 @@ impl<'a> Ctx<'a> {
         });
     }
 
-    fn present(&self, field: &str) -> Option<FieldValue<'a>> {
+    fn present(&self, field: Field) -> Option<FieldValue<'a>> {
         self.rec.get(field)
     }
 
-    fn string(&mut self, field: &str, required: bool) -> Option<Id> {
+    fn string(&mut self, field: Field, required: bool) -> Option<Id> {
         self.text(field, required).map(Id::from)
     }
 
     /// [`Self::string`] borrowed from the record: for values that are
     /// parsed, not kept.
-    fn text(&mut self, field: &str, required: bool) -> Option<&'a str> {
+    fn text(&mut self, field: Field, required: bool) -> Option<&'a str> {
         match self.present(field) {
             None if required => {
-                self.fail(field, "required", format!("{field} is required"));
+                self.fail(field.name(), "required", format!("{field} is required"));
                 None
             }
             None => None,
             Some(FieldValue::Text(s)) if s.is_empty() && required => {
-                self.fail(field, "required", format!("{field} must not be empty"));
+                self.fail(
+                    field.name(),
+                    "required",
+                    format!("{field} must not be empty"),
+                );
                 None
             }
             Some(FieldValue::Text(s)) => Some(s),
             Some(_) => {
-                self.fail(field, "type", format!("{field} must be a string"));
+                self.fail(field.name(), "type", format!("{field} must be a string"));
                 None
             }
         }
     }
 
-    fn id(&mut self, field: &str) -> Option<Id> {
+    fn id(&mut self, field: Field) -> Option<Id> {
         let s = self.text(field, true)?;
         if s.len() > MAX_ID_LEN {
             self.fail(
-                field,
+                field.name(),
                 "max_length",
                 format!("{field} is longer than {MAX_ID_LEN} bytes"),
             );
@@ -140,25 +151,29 @@ impl<'a> Ctx<'a> {
         Some(Id::from(s))
     }
 
-    fn boolean(&mut self, field: &str, required: bool) -> Option<bool> {
+    fn boolean(&mut self, field: Field, required: bool) -> Option<bool> {
         match self.present(field) {
             None if required => {
-                self.fail(field, "required", format!("{field} is required"));
+                self.fail(field.name(), "required", format!("{field} is required"));
                 None
             }
             None => None,
             Some(FieldValue::Bool(b)) => Some(b),
             Some(_) => {
-                self.fail(field, "type", format!("{field} must be true or false"));
+                self.fail(
+                    field.name(),
+                    "type",
+                    format!("{field} must be true or false"),
+                );
                 None
             }
         }
     }
 
-    fn integer(&mut self, field: &str, required: bool, min: i64, max: i64) -> Option<i64> {
+    fn integer(&mut self, field: Field, required: bool, min: i64, max: i64) -> Option<i64> {
         match self.present(field) {
             None if required => {
-                self.fail(field, "required", format!("{field} is required"));
+                self.fail(field.name(), "required", format!("{field} is required"));
                 None
             }
             None => None,
@@ -166,27 +181,27 @@ impl<'a> Ctx<'a> {
                 FieldValue::Int(n) if (min..=max).contains(&n) => Some(n),
                 FieldValue::Int(_) => {
                     self.fail(
-                        field,
+                        field.name(),
                         "range",
                         format!("{field} must be between {min} and {max}"),
                     );
                     None
                 }
                 _ => {
-                    self.fail(field, "type", format!("{field} must be an integer"));
+                    self.fail(field.name(), "type", format!("{field} must be an integer"));
                     None
                 }
             },
         }
     }
 
-    fn time(&mut self, field: &str, required: bool) -> Option<DateTime<FixedOffset>> {
+    fn time(&mut self, field: Field, required: bool) -> Option<DateTime<FixedOffset>> {
         let s = self.text(field, required)?;
         match parse_time(s) {
             Ok(t) if (2000..=2100).contains(&t.year()) => Some(t),
             Ok(_) => {
                 self.fail(
-                    field,
+                    field.name(),
                     "range",
                     format!("{field} must lie between the years 2000 and 2100"),
                 );
@@ -194,7 +209,7 @@ impl<'a> Ctx<'a> {
             }
             Err(_) => {
                 self.fail(
-                    field,
+                    field.name(),
                     "format",
                     format!("{field} must be an RFC 3339 time with an offset, e.g. 2025-11-20T08:15:00+07:00"),
                 );
@@ -205,7 +220,7 @@ impl<'a> Ctx<'a> {
 
     fn choice<T>(
         &mut self,
-        field: &str,
+        field: Field,
         required: bool,
         allowed: &str,
         parse: impl Fn(&str) -> Option<T>,
@@ -214,7 +229,7 @@ impl<'a> Ctx<'a> {
         let v = parse(s);
         if v.is_none() {
             self.fail(
-                field,
+                field.name(),
                 "enum",
                 format!("{field} must be one of {allowed}, not {s:?}"),
             );
@@ -306,9 +321,9 @@ pub fn validate_record(
         );
     }
 
-    let event_id = c.id("event_id");
+    let event_id = c.id(f!("event_id"));
     let kind = c.choice(
-        "kind",
+        f!("kind"),
         true,
         "dossier, document, report, meeting",
         |s| match s {
@@ -319,7 +334,7 @@ pub fn validate_record(
             _ => None,
         },
     );
-    let occurred_at = c.time("occurred_at", true);
+    let occurred_at = c.time(f!("occurred_at"), true);
     if let (Some(t), Some(limit)) = (occurred_at, checks.not_after)
         && t > limit
     {
@@ -329,21 +344,23 @@ pub fn validate_record(
             format!("occurred_at {t} is later than the server clock allows ({limit})"),
         );
     }
-    let unit = c.text("unit", true).and_then(|s| match UnitCode::parse(s) {
-        Ok(u) if units.contains(u.as_str()) => Some(u),
-        Ok(_) => {
-            c.fail(
-                "unit",
-                "unknown_unit",
-                format!("unit {s:?} is not a known GSO or ministry code"),
-            );
-            None
-        }
-        Err(e) => {
-            c.fail("unit", "format", e.to_string());
-            None
-        }
-    });
+    let unit = c
+        .text(f!("unit"), true)
+        .and_then(|s| match UnitCode::parse(s) {
+            Ok(u) if units.contains(u.as_str()) => Some(u),
+            Ok(_) => {
+                c.fail(
+                    "unit",
+                    "unknown_unit",
+                    format!("unit {s:?} is not a known GSO or ministry code"),
+                );
+                None
+            }
+            Err(e) => {
+                c.fail("unit", "format", e.to_string());
+                None
+            }
+        });
 
     let mut ev = match (event_id, kind, occurred_at, unit) {
         (Some(id), Some(kind), Some(at), Some(unit)) => Some(Event::new(id, kind, at, unit)),
@@ -352,36 +369,38 @@ pub fn validate_record(
     match kind {
         Some(EventKind::Dossier) => dossier(&mut c, ev.as_mut(), occurred_at),
         Some(EventKind::Document) => {
-            let doc_id = c.id("doc_id");
-            let direction = c.choice("direction", true, "issued, received", |s| match s {
+            let doc_id = c.id(f!("doc_id"));
+            let direction = c.choice(f!("direction"), true, "issued, received", |s| match s {
                 "issued" => Some(DocDirection::Issued),
                 "received" => Some(DocDirection::Received),
                 _ => None,
             });
-            let electronic = c.boolean("electronic", true);
-            let signed = c.boolean("signed", true);
+            let electronic = c.boolean(f!("electronic"), true);
+            let signed = c.boolean(f!("signed"), true);
             if let Some(e) = ev.as_mut() {
                 (e.doc_id, e.direction, e.electronic, e.signed) =
                     (doc_id, direction, electronic, signed);
             }
         }
         Some(EventKind::Report) => {
-            let report_id = c.id("report_id");
-            let due_at = c.time("due_at", true);
-            let online = c.boolean("online", true);
+            let report_id = c.id(f!("report_id"));
+            let due_at = c.time(f!("due_at"), true);
+            let online = c.boolean(f!("online"), true);
             if let Some(e) = ev.as_mut() {
                 (e.report_id, e.due_at, e.online) = (report_id, due_at, online);
             }
         }
         Some(EventKind::Meeting) => {
-            let meeting_id = c.id("meeting_id");
-            let mode = c.choice("mode", true, "video, in_person, hybrid", |s| match s {
+            let meeting_id = c.id(f!("meeting_id"));
+            let mode = c.choice(f!("mode"), true, "video, in_person, hybrid", |s| match s {
                 "video" => Some(MeetingMode::Video),
                 "in_person" => Some(MeetingMode::InPerson),
                 "hybrid" => Some(MeetingMode::Hybrid),
                 _ => None,
             });
-            let minutes = c.integer("minutes", false, 0, 24 * 60).map(|m| m as u32);
+            let minutes = c
+                .integer(f!("minutes"), false, 0, 24 * 60)
+                .map(|m| m as u32);
             if let Some(e) = ev.as_mut() {
                 (e.meeting_id, e.mode, e.minutes) = (meeting_id, mode, minutes);
             }
@@ -396,14 +415,14 @@ pub fn validate_record(
 
 fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime<FixedOffset>>) {
     use DossierStatus as S;
-    let dossier_id = c.id("dossier_id");
+    let dossier_id = c.id(f!("dossier_id"));
     let status = c.choice(
-        "status",
+        f!("status"),
         true,
         "submitted, accepted, refused, processing, supplement_requested, payment_requested, withdrawn, stopped, resolved, returned, supplement_received, paid, rated",
         DossierStatus::parse,
     );
-    let procedure_code = c.string("procedure_code", true);
+    let procedure_code = c.string(f!("procedure_code"), true);
     if let Some(p) = &procedure_code
         && !is_procedure_code(p)
     {
@@ -415,19 +434,19 @@ fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime
     }
     let accepted = status == Some(S::Accepted);
     let channel = c.choice(
-        "channel",
+        f!("channel"),
         accepted,
         "counter, online, postal",
         Channel::parse,
     );
     // Optional on supplement_received too: without it the engine moves
     // the due date in force by the working time the supplement took.
-    let due_at = c.time("due_at", false);
+    let due_at = c.time(f!("due_at"), false);
     // An accepted dossier without a due date gets the legal one: the
     // procedure's handling time in working days from acceptance, on the
     // working-time calendar. A procedure the catalogue does not know has no
     // legal time limit here, so the sender must give it.
-    let due_at = match (accepted, due_at, c.present("due_at")) {
+    let due_at = match (accepted, due_at, c.present(f!("due_at"))) {
         (true, None, None) => match (&procedure_code, occurred_at) {
             (Some(p), Some(at)) => {
                 let due = legal_due(p, at);
@@ -455,15 +474,15 @@ fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime
             "due_at must not be earlier than occurred_at",
         );
     }
-    let reused_data = c.boolean("reused_data", false);
-    let from_citizen_store = c.boolean("from_citizen_store", false);
-    let digitized = c.boolean("digitized", false);
-    let e_result = c.boolean("e_result", false);
+    let reused_data = c.boolean(f!("reused_data"), false);
+    let from_citizen_store = c.boolean(f!("from_citizen_store"), false);
+    let digitized = c.boolean(f!("digitized"), false);
+    let e_result = c.boolean(f!("e_result"), false);
     let paid = status == Some(S::Paid);
-    let amount = c.integer("amount", paid, 0, 1_000_000_000_000);
-    let online = c.boolean("online", paid);
+    let amount = c.integer(f!("amount"), paid, 0, 1_000_000_000_000);
+    let online = c.boolean(f!("online"), paid);
     let rating = c
-        .integer("rating", status == Some(S::Rated), 1, 5)
+        .integer(f!("rating"), status == Some(S::Rated), 1, 5)
         .map(|r| r as u8);
     if let Some(e) = ev {
         e.dossier_id = dossier_id;

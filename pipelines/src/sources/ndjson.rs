@@ -31,15 +31,26 @@ pub fn decode_lines(
     // Records run about 200 bytes: room for all of them at once rather
     // than moving every event on each growth.
     out.reserve(input.len() / 160);
+    // UTF-8 is checked once for the whole chunk (lines are cut at ASCII
+    // newlines, so each is valid too); only a chunk that fails is checked
+    // line by line, so that its other lines are still read.
+    let text = std::str::from_utf8(input).ok();
+    // One set of cells, refilled for every line.
+    let mut scanned = Scanned::new();
     let mut start = 0;
     for (i, end) in memchr::memchr_iter(b'\n', input)
         .chain(std::iter::once(input.len()))
         .enumerate()
     {
+        let from = start;
         let line = &input[start..end];
         start = (end + 1).min(input.len());
         let line_no = first_line + i;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line_text = match text {
+            Some(t) => t.get(from..from + line.len()),
+            None => std::str::from_utf8(line).ok(),
+        };
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -54,8 +65,10 @@ pub fn decode_lines(
         }
         // The common case: a flat object of contract fields without escapes,
         // scanned in place ([`Scanned`]).
-        if let Some(rec) = Scanned::scan(line) {
-            validate_into(out, &rec, (line_no, line), units, checks);
+        if let Some(t) = line_text
+            && scanned.read(t)
+        {
+            validate_into(out, &scanned, (line_no, line), units, checks);
             continue;
         }
         // Next, any object read into a flat list of members that borrow
@@ -163,19 +176,39 @@ struct Scanned<'a> {
 }
 
 impl<'a> Scanned<'a> {
+    fn new() -> Self {
+        Self {
+            cells: [const { Cell::Null }; super::FIELDS.len()],
+        }
+    }
+
     fn scan(line: &'a [u8]) -> Option<Self> {
-        // Checked once for the whole line; each string is then a slice of
-        // it between ASCII quotes, so it is valid UTF-8 too.
-        let text = std::str::from_utf8(line).ok()?;
-        let b = line;
+        let mut scanned = Self::new();
+        scanned
+            .read(std::str::from_utf8(line).ok()?)
+            .then_some(scanned)
+    }
+
+    /// Read one line into the cells (every cell is reset first); `false`
+    /// when the scanner declines it. Each string is a slice of the line
+    /// between ASCII quotes, so it is valid UTF-8 too. Filling cells the
+    /// decoder keeps, rather than returning new ones, saves moving them
+    /// for every record.
+    fn read(&mut self, text: &'a str) -> bool {
+        self.cells = [const { Cell::Null }; super::FIELDS.len()];
+        self.fill(text).is_some()
+    }
+
+    fn fill(&mut self, text: &'a str) -> Option<()> {
+        let b = text.as_bytes();
+        let cells = &mut self.cells;
         let mut at = skip_ws(b, 0);
         if b.get(at) != Some(&b'{') {
             return None;
         }
-        let mut cells = [const { Cell::Null }; super::FIELDS.len()];
         at = skip_ws(b, at + 1);
         if b.get(at) == Some(&b'}') {
-            return (skip_ws(b, at + 1) == b.len()).then_some(Self { cells });
+            return (skip_ws(b, at + 1) == b.len()).then_some(());
         }
         loop {
             let (key, next) = string_at(text, at)?;
@@ -204,7 +237,7 @@ impl<'a> Scanned<'a> {
                 _ => return None,
             }
         }
-        (skip_ws(b, at + 1) == b.len()).then_some(Self { cells })
+        (skip_ws(b, at + 1) == b.len()).then_some(())
     }
 }
 
@@ -224,11 +257,38 @@ fn string_at(text: &str, at: usize) -> Option<(&str, usize)> {
     if b.get(at) != Some(&b'"') {
         return None;
     }
-    let len = b[at + 1..]
+    let end = at + 1 + string_end(&b[at + 1..])?;
+    (b[end] == b'"').then(|| (&text[at + 1..end], end + 1))
+}
+
+/// The position of the first quote, backslash or control character in
+/// `s`, eight bytes at a time: the scanner spends most of its time
+/// looking for the end of strings. In each word, a byte is flagged when it
+/// is zero after XOR with `"` or `\`, or below 0x20; the tricks can flag
+/// bytes above a flagged one, never below, so the lowest flag is exact.
+fn string_end(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut words = s.chunks_exact(8);
+    let mut base = 0;
+    for w in &mut words {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        let x = u64::from_le_bytes(x);
+        let flags = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if flags != 0 {
+            return Some(base + flags.trailing_zeros() as usize / 8);
+        }
+        base += 8;
+    }
+    let rest = words.remainder();
+    let i = rest
         .iter()
         .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-    let end = at + 1 + len;
-    (b[end] == b'"').then(|| (&text[at + 1..end], end + 1))
+    Some(base + i)
 }
 
 /// The integer starting at `at` and the position after it; `None` for
@@ -522,7 +582,63 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_line_that_is_not_utf8_is_refused_alone() {
+        let units = UnitRegistry::embedded().unwrap();
+        let good: Vec<&str> = sample_data::DEMO_SLICE_NDJSON.lines().take(2).collect();
+        let mut bytes = Vec::new();
+        for line in [
+            good[0].as_bytes(),
+            b"{\"event_id\":\"\xff\"}",
+            good[1].as_bytes(),
+        ] {
+            bytes.extend_from_slice(line);
+            bytes.push(b'\n');
+        }
+        let d = decode(&bytes, &units, Checks::default());
+        let lines: Vec<usize> = d.events.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [1, 3]);
+        assert_eq!(d.rejected.len(), 1);
+        assert_eq!(d.rejected[0].line, 2);
+        assert_eq!(d.rejected[0].errors[0].rule, "json");
+        let alone = decode(
+            format!("{}\n{}\n", good[0], good[1]).as_bytes(),
+            &units,
+            Checks::default(),
+        );
+        let events = |d: &Decoded| d.events.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>();
+        assert_eq!(events(&d), events(&alone));
+    }
+
+    fn string_end_bytewise(s: &[u8]) -> Option<usize> {
+        s.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+    }
+
+    #[test]
+    fn the_end_of_a_string_is_found_a_word_at_a_time_as_byte_by_byte() {
+        // Every byte value at every position of a word and its tail, after
+        // bytes that could carry a borrow (0x00..0x21, 0x80..0xff).
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    for fill in [b'a', 0x21, 0x7f, 0x80, 0xff, b'"' + 1, b'\\' + 1] {
+                        let mut s = vec![fill; len];
+                        s[at] = b;
+                        assert_eq!(string_end(&s), string_end_bytewise(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn any_bytes_end_where_a_byte_by_byte_search_ends(
+            s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            proptest::prop_assert_eq!(string_end(&s), string_end_bytewise(&s));
+        }
+
         /// A valid record with one byte removed, replaced or inserted reads
         /// the same through the scanner as through `serde_json::Value`.
         #[test]

@@ -90,6 +90,13 @@ impl UnitCode {
         }
     }
 
+    /// The code's bytes as one number, little-endian and zero padded:
+    /// distinct codes give distinct keys. The unit registry is indexed by
+    /// it, so a parsed code is looked up without reading its text again.
+    pub fn key(&self) -> u64 {
+        u64::from_le_bytes(self.bytes)
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ever built from checked ASCII codes.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()

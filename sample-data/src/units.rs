@@ -120,6 +120,18 @@ impl UnitRegistry {
         Ok(Self { units, list })
     }
 
+    /// [`Self::index`] of a parsed code, whose key is built already: the
+    /// form the engine uses for every event.
+    pub fn index_of(&self, code: &UnitCode) -> Option<u32> {
+        self.units.get(&code.key()).copied()
+    }
+
+    /// [`Self::top_unit`] of a parsed code.
+    pub fn top_of<'a>(&'a self, code: &'a UnitCode) -> Option<&'a str> {
+        let unit = &self.list[self.index_of(code)? as usize];
+        Some(unit.parent.as_ref().map_or(code.as_str(), |p| p.as_str()))
+    }
+
     pub fn get(&self, code: &str) -> Option<&Unit> {
         self.index(code).map(|i| &self.list[i as usize])
     }
@@ -181,6 +193,22 @@ impl UnitRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parsed_code_finds_what_its_text_finds() {
+        let r = UnitRegistry::embedded().unwrap();
+        for u in &r.list {
+            let code = u.code.as_str();
+            assert_eq!(code_key(code), Some(u.code.key()), "{code}");
+            assert_eq!(r.index_of(&u.code), r.index(code), "{code}");
+            assert_eq!(r.top_of(&u.code), r.top_unit(code), "{code}");
+        }
+        for other in ["99", "99999", "XYZ", "ABCDEFGH"] {
+            let code = UnitCode::parse(other).unwrap();
+            assert_eq!(r.index_of(&code), None, "{other}");
+            assert_eq!(r.top_of(&code), None, "{other}");
+        }
+    }
 
     #[test]
     fn every_code_finds_its_unit_and_nothing_else_finds_one() {

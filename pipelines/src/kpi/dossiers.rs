@@ -797,7 +797,7 @@ impl Dossiers {
 /// anything else.
 fn dossier_unit(e: &Event, units: &UnitRegistry) -> Option<u32> {
     match (e.kind, &e.dossier_id, e.status) {
-        (EventKind::Dossier, Some(_), Some(_)) => units.index(e.unit.as_str()),
+        (EventKind::Dossier, Some(_), Some(_)) => units.index_of(&e.unit),
         _ => None,
     }
 }

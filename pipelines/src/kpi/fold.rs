@@ -390,14 +390,14 @@ fn with_dossier_channel(
         arrow::array::StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 7);
     for e in events {
         // The rows of `to_record_batch`: events of units it can roll up.
-        if units.top_unit(e.unit.as_str()).is_none() {
+        if units.top_of(&e.unit).is_none() {
             continue;
         }
         // The dossier's channel (that of its accepted) first: a later event
         // that names another channel still counts under the dossier's.
         let of_dossier = || {
             let id = e.dossier_id.as_deref()?;
-            dossiers?.channel_of(units.index(e.unit.as_str())?, id)
+            dossiers?.channel_of(units.index_of(&e.unit)?, id)
         };
         let channel = of_dossier().or(e.channel);
         col.append_option(channel.map(|c| c.as_str()));

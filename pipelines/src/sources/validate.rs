@@ -347,7 +347,7 @@ pub fn validate_record(
     let unit = c
         .text(f!("unit"), true)
         .and_then(|s| match UnitCode::parse(s) {
-            Ok(u) if units.contains(u.as_str()) => Some(u),
+            Ok(u) if units.index_of(&u).is_some() => Some(u),
             Ok(_) => {
                 c.fail(
                     "unit",

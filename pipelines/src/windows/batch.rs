@@ -76,7 +76,7 @@ pub fn to_record_batch(events: &[Event], units: &UnitRegistry) -> Result<RecordB
     let mut mode = StringBuilder::with_capacity(n, n);
     let mut minutes = Int64Builder::with_capacity(n);
     for e in events {
-        let Some(t) = units.top_unit(e.unit.as_str()) else {
+        let Some(t) = units.top_of(&e.unit) else {
             continue;
         };
         top.append_value(t);

@@ -329,9 +329,16 @@ pub const SCORE_766_NEEDS_CATALOGUE: &[(&str, &str)] = &[
 /// indicators with data, rescaled to 100 over the points those indicators
 /// can earn; `None` when no indicator has data.
 pub fn score_766(value_of: impl Fn(&str) -> Option<f64>) -> Option<f64> {
+    score_766_by_item(|i| value_of(SCORE_766[i].kpi))
+}
+
+/// [`score_766`] with the value of each indicator asked by its position
+/// in [`SCORE_766`]: for reports, which find each indicator's KPI once
+/// rather than by name in every row.
+pub fn score_766_by_item(value_of: impl Fn(usize) -> Option<f64>) -> Option<f64> {
     let (mut earned, mut possible) = (0.0, 0.0);
-    for item in SCORE_766 {
-        if let Some(v) = value_of(item.kpi) {
+    for (i, item) in SCORE_766.iter().enumerate() {
+        if let Some(v) = value_of(i) {
             earned += item.points * (v / item.full_at).clamp(0.0, 1.0);
             possible += item.points;
         }

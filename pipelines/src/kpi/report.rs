@@ -9,8 +9,8 @@
 //! ```
 
 use super::defs::{
-    COUNTS, KPIS, YEAR_ON_YEAR, at_resolution, counter_index, counter_names, processing_bucket,
-    processing_percentile, score_766,
+    COUNTS, KPIS, SCORE_766, YEAR_ON_YEAR, at_resolution, counter_index, counter_names,
+    processing_bucket, processing_percentile, score_766_by_item,
 };
 use super::dossiers;
 use super::fold::{Breakdown, Fold, Folder, Partials};
@@ -315,9 +315,18 @@ impl VolumeIndex {
     }
 }
 
-/// A span's start (+1) or end (-1) for one counter: (time, counter index,
-/// change).
+/// A span's start (+1) or end (-1) for one state counter: (time, its slot
+/// among the state counters read at period ends, change).
 type Delta = (i64, usize, i64);
+
+/// The state counters read at period ends ([`super::defs::STATE_COUNTERS`]
+/// less those counted at resolution), at most this many: the sweep keeps
+/// them in a fixed array rather than a full-width vector per reading (a
+/// test holds the definitions to it).
+const STATE_READ: usize = 4;
+
+/// The state counters of one key at one period end, by slot.
+type StateRead = ((i64, u32, u64), [i64; STATE_READ]);
 
 /// Options of a batch report.
 #[derive(Debug, Clone, Copy)]
@@ -637,6 +646,12 @@ fn plan(
         .filter(|n| !at_resolution(n))
         .filter_map(|n| Some((*n, counter_index(n)?)))
         .collect();
+    if state.len() > STATE_READ {
+        return Err(Error::Schema(format!(
+            "{} state counters, the report reads at most {STATE_READ}",
+            state.len()
+        )));
+    }
     let mut deltas_by_key: crate::keys::FastMap<RowKey, Vec<Delta>> = Default::default();
     for ((unit, dim), f) in facts {
         let Some(key) = keys.of(unit) else {
@@ -644,7 +659,7 @@ fn plan(
         };
         let deltas = deltas_by_key.entry((key, dim)).or_default();
         for s in f.spans {
-            let Some(&(_, i)) = state.iter().find(|(n, _)| *n == s.counter) else {
+            let Some(i) = state.iter().position(|(n, _)| *n == s.counter) else {
                 continue;
             };
             deltas.push((s.start, i, 1));
@@ -660,9 +675,9 @@ fn plan(
             continue;
         };
         let deltas = deltas_by_key.entry((key, dim)).or_default();
-        for &(_, i) in &state {
+        for (slot, &(_, i)) in state.iter().enumerate() {
             if v[i] != 0 {
-                deltas.push((hour + 3599, i, v[i]));
+                deltas.push((hour + 3599, slot, v[i]));
             }
         }
     }
@@ -680,10 +695,10 @@ fn plan(
     // Each key's deltas sorted and swept through the period ends: keys
     // are independent, so they are shared out between the cores.
     let sweep = |keys: Vec<(RowKey, Vec<Delta>)>| {
-        let mut read: Vec<RowSums> = Vec::new();
+        let mut read: Vec<StateRead> = Vec::new();
         for (key, mut deltas) in keys {
             deltas.sort_unstable();
-            let mut current = vec![0i64; width];
+            let mut current = [0i64; STATE_READ];
             let mut cursor = 0;
             for &(period, at) in &ends {
                 while let Some(&(_, i, d)) = deltas.get(cursor).filter(|(t, _, _)| *t <= at) {
@@ -691,7 +706,7 @@ fn plan(
                     cursor += 1;
                 }
                 if current.iter().any(|v| *v != 0) {
-                    read.push(((period, key.0, key.1), current.clone()));
+                    read.push(((period, key.0, key.1), current));
                 }
             }
         }
@@ -714,23 +729,39 @@ fn plan(
                 .into_iter()
                 .map(|part| s.spawn(|| sweep(part)))
                 .collect();
-            handles
+            let parts: Vec<Vec<StateRead>> = handles
                 .into_iter()
                 // A worker can only panic on a bug; fail loudly rather
                 // than report partial numbers.
-                .flat_map(|h| h.join().expect("a state sweep panicked"))
-                .collect::<Vec<_>>()
+                .map(|h| h.join().expect("a state sweep panicked"))
+                .collect();
+            // One list of exactly the readings' size, not grown by doubling.
+            let mut read = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for part in parts {
+                read.extend(part);
+            }
+            read
         })
     };
     read.sort_unstable_by_key(|(k, _)| *k);
     // A row's state counters are those read at its period's end (they
     // replace whatever the sums held there), or the state is a row of its
     // own.
-    let mut sums = merge_sorted(sums, read, |into, read| {
-        for &(_, i) in &state {
-            into[i] = read[i];
+    let put = |into: &mut [i64], read: [i64; STATE_READ]| {
+        for (slot, &(_, i)) in state.iter().enumerate() {
+            into[i] = read[slot];
         }
-    });
+    };
+    let mut sums = merge_sorted(
+        sums,
+        read,
+        |into, read| put(into, read),
+        |read| {
+            let mut row = vec![0; width];
+            put(&mut row, read);
+            row
+        },
+    );
     if oldest > newest {
         sums.clear();
     }
@@ -746,11 +777,13 @@ fn plan(
 }
 
 /// Two lists sorted by key, each key at most once in each, as one sorted
-/// list; `both` combines the values of a key in both into the first's.
-fn merge_sorted<K: Ord, V>(
+/// list; `both` combines the values of a key in both into the first's,
+/// `alone` makes a value of the first kind of one only in the second.
+fn merge_sorted<K: Ord, V, W>(
     a: Vec<(K, V)>,
-    b: Vec<(K, V)>,
-    both: impl Fn(&mut V, V),
+    b: Vec<(K, W)>,
+    both: impl Fn(&mut V, W),
+    alone: impl Fn(W) -> V,
 ) -> Vec<(K, V)> {
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
@@ -763,7 +796,7 @@ fn merge_sorted<K: Ord, V>(
         };
         match next {
             std::cmp::Ordering::Less => out.extend(a.next()),
-            std::cmp::Ordering::Greater => out.extend(b.next()),
+            std::cmp::Ordering::Greater => out.extend(b.next().map(|(k, w)| (k, alone(w)))),
             std::cmp::Ordering::Equal => {
                 if let (Some(mut x), Some(y)) = (a.next(), b.next()) {
                     both(&mut x.1, y.1);
@@ -786,6 +819,8 @@ struct RowShape {
     /// The processing-time bucket counters, in bucket order.
     processing: Vec<usize>,
     volumes: [usize; YEAR_ON_YEAR.len()],
+    /// Per indicator of [`SCORE_766`], the position of its KPI in [`KPIS`].
+    score: Vec<Option<usize>>,
 }
 
 impl RowShape {
@@ -812,6 +847,10 @@ impl RowShape {
                 .filter(|i| names[*i].starts_with("processing_"))
                 .collect(),
             volumes,
+            score: SCORE_766
+                .iter()
+                .map(|item| KPIS.iter().position(|k| k.name == item.kpi))
+                .collect(),
         })
     }
 
@@ -830,7 +869,7 @@ impl RowShape {
         }));
         let buckets: Vec<i64> = self.processing.iter().map(|i| v[*i]).collect();
         KpiRow {
-            score_766: score_766(|k| kpis.get(k).and_then(|v| v.value)),
+            score_766: score_766_by_item(|i| self.score[i].and_then(|k| kpis.0[k].value)),
             year_on_year: BTreeMap::new(),
             procedure: None,
             channel: None,
@@ -1092,6 +1131,15 @@ impl CsvLine {
 mod tests {
     use super::*;
     use crate::sources::{ndjson, validate::Checks};
+
+    #[test]
+    fn the_state_counters_fit_the_sweep() {
+        let read = super::super::defs::STATE_COUNTERS
+            .iter()
+            .filter(|n| !at_resolution(n))
+            .count();
+        assert_eq!(read, STATE_READ, "resize STATE_READ with the definitions");
+    }
 
     #[test]
     fn csv_fields_are_written_as_the_csv_crate_writes_them() {

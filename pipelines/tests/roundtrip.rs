@@ -142,3 +142,21 @@ proptest! {
         }
     }
 }
+
+/// Inputs the property tests above once found a violation in, kept so
+/// that they run on every build.
+#[test]
+fn decoders_keep_their_invariants_on_past_failures() {
+    let (units, _) = pool();
+    let cases: [&[u8]; 2] = [
+        // A vertical tab (not JSON whitespace), a newline and a NUL: as
+        // CSV, a header whose one column has an empty name.
+        &[0x0b, b'\n', 0x00],
+        br#"{"":1}"#,
+    ];
+    for bytes in cases {
+        for format in FORMATS {
+            invariants::check(format, bytes, units);
+        }
+    }
+}

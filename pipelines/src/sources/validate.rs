@@ -57,7 +57,8 @@ pub enum FieldValue<'a> {
     Other,
 }
 
-/// A record to validate: field access by contract name.
+/// A record to validate: field access by contract field ([`Field`], a
+/// position in the contract's field list).
 pub trait Record {
     /// The value of `field`; `None` when absent or null.
     fn get(&self, field: Field) -> Option<FieldValue<'_>>;
@@ -314,6 +315,8 @@ pub fn validate_record(
         errors: Vec::new(),
     };
     for key in rec.unknown_fields() {
+        // A member or column with an empty name is still named: as "".
+        let key = if key.is_empty() { "\"\"".into() } else { key };
         c.fail(
             &key,
             "unknown_field",
@@ -670,6 +673,13 @@ mod tests {
         let v = json!({"event_id":"d1","kind":"document","occurred_at":"2025-11-20T08:00:00+07:00","unit":"79",
                        "doc_id":"VB1","direction":"issued","electronic":"yes","signed":true});
         assert_eq!(rules(v), vec![("electronic".into(), "type".into())]);
+    }
+
+    #[test]
+    fn a_field_with_an_empty_name_is_named_as_two_quotes() {
+        let mut v = accepted();
+        v[""] = json!(1);
+        assert_eq!(rules(v), vec![("\"\"".into(), "unknown_field".into())]);
     }
 
     #[test]

@@ -110,7 +110,10 @@ impl std::fmt::Debug for ChunkBytes {
 impl Drop for ChunkBytes {
     fn drop(&mut self) {
         // The source may be gone (the run stopped early): then the buffer
-        // is simply freed.
+        // is simply freed, as is one grown past a chunk by a long line.
+        if self.bytes.capacity() > 2 * NDJSON_CHUNK {
+            return;
+        }
         if let Some(pool) = self.pool.upgrade()
             && let Ok(mut free) = pool.lock()
         {
@@ -325,21 +328,31 @@ pub fn ndjson_chunks<R: Read + Send>(
         if done {
             return None;
         }
-        let mut buf = pool
-            .lock()
-            .ok()
-            .and_then(|mut free| free.pop())
-            .unwrap_or_default();
         let start = carry.len();
-        // A reused buffer is not cleared: the carry and the reads
-        // overwrite it.
         let size = start.max(NDJSON_CHUNK) + NDJSON_CHUNK / 4;
+        let mut buf = if start >= NDJSON_CHUNK {
+            // A line longer than a chunk, still being read: it grows in
+            // place, not copied again at every step.
+            std::mem::take(&mut carry)
+        } else {
+            // A reused buffer is not cleared: the carry and the reads
+            // overwrite it.
+            let mut buf = pool
+                .lock()
+                .ok()
+                .and_then(|mut free| free.pop())
+                .unwrap_or_default();
+            if buf.len() < start {
+                buf.resize(start, 0);
+            }
+            buf[..start].copy_from_slice(&carry);
+            carry.clear();
+            buf
+        };
         if buf.len() < size {
             buf.resize(size, 0);
         }
         buf.truncate(size);
-        buf[..start].copy_from_slice(&carry);
-        carry.clear();
         let mut filled = start;
         // Fill the buffer, then cut after its last newline.
         while filled < buf.len() {
@@ -432,6 +445,71 @@ mod tests {
 
     fn day() -> Vec<u8> {
         generated("2025-11-18", 1, 0.02, 7)
+    }
+
+    /// A reader that hands out at most `step` bytes a call, as pipes and
+    /// sockets do.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    /// The NDJSON bytes of every chunk, in order, each dropped (and its
+    /// buffer handed back) before the next is read; with the first line
+    /// number of each.
+    fn read_back(reader: impl Read + Send) -> (Vec<u8>, Vec<usize>) {
+        let (mut all, mut firsts) = (Vec::new(), Vec::new());
+        for c in ndjson_chunks(0, reader) {
+            if let Chunk::Ndjson {
+                bytes, first_line, ..
+            } = c.unwrap()
+            {
+                let before = all.iter().filter(|b| **b == b'\n').count();
+                assert_eq!(first_line, before + 1, "lines numbered across chunks");
+                all.extend_from_slice(&bytes);
+                firsts.push(first_line);
+            }
+        }
+        (all, firsts)
+    }
+
+    #[test]
+    fn reused_chunk_buffers_carry_nothing_over() {
+        // Lines of very different lengths, so that a reused buffer holds
+        // longer stale lines than the ones read into it.
+        let text: String = (1..=120_000)
+            .map(|i| format!("{i} {}\n", "x".repeat(i % 97 * 3)))
+            .collect();
+        for step in [usize::MAX, 65_537] {
+            let (all, firsts) = read_back(Trickle {
+                bytes: text.as_bytes(),
+                step,
+            });
+            assert!(firsts.len() > 3, "several chunks, so buffers come back");
+            assert!(all == text.as_bytes(), "the chunks are the input");
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_a_chunk_is_kept_whole() {
+        let long = "y".repeat(NDJSON_CHUNK * 3 + 17);
+        let text = format!("first\n{long}\nthird\nfourth");
+        let (all, firsts) = read_back(Trickle {
+            bytes: text.as_bytes(),
+            step: 1 << 20,
+        });
+        assert!(all == text.as_bytes());
+        // The first line alone, then a chunk that starts with the long one.
+        assert_eq!(firsts[..2], [1, 2]);
     }
 
     #[test]

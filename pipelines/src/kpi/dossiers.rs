@@ -669,8 +669,6 @@ fn due_in_force(dues: &[(i64, i64)], t: i64) -> Option<i64> {
         .map(|(_, d)| *d)
 }
 
-/// The instant a dossier due at `due` becomes "due soon": one working day
-/// before, taken at its earliest (Thursday 17:00, not Friday 07:00).
 /// [`due_soon_from`] remembered by due date, for one pass over many
 /// dossiers: the calendar walk was the largest cost of a dossier's facts,
 /// and due dates repeat (on the 1.97 M-event file, 95 % of the asks were
@@ -704,6 +702,8 @@ impl<'a> SoonCache<'a> {
     }
 }
 
+/// The instant a dossier due at `due` becomes "due soon": one working day
+/// before, taken at its earliest (Thursday 17:00, not Friday 07:00).
 fn due_soon_from(calendar: &WorkCalendar, due: i64) -> i64 {
     let soon = calendar.sub_working_minutes(local(due), DAY_MINUTES);
     calendar.sub_working_minutes(soon, 0).timestamp()
@@ -926,8 +926,8 @@ fn merge_unit(
 }
 
 /// One dossier's on-time resolution and state spans.
-fn facts_of(h: &History, accepted: i64, soon: &mut SoonCache<'_>, f: &mut UnitFacts) {
-    let calendar = soon.calendar;
+fn facts_of(h: &History, accepted: i64, cache: &mut SoonCache<'_>, f: &mut UnitFacts) {
+    let calendar = cache.calendar;
     let dues = h.dues.resolved(calendar);
     // The due date in force at `t`: the latest change at or before t
     // (the first one if every change is later).
@@ -960,7 +960,7 @@ fn facts_of(h: &History, accepted: i64, soon: &mut SoonCache<'_>, f: &mut UnitFa
             continue;
         }
         let Some(due) = due_at(s) else { continue };
-        let soon = soon.of(due);
+        let soon = cache.of(due);
         let mut span = |counter, a: i64, b: i64| {
             let (a, b) = (a.max(s), b.min(e));
             if a < b {

@@ -735,12 +735,8 @@ fn plan(
                 // than report partial numbers.
                 .map(|h| h.join().expect("a state sweep panicked"))
                 .collect();
-            // One list of exactly the readings' size, not grown by doubling.
-            let mut read = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-            for part in parts {
-                read.extend(part);
-            }
-            read
+            // One list of exactly the readings' size.
+            parts.concat()
         })
     };
     read.sort_unstable_by_key(|(k, _)| *k);

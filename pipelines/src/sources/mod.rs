@@ -3,6 +3,13 @@
 //! Every decoder shares [`validate`], so a rule is written once and every
 //! rejection names the field and the rule it broke, whatever the format.
 
+/// The contract field called `$name` ([`Field`]), checked at compile time.
+macro_rules! f {
+    ($name:literal) => {
+        const { $crate::sources::Field::named($name) }
+    };
+}
+
 pub mod csv;
 pub mod invariants;
 pub mod ndjson;

@@ -47,10 +47,6 @@ pub fn decode_lines(
         start = (end + 1).min(input.len());
         let line_no = first_line + i;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line_text = match text {
-            Some(t) => t.get(from..from + line.len()),
-            None => std::str::from_utf8(line).ok(),
-        };
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -63,6 +59,10 @@ pub fn decode_lines(
             });
             continue;
         }
+        let line_text = match text {
+            Some(t) => t.get(from..from + line.len()),
+            None => std::str::from_utf8(line).ok(),
+        };
         // The common case: a flat object of contract fields without escapes,
         // scanned in place ([`Scanned`]).
         if let Some(t) = line_text
@@ -109,7 +109,7 @@ fn validate_into(
         Ok(ev) => out.event(line_no, ev),
         Err(errors) => out.reject(Rejection {
             line: line_no,
-            event_id: match rec.get(const { super::Field::named("event_id") }) {
+            event_id: match rec.get(f!("event_id")) {
                 Some(FieldValue::Text(t)) => Some(t.to_owned()),
                 _ => None,
             },
@@ -165,8 +165,9 @@ fn populated(e: &model::Event) -> [bool; super::FIELDS.len()] {
 
 /// A record as it almost always comes: one JSON object of contract fields
 /// whose values are strings without escapes, `true`, `false`, `null` or
-/// integers. [`Scanned::scan`] reads such a line in one pass, borrowing
-/// every string, and answers `None` for anything else (escapes, unknown
+/// integers. [`Scanned::read`] reads such a line in one pass into cells the
+/// decoder keeps from line to line ([`Scanned::scan`] into new ones),
+/// borrowing every string, and declines anything else (escapes, unknown
 /// fields, floats, nesting, malformed JSON), which then takes the general
 /// paths: the same record reads the same either way.
 struct Scanned<'a> {

@@ -233,7 +233,7 @@ pub fn validate_batch_into(
                     .as_ref()
                     .map(Value::to_string)
                     .unwrap_or_default();
-                let event_id = match row.get(const { super::Field::named("event_id") }) {
+                let event_id = match row.get(f!("event_id")) {
                     Some(FieldValue::Text(t)) => Some(t.to_owned()),
                     _ => None,
                 };

@@ -85,13 +85,6 @@ impl Record for Map<String, Value> {
     }
 }
 
-/// The contract field called `$name`, checked at compile time.
-macro_rules! f {
-    ($name:literal) => {
-        const { Field::named($name) }
-    };
-}
-
 struct Ctx<'a> {
     rec: &'a dyn Record,
     errors: Vec<FieldError>,
@@ -104,6 +97,10 @@ impl<'a> Ctx<'a> {
             rule: rule.to_owned(),
             message: message.into(),
         });
+    }
+
+    fn fail_at(&mut self, field: Field, rule: &str, message: impl Into<String>) {
+        self.fail(field.name(), rule, message);
     }
 
     fn present(&self, field: Field) -> Option<FieldValue<'a>> {
@@ -119,21 +116,17 @@ impl<'a> Ctx<'a> {
     fn text(&mut self, field: Field, required: bool) -> Option<&'a str> {
         match self.present(field) {
             None if required => {
-                self.fail(field.name(), "required", format!("{field} is required"));
+                self.fail_at(field, "required", format!("{field} is required"));
                 None
             }
             None => None,
             Some(FieldValue::Text(s)) if s.is_empty() && required => {
-                self.fail(
-                    field.name(),
-                    "required",
-                    format!("{field} must not be empty"),
-                );
+                self.fail_at(field, "required", format!("{field} must not be empty"));
                 None
             }
             Some(FieldValue::Text(s)) => Some(s),
             Some(_) => {
-                self.fail(field.name(), "type", format!("{field} must be a string"));
+                self.fail_at(field, "type", format!("{field} must be a string"));
                 None
             }
         }
@@ -142,8 +135,8 @@ impl<'a> Ctx<'a> {
     fn id(&mut self, field: Field) -> Option<Id> {
         let s = self.text(field, true)?;
         if s.len() > MAX_ID_LEN {
-            self.fail(
-                field.name(),
+            self.fail_at(
+                field,
                 "max_length",
                 format!("{field} is longer than {MAX_ID_LEN} bytes"),
             );
@@ -155,17 +148,13 @@ impl<'a> Ctx<'a> {
     fn boolean(&mut self, field: Field, required: bool) -> Option<bool> {
         match self.present(field) {
             None if required => {
-                self.fail(field.name(), "required", format!("{field} is required"));
+                self.fail_at(field, "required", format!("{field} is required"));
                 None
             }
             None => None,
             Some(FieldValue::Bool(b)) => Some(b),
             Some(_) => {
-                self.fail(
-                    field.name(),
-                    "type",
-                    format!("{field} must be true or false"),
-                );
+                self.fail_at(field, "type", format!("{field} must be true or false"));
                 None
             }
         }
@@ -174,22 +163,22 @@ impl<'a> Ctx<'a> {
     fn integer(&mut self, field: Field, required: bool, min: i64, max: i64) -> Option<i64> {
         match self.present(field) {
             None if required => {
-                self.fail(field.name(), "required", format!("{field} is required"));
+                self.fail_at(field, "required", format!("{field} is required"));
                 None
             }
             None => None,
             Some(v) => match v {
                 FieldValue::Int(n) if (min..=max).contains(&n) => Some(n),
                 FieldValue::Int(_) => {
-                    self.fail(
-                        field.name(),
+                    self.fail_at(
+                        field,
                         "range",
                         format!("{field} must be between {min} and {max}"),
                     );
                     None
                 }
                 _ => {
-                    self.fail(field.name(), "type", format!("{field} must be an integer"));
+                    self.fail_at(field, "type", format!("{field} must be an integer"));
                     None
                 }
             },
@@ -201,16 +190,16 @@ impl<'a> Ctx<'a> {
         match parse_time(s) {
             Ok(t) if (2000..=2100).contains(&t.year()) => Some(t),
             Ok(_) => {
-                self.fail(
-                    field.name(),
+                self.fail_at(
+                    field,
                     "range",
                     format!("{field} must lie between the years 2000 and 2100"),
                 );
                 None
             }
             Err(_) => {
-                self.fail(
-                    field.name(),
+                self.fail_at(
+                    field,
                     "format",
                     format!("{field} must be an RFC 3339 time with an offset, e.g. 2025-11-20T08:15:00+07:00"),
                 );
@@ -229,8 +218,8 @@ impl<'a> Ctx<'a> {
         let s = self.text(field, required)?;
         let v = parse(s);
         if v.is_none() {
-            self.fail(
-                field.name(),
+            self.fail_at(
+                field,
                 "enum",
                 format!("{field} must be one of {allowed}, not {s:?}"),
             );
@@ -315,12 +304,17 @@ pub fn validate_record(
         errors: Vec::new(),
     };
     for key in rec.unknown_fields() {
-        // A member or column with an empty name is still named: as "".
-        let key = if key.is_empty() { "\"\"".into() } else { key };
+        // A member or column with an empty name is still named: as "",
+        // and the message says which it is.
+        let (key, what) = if key.is_empty() {
+            ("\"\"".to_owned(), "a field with an empty name".to_owned())
+        } else {
+            (key.clone(), key)
+        };
         c.fail(
             &key,
             "unknown_field",
-            format!("{key} is not a field of the event contract v1"),
+            format!("{what} is not a field of the event contract v1"),
         );
     }
 
@@ -341,8 +335,8 @@ pub fn validate_record(
     if let (Some(t), Some(limit)) = (occurred_at, checks.not_after)
         && t > limit
     {
-        c.fail(
-            "occurred_at",
+        c.fail_at(
+            f!("occurred_at"),
             "not_in_future",
             format!("occurred_at {t} is later than the server clock allows ({limit})"),
         );
@@ -352,15 +346,15 @@ pub fn validate_record(
         .and_then(|s| match UnitCode::parse(s) {
             Ok(u) if units.index_of(&u).is_some() => Some(u),
             Ok(_) => {
-                c.fail(
-                    "unit",
+                c.fail_at(
+                    f!("unit"),
                     "unknown_unit",
                     format!("unit {s:?} is not a known GSO or ministry code"),
                 );
                 None
             }
             Err(e) => {
-                c.fail("unit", "format", e.to_string());
+                c.fail_at(f!("unit"), "format", e.to_string());
                 None
             }
         });
@@ -429,8 +423,8 @@ fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime
     if let Some(p) = &procedure_code
         && !is_procedure_code(p)
     {
-        c.fail(
-            "procedure_code",
+        c.fail_at(
+            f!("procedure_code"),
             "format",
             format!("procedure_code must look like 1.001757, not {p:?}"),
         );
@@ -454,8 +448,8 @@ fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime
             (Some(p), Some(at)) => {
                 let due = legal_due(p, at);
                 if due.is_none() {
-                    c.fail(
-                        "due_at",
+                    c.fail_at(
+                        f!("due_at"),
                         "required",
                         format!(
                             "due_at is required: procedure {p:?} is not in the catalogue, so its legal time limit is unknown"
@@ -471,8 +465,8 @@ fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime
     if let (Some(due), Some(at)) = (due_at, occurred_at)
         && due < at
     {
-        c.fail(
-            "due_at",
+        c.fail_at(
+            f!("due_at"),
             "after_occurred_at",
             "due_at must not be earlier than occurred_at",
         );

@@ -473,28 +473,63 @@ impl LogReader {
     /// each line's commit flag is read here. Blocking.
     pub fn read_raw(&mut self, committed: u64, max_bytes: usize) -> Result<Vec<u8>, LogError> {
         let mut out = Vec::new();
+        self.read_raw_into(committed, max_bytes, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::read_raw`] into `out` (emptied first), so that a caller
+    /// can hand the same buffers round: the file is read a block at a
+    /// time straight into it, and lines are found with `memchr`, where a
+    /// line-by-line read into a growing list faulted in, zeroed and copied
+    /// fresh memory for every chunk.
+    pub fn read_raw_into(
+        &mut self,
+        committed: u64,
+        max_bytes: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), LogError> {
+        const BLOCK: usize = 1 << 20;
+        out.clear();
         if self.offset >= committed {
-            return Ok(out);
+            return Ok(());
         }
-        let mut reader = self.open_from_offset(committed)?;
-        let mut batch_end = 0;
-        loop {
-            let n = reader.read_until(b'\n', &mut out).map_err(|e| self.io(e))?;
-            if n == 0 || out.last() != Some(&b'\n') {
-                break;
-            }
-            let line = &out[out.len() - n..];
-            if line.len() > 10 && line[9] == b'c' {
-                batch_end = out.len();
-                if batch_end >= max_bytes {
-                    break;
+        let mut file = File::open(&self.path).map_err(|e| self.io(e))?;
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(|e| self.io(e))?;
+        let mut reader = file.take(committed - self.offset);
+        // `out[..filled]` is read; lines before `scanned` are looked at.
+        let (mut filled, mut scanned, mut batch_end) = (0, 0, 0);
+        'read: loop {
+            while let Some(nl) = memchr::memchr(b'\n', &out[scanned..filled]) {
+                let end = scanned + nl + 1;
+                let line = &out[scanned..end];
+                scanned = end;
+                if line.len() > 10 && line[9] == b'c' {
+                    batch_end = end;
+                    if batch_end >= max_bytes {
+                        break 'read;
+                    }
                 }
             }
+            if out.len() < filled + BLOCK {
+                out.resize(filled + BLOCK, 0);
+            }
+            let n = loop {
+                match reader.read(&mut out[filled..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(self.io(e)),
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            filled += n;
         }
         // A batch whose commit line was not reached is read again next time.
         out.truncate(batch_end);
         self.offset += batch_end as u64;
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -596,6 +631,59 @@ mod tests {
             let buf = line(event);
             assert!(scanned_record(&json(&buf)).is_none());
             assert_eq!(&parse_line(&buf).unwrap().record.event, event);
+        }
+    }
+
+    #[test]
+    fn raw_reads_into_reused_buffers_cut_at_commit_lines_and_leave_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path()).unwrap();
+        // Batches of 1 to 60 records, over 2 MiB in all: several read
+        // blocks, and cuts inside them.
+        let mut n = 0;
+        while log.committed() < 2_200_000 {
+            let batch: Vec<Event> = (0..1 + n * 7 % 60)
+                .map(|i| ev(&format!("{n}-{i}")))
+                .collect();
+            log.append("s", &batch).unwrap();
+            n += 1;
+        }
+        let committed = log.committed();
+        let whole = std::fs::read(log.path()).unwrap();
+        let is_commit = |line: &[u8]| line.len() > 10 && line[9] == b'c';
+        // An uncommitted tail after the last commit: a record line that
+        // does not commit its batch.
+        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
+        let tail_line = whole
+            .split_inclusive(|b| *b == b'\n')
+            .find(|l| !is_commit(l))
+            .unwrap();
+        file.write_all(tail_line).unwrap();
+        for max in [1, 100_000, 1 << 20, usize::MAX] {
+            let mut r = LogReader::new(log.path().to_owned(), 0);
+            let (mut all, mut buf) = (Vec::new(), Vec::new());
+            loop {
+                let before = r.offset();
+                r.read_raw_into(u64::MAX, max, &mut buf).unwrap();
+                if buf.is_empty() {
+                    break;
+                }
+                assert_eq!(r.offset(), before + buf.len() as u64);
+                // Ends with a commit line, and only the last of its commit
+                // lines ends at or past `max`.
+                let lines: Vec<&[u8]> = buf.split_inclusive(|b| *b == b'\n').collect();
+                assert!(is_commit(lines.last().unwrap()), "max {max}");
+                let mut end = 0;
+                for (i, line) in lines.iter().enumerate() {
+                    end += line.len();
+                    if is_commit(line) && i + 1 < lines.len() {
+                        assert!(end < max, "max {max}: read past a batch ending at {end}");
+                    }
+                }
+                all.extend_from_slice(&buf);
+            }
+            assert_eq!(r.offset(), committed, "max {max}");
+            assert!(all == whole, "max {max}: the committed log, once");
         }
     }
 

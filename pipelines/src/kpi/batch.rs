@@ -56,7 +56,7 @@ pub enum Chunk {
     /// record).
     Raw {
         input: usize,
-        bytes: Vec<u8>,
+        bytes: ChunkBytes,
         base: u64,
         parse: fn(&[u8], u64, &mut dyn Sink),
     },
@@ -74,14 +74,39 @@ impl Chunk {
     }
 }
 
-/// The bytes of an NDJSON chunk. Those read by [`ndjson_chunks`] go back
-/// to its pool when the worker is done with them, so that every chunk after
-/// the first few is read into memory that is already mapped: a fresh
+/// The bytes of an NDJSON or event-log chunk. Those from a [`ChunkPool`]
+/// go back to it when the worker is done with them, so that every chunk
+/// after the first few is read into memory that is already mapped: a fresh
 /// buffer costs a page fault and a zeroed page per 4 KiB, which took more
 /// time than copying the file into it.
 pub struct ChunkBytes {
     bytes: Vec<u8>,
     pool: Weak<Mutex<Vec<Vec<u8>>>>,
+}
+
+/// Buffers that chunk readers fill and workers hand back
+/// ([`ChunkBytes`]). Chunks are read on demand, so at most one per worker
+/// plus the one being filled are ever out.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl ChunkPool {
+    /// A buffer handed back, with its old contents, or a new empty one.
+    pub fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default()
+    }
+
+    /// `bytes` as a chunk's, to come back here when dropped.
+    pub fn bytes(&self, bytes: Vec<u8>) -> ChunkBytes {
+        ChunkBytes {
+            bytes,
+            pool: Arc::downgrade(&self.0),
+        }
+    }
 }
 
 impl From<Vec<u8>> for ChunkBytes {
@@ -321,9 +346,7 @@ pub fn ndjson_chunks<R: Read + Send>(
     let mut carry: Vec<u8> = Vec::new();
     let mut line = 1usize;
     let mut done = false;
-    // Buffers the workers are done with. At most one per worker plus the
-    // one being filled are ever out, since chunks are read on demand.
-    let pool: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let pool = ChunkPool::default();
     std::iter::from_fn(move || {
         if done {
             return None;
@@ -337,11 +360,7 @@ pub fn ndjson_chunks<R: Read + Send>(
         } else {
             // A reused buffer is not cleared: the carry and the reads
             // overwrite it.
-            let mut buf = pool
-                .lock()
-                .ok()
-                .and_then(|mut free| free.pop())
-                .unwrap_or_default();
+            let mut buf = pool.take();
             if buf.len() < start {
                 buf.resize(start, 0);
             }
@@ -394,10 +413,7 @@ pub fn ndjson_chunks<R: Read + Send>(
         line += memchr::memchr_iter(b'\n', &buf).count();
         Some(Ok(Chunk::Ndjson {
             input,
-            bytes: ChunkBytes {
-                bytes: buf,
-                pool: Arc::downgrade(&pool),
-            },
+            bytes: pool.bytes(buf),
             first_line,
         }))
     })

@@ -95,13 +95,15 @@ fn log_chunks(
     // tail unread.
     // Workers check and parse the records; here only whole batches are cut.
     let mut reader = crate::log::LogReader::new(dir.join(crate::log::FILE_NAME), 0);
+    let pool = batch::ChunkPool::default();
     Ok(std::iter::from_fn(move || {
         let base = reader.offset();
-        match reader.read_raw(upto, batch::NDJSON_CHUNK) {
-            Ok(bytes) if bytes.is_empty() => None,
-            Ok(bytes) => Some(Ok(Chunk::Raw {
+        let mut bytes = pool.take();
+        match reader.read_raw_into(upto, batch::NDJSON_CHUNK, &mut bytes) {
+            Ok(()) if bytes.is_empty() => None,
+            Ok(()) => Some(Ok(Chunk::Raw {
                 input,
-                bytes,
+                bytes: pool.bytes(bytes),
                 base,
                 parse: crate::log::parse_records,
             })),

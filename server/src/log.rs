@@ -79,6 +79,17 @@ struct Line {
 
 /// Check and parse one line (with its newline).
 fn parse_line(line: &[u8]) -> Result<Line, String> {
+    let (json, commits) = check_line(line)?;
+    let record = match scanned_record(json) {
+        Some(record) => record,
+        None => serde_json::from_slice(json).map_err(|e| e.to_string())?,
+    };
+    Ok(Line { record, commits })
+}
+
+/// The JSON of one line (with its newline) whose checksum and flag are
+/// good, and whether it commits its batch.
+fn check_line(line: &[u8]) -> Result<(&[u8], bool), String> {
     let body = line.strip_suffix(b"\n").ok_or("the record has no end")?;
     if body.len() < 12 || body[8] != b' ' || body[10] != b' ' {
         return Err("not a log record (expected 'CRC FLAG JSON')".into());
@@ -98,12 +109,7 @@ fn parse_line(line: &[u8]) -> Result<Line, String> {
         b'-' => false,
         other => return Err(format!("unknown flag {:?}", other as char)),
     };
-    let json = &body[11..];
-    let record = match scanned_record(json) {
-        Some(record) => record,
-        None => serde_json::from_slice(json).map_err(|e| e.to_string())?,
-    };
-    Ok(Line { record, commits })
+    Ok((&body[11..], commits))
 }
 
 /// The embedded unit registry, for [`scanned_record`].
@@ -118,6 +124,15 @@ static UNITS: std::sync::LazyLock<Option<pipelines::units::UnitRegistry>> =
 /// older log's `accepted` without a due date): serde_json then reads it,
 /// so the result is the same either way.
 fn scanned_record(json: &[u8]) -> Option<Record> {
+    let (source, event) = scanned_parts(json)?;
+    Some(Record {
+        source: source.to_owned(),
+        event,
+    })
+}
+
+/// [`scanned_record`]'s source and event, the source borrowed.
+fn scanned_parts(json: &[u8]) -> Option<(&str, Event)> {
     let rest = json.strip_prefix(b"{\"source\":\"")?;
     let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
     let source = std::str::from_utf8(&rest[..end]).ok()?;
@@ -125,11 +140,10 @@ fn scanned_record(json: &[u8]) -> Option<Record> {
         .strip_prefix(b"\",\"event\":")?
         .strip_suffix(b"}")?;
     let units = UNITS.as_ref()?;
-    let event = pipelines::sources::ndjson::decode_scanned(event, units)?;
-    Some(Record {
-        source: source.to_owned(),
-        event,
-    })
+    Some((
+        source,
+        pipelines::sources::ndjson::decode_scanned(event, units)?,
+    ))
 }
 
 /// A [`Record`] by reference: what an append serialises, without copying
@@ -540,9 +554,23 @@ impl LogReader {
 /// into their micro-batch).
 pub fn parse_records(bytes: &[u8], base: u64, out: &mut dyn pipelines::sources::Sink) {
     let mut pos = base;
-    for line in bytes.split_inclusive(|b| *b == b'\n') {
-        match parse_line(line) {
-            Ok(l) => out.event(0, l.record.event),
+    let mut start = 0;
+    // Whole lines, the last one without its newline if it has none.
+    let ends = memchr::memchr_iter(b'\n', bytes)
+        .map(|i| i + 1)
+        .chain((!bytes.is_empty() && !bytes.ends_with(b"\n")).then_some(bytes.len()));
+    for end in ends {
+        let line = &bytes[start..end];
+        start = end;
+        // Only the event is kept: the source's name is not copied out.
+        let event = check_line(line).and_then(|(json, _)| match scanned_parts(json) {
+            Some((_, event)) => Ok(event),
+            None => serde_json::from_slice::<Record>(json)
+                .map(|r| r.event)
+                .map_err(|e| e.to_string()),
+        });
+        match event {
+            Ok(event) => out.event(0, event),
             Err(message) => out.reject(pipelines::sources::Rejection {
                 line: 0,
                 event_id: None,
@@ -632,6 +660,69 @@ mod tests {
             assert!(scanned_record(&json(&buf)).is_none());
             assert_eq!(&parse_line(&buf).unwrap().record.event, event);
         }
+    }
+
+    #[test]
+    fn the_batch_parser_reads_what_the_line_parser_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path()).unwrap();
+        log.append("s", &[ev("a"), ev("b")]).unwrap();
+        log.append("other-source", &[ev("c")]).unwrap();
+        let mut bytes = std::fs::read(log.path()).unwrap();
+        // A record the scanner declines (an escape in the source's name)
+        // goes through serde_json; a damaged one and a line without its
+        // newline are rejections.
+        let escaped = format!(
+            "{{\"source\":\"s\\\"q\",\"event\":{}}}",
+            serde_json::to_string(&ev("d")).unwrap()
+        );
+        let line = |flag: &str, json: &str| {
+            format!(
+                "{:08x} {flag} {json}\n",
+                crc32fast::hash(format!("{flag} {json}").as_bytes())
+            )
+        };
+        bytes.extend_from_slice(line("c", &escaped).as_bytes());
+        bytes.extend_from_slice(b"0000zzzz c {}\n");
+        bytes.extend_from_slice(line("c", &escaped).trim_end().as_bytes());
+        let mut d = pipelines::sources::Decoded::default();
+        parse_records(&bytes, 100, &mut d);
+        let mut expected = pipelines::sources::Decoded::default();
+        let mut pos = 100;
+        for l in bytes.split_inclusive(|b| *b == b'\n') {
+            match parse_line(l) {
+                Ok(l) => expected.events.push((0, l.record.event)),
+                Err(_) => expected.rejected.push(pipelines::sources::Rejection {
+                    line: 0,
+                    event_id: None,
+                    errors: vec![],
+                    raw: format!("{pos}"),
+                }),
+            }
+            pos += l.len();
+        }
+        assert_eq!(d.events, expected.events);
+        let ids: Vec<String> = d
+            .events
+            .iter()
+            .map(|(_, e)| e.event_id.to_string())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        let at: Vec<String> = d
+            .rejected
+            .iter()
+            .map(|r| r.errors[0].message.clone())
+            .collect();
+        assert_eq!(at.len(), 2);
+        for (message, r) in at.iter().zip(&expected.rejected) {
+            assert!(
+                message.contains(&format!("at byte {}:", r.raw)),
+                "{message}"
+            );
+        }
+        let mut none = pipelines::sources::Decoded::default();
+        parse_records(b"", 0, &mut none);
+        assert!(none.events.is_empty() && none.rejected.is_empty());
     }
 
     #[test]

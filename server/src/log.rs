@@ -432,14 +432,19 @@ impl LogReader {
         }
     }
 
-    /// The log from the current offset up to `committed`, buffered.
-    fn open_from_offset(&self, committed: u64) -> Result<BufReader<std::io::Take<File>>, LogError> {
+    /// The log from the current offset up to `committed`.
+    fn file_from_offset(&self, committed: u64) -> Result<std::io::Take<File>, LogError> {
         let mut file = File::open(&self.path).map_err(|e| self.io(e))?;
         file.seek(SeekFrom::Start(self.offset))
             .map_err(|e| self.io(e))?;
+        Ok(file.take(committed.saturating_sub(self.offset)))
+    }
+
+    /// [`Self::file_from_offset`], buffered.
+    fn open_from_offset(&self, committed: u64) -> Result<BufReader<std::io::Take<File>>, LogError> {
         Ok(BufReader::with_capacity(
             1 << 20,
-            file.take(committed.saturating_sub(self.offset)),
+            self.file_from_offset(committed)?,
         ))
     }
 
@@ -481,21 +486,14 @@ impl LogReader {
         Ok(out)
     }
 
-    /// Whole committed batches from the current offset as raw bytes, about
-    /// `max_bytes` of them (at least one batch), for a caller that checks
-    /// and parses the records on other threads ([`parse_records`]). Only
-    /// each line's commit flag is read here. Blocking.
-    pub fn read_raw(&mut self, committed: u64, max_bytes: usize) -> Result<Vec<u8>, LogError> {
-        let mut out = Vec::new();
-        self.read_raw_into(committed, max_bytes, &mut out)?;
-        Ok(out)
-    }
-
-    /// [`Self::read_raw`] into `out` (emptied first), so that a caller
-    /// can hand the same buffers round: the file is read a block at a
-    /// time straight into it, and lines are found with `memchr`, where a
-    /// line-by-line read into a growing list faulted in, zeroed and copied
-    /// fresh memory for every chunk.
+    /// Whole committed batches from the current offset as raw bytes into
+    /// `out` (emptied first), about `max_bytes` of them (at least one
+    /// batch), for a caller that checks and parses the records on other
+    /// threads ([`parse_records`]). Only each line's commit flag is read
+    /// here. The caller can hand the same buffers round: the file is read
+    /// a block at a time straight into `out`, and lines are found with
+    /// `memchr`, where a line-by-line read into a growing list faulted in,
+    /// zeroed and copied fresh memory for every chunk. Blocking.
     pub fn read_raw_into(
         &mut self,
         committed: u64,
@@ -507,10 +505,7 @@ impl LogReader {
         if self.offset >= committed {
             return Ok(());
         }
-        let mut file = File::open(&self.path).map_err(|e| self.io(e))?;
-        file.seek(SeekFrom::Start(self.offset))
-            .map_err(|e| self.io(e))?;
-        let mut reader = file.take(committed - self.offset);
+        let mut reader = self.file_from_offset(committed)?;
         // `out[..filled]` is read; lines before `scanned` are looked at.
         let (mut filled, mut scanned, mut batch_end) = (0, 0, 0);
         'read: loop {
@@ -547,7 +542,7 @@ impl LogReader {
     }
 }
 
-/// Check and parse raw log records (whole lines, from [`LogReader::read_raw`]
+/// Check and parse raw log records (whole lines, from [`LogReader::read_raw_into`]
 /// at byte `base`). A record that fails its checksum or does not parse is
 /// reported as a rejection naming its byte offset, never skipped silently.
 /// The events go to `out` (the batch engine's workers take them straight
@@ -787,9 +782,14 @@ mod tests {
         let committed = log.committed();
         let mut r = LogReader::new(log.path().to_owned(), 0);
         // At least one whole batch, even when asked for one byte.
-        let first = r.read_raw(committed, 1).unwrap();
-        let second = r.read_raw(committed, usize::MAX).unwrap();
-        assert!(r.read_raw(committed, usize::MAX).unwrap().is_empty());
+        let mut read_raw = |max| {
+            let mut out = Vec::new();
+            r.read_raw_into(committed, max, &mut out).unwrap();
+            out
+        };
+        let first = read_raw(1);
+        let second = read_raw(usize::MAX);
+        assert!(read_raw(usize::MAX).is_empty());
         assert_eq!(r.offset(), committed);
         let ids = |d: &pipelines::sources::Decoded| -> Vec<String> {
             d.events

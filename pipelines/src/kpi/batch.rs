@@ -353,25 +353,21 @@ pub fn ndjson_chunks<R: Read + Send>(
         }
         let start = carry.len();
         let size = start.max(NDJSON_CHUNK) + NDJSON_CHUNK / 4;
-        let mut buf = if start >= NDJSON_CHUNK {
-            // A line longer than a chunk, still being read: it grows in
-            // place, not copied again at every step.
+        // A line longer than a chunk, still being read, grows in place
+        // rather than being copied again at every step.
+        let grows = start >= NDJSON_CHUNK;
+        let mut buf = if grows {
             std::mem::take(&mut carry)
         } else {
-            // A reused buffer is not cleared: the carry and the reads
-            // overwrite it.
-            let mut buf = pool.take();
-            if buf.len() < start {
-                buf.resize(start, 0);
-            }
+            pool.take()
+        };
+        // A reused buffer is not cleared: the carry and the reads
+        // overwrite it.
+        buf.resize(size, 0);
+        if !grows {
             buf[..start].copy_from_slice(&carry);
             carry.clear();
-            buf
-        };
-        if buf.len() < size {
-            buf.resize(size, 0);
         }
-        buf.truncate(size);
         let mut filled = start;
         // Fill the buffer, then cut after its last newline.
         while filled < buf.len() {

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::sources::validate::Checks;
 use crate::sources::{Decoded, Rejection, Sink, ndjson, parquet};
 use crate::units::UnitRegistry;
+use crate::windows::batch::from_contract_columns;
 use arrow::array::RecordBatch;
 use model::Event;
 use std::io::Read;
@@ -283,11 +284,12 @@ where
         };
         let Some(chunk) = next else { break };
         let chunk = chunk?;
+        let input = chunk.input();
         // Decoders put events straight into the micro-batch.
         let mut sink = Batch {
             events: &mut pending,
             rejected: &mut out.rejected,
-            input: chunk.input(),
+            input,
         };
         match chunk {
             Chunk::Ndjson {
@@ -295,7 +297,26 @@ where
             } => ndjson::decode_lines(&bytes, first_line, &units, checks, &mut sink),
             Chunk::Arrow {
                 batch, first_line, ..
-            } => parquet::validate_batch_into(&batch, first_line, &units, checks, &mut sink),
+            } => {
+                // A Parquet batch is a micro-batch of its own, so that
+                // DataFusion reads the file's columns as they are.
+                if !sink.events.is_empty() {
+                    rt.block_on(folder.fold(sink.events, &mut out.fold))?;
+                    sink.events.clear();
+                }
+                let before = sink.rejected.len();
+                parquet::validate_batch_into(&batch, first_line, &units, checks, &mut sink);
+                let rejected: Vec<usize> = sink.rejected[before..]
+                    .iter()
+                    .map(|(_, r)| r.line - first_line)
+                    .collect();
+                let events = &*sink.events;
+                match from_contract_columns(&batch, &rejected, events)? {
+                    Some(cols) => rt.block_on(folder.fold_batch(cols, events, &mut out.fold))?,
+                    None => rt.block_on(folder.fold(events, &mut out.fold))?,
+                }
+                sink.events.clear();
+            }
             Chunk::Decoded { decoded, .. } => sink.take(decoded),
             Chunk::Raw {
                 bytes, base, parse, ..
@@ -422,7 +443,18 @@ pub fn parquet_chunks(
     file: std::fs::File,
     units: &UnitRegistry,
 ) -> impl Iterator<Item = Result<Chunk>> + Send + '_ {
-    let mut batches = parquet::batches(file, units, Checks::default());
+    // A batch is a micro-batch ([`worker`]).
+    parquet_chunks_of(input, file, units, MICRO_BATCH)
+}
+
+/// [`parquet_chunks`] of up to `rows` rows.
+fn parquet_chunks_of(
+    input: usize,
+    file: std::fs::File,
+    units: &UnitRegistry,
+    rows: usize,
+) -> impl Iterator<Item = Result<Chunk>> + Send + '_ {
+    let mut batches = parquet::batches_of(file, units, Checks::default(), rows);
     std::iter::from_fn(move || {
         Some(Ok(match batches.next_raw()? {
             parquet::RawBatch::Batch { batch, first_line } => Chunk::Arrow {
@@ -585,6 +617,74 @@ mod tests {
         let two = report_of(out.fold, &units, &calendar, spec).unwrap();
         assert!(!one.is_empty());
         assert_eq!(one, two);
+    }
+
+    #[test]
+    fn a_parquet_file_folds_to_the_report_of_its_ndjson() {
+        let units = Arc::new(UnitRegistry::embedded().unwrap());
+        let calendar = sample_data::calendar().unwrap();
+        let mut lines: Vec<serde_json::Value> = std::str::from_utf8(&day())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // Rows a micro-batch made of the file's columns must not count as
+        // they stand: fields of another kind, which events leave out, and
+        // rejected rows between good ones.
+        let stray = serde_json::json!({"status": "accepted", "channel": "online",
+            "procedure_code": "1.001757", "rating": 5, "online": true, "mode": "video",
+            "electronic": true, "signed": true, "reused_data": true, "digitized": true,
+            "e_result": true, "minutes": 30});
+        for (i, v) in lines.iter_mut().enumerate() {
+            let o = v.as_object_mut().unwrap();
+            for (k, x) in stray.as_object().unwrap() {
+                if i % 3 == 0 && !o.contains_key(k) {
+                    o.insert(k.clone(), x.clone());
+                }
+            }
+            if i % 997 == 5 {
+                o.insert("occurred_at".into(), "yesterday".into());
+            }
+        }
+        let ndjson: Vec<u8> = lines
+            .iter()
+            .flat_map(|v| format!("{v}\n").into_bytes())
+            .collect();
+        let mut file = tempfile::tempfile().unwrap();
+        let mut w = parquet::Writer::new(&mut file).unwrap();
+        for v in lines {
+            w.write_value(v).unwrap();
+        }
+        w.finish().unwrap();
+        for breakdown in [Breakdown::None, Breakdown::Procedure, Breakdown::Channel] {
+            let spec = ReportSpec {
+                level: Level::Commune,
+                period: Period::Hour,
+                chunk: MICRO_BATCH,
+            };
+            let fold = |open: &dyn Fn() -> Result<Vec<Result<Chunk>>>| {
+                fold_inputs(
+                    || Ok(open()?.into_iter()),
+                    2,
+                    units.clone(),
+                    Checks::default(),
+                    breakdown,
+                )
+                .unwrap()
+            };
+            let from_ndjson = fold(&|| Ok(small_chunks(&ndjson, 1000).collect()));
+            // Batches of 1,000 rows, so that both workers fold some.
+            let from_parquet =
+                fold(&|| Ok(parquet_chunks_of(0, file.try_clone()?, &units, 1000).collect()));
+            let lines = |o: &Outcome| o.rejected.iter().map(|(_, r)| r.line).collect::<Vec<_>>();
+            assert!(lines(&from_ndjson).len() > 5);
+            assert_eq!(lines(&from_parquet), lines(&from_ndjson));
+            assert_eq!(from_parquet.fold.events, from_ndjson.fold.events);
+            let a = report_of(from_ndjson.fold, &units, &calendar, spec).unwrap();
+            let b = report_of(from_parquet.fold, &units, &calendar, spec).unwrap();
+            assert!(!a.is_empty());
+            assert!(a == b, "{breakdown:?}: Parquet and NDJSON reports differ");
+        }
     }
 
     #[test]

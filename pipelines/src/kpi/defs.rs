@@ -416,6 +416,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_counter_names_the_kind_of_event_it_counts() {
+        // A micro-batch made of a Parquet file's columns keeps fields a
+        // row carries for another kind, which its event drops
+        // (`windows::batch::from_contract_columns`): a counter that did
+        // not name its kind could count them.
+        for c in COUNTERS {
+            assert!(
+                c.when.starts_with("kind = '") && !c.when.contains(" OR "),
+                "counter {} must start with its kind: {}",
+                c.name,
+                c.when
+            );
+        }
+    }
+
+    #[test]
     fn the_766_score_caps_each_indicator_and_rescales_over_those_with_data() {
         // Everything at or above its cap: 100.
         let all = |_: &str| Some(100.0);

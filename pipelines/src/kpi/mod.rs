@@ -24,13 +24,19 @@ pub const BATCH_TABLE: &str = "batch";
 /// Parsing, planning and optimising the KPI query took about 5 ms, more
 /// than a third of the time a 65,536-event batch spends in DataFusion; the
 /// physical plan is kept and only its in-memory scan is swapped for each
-/// batch (the same projection, the new rows).
+/// batch (the same projection, the new rows). A plan is kept per batch
+/// schema, up to [`MAX_PLANS`]: micro-batches built from events and those
+/// made of a Parquet file's own columns differ in schema.
 pub(crate) struct BatchQuery {
     ctx: datafusion::prelude::SessionContext,
     sql: String,
-    /// The plan and the batch schema it was planned for, once a batch came.
-    plan: tokio::sync::OnceCell<(SchemaRef, Arc<dyn ExecutionPlan>)>,
+    /// The plans made so far, with the batch schema each was made for.
+    plans: std::sync::Mutex<Vec<(SchemaRef, Arc<dyn ExecutionPlan>)>>,
 }
+
+/// Batch schemas a [`BatchQuery`] keeps a plan for; a batch of yet another
+/// schema is planned on its own.
+const MAX_PLANS: usize = 4;
 
 impl BatchQuery {
     /// `sql` over [`BATCH_TABLE`], run in `ctx`.
@@ -38,29 +44,39 @@ impl BatchQuery {
         Self {
             ctx,
             sql,
-            plan: tokio::sync::OnceCell::new(),
+            plans: Default::default(),
         }
+    }
+
+    /// The kept plan for batches of `schema`.
+    fn plan_for(&self, schema: &SchemaRef) -> Option<Arc<dyn ExecutionPlan>> {
+        let plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans
+            .iter()
+            .find(|(s, _)| Arc::ptr_eq(s, schema) || s == schema)
+            .map(|(_, p)| p.clone())
     }
 
     /// The query's result over `batch`.
     pub(crate) async fn run(&self, batch: RecordBatch) -> crate::Result<Vec<RecordBatch>> {
-        let (schema, plan) = self
-            .plan
-            .get_or_try_init(|| async {
-                let schema = batch.schema();
+        let schema = batch.schema();
+        let plan = match self.plan_for(&schema) {
+            Some(plan) => plan,
+            None => {
+                if self.plans.lock().map_or(MAX_PLANS, |p| p.len()) >= MAX_PLANS {
+                    return query_batch(&self.ctx, &self.sql, batch).await;
+                }
                 // Planned over no rows: the plan depends on the schema and
                 // the query only (a grouped aggregate has no shortcut from
                 // row counts).
                 let empty = RecordBatch::new_empty(schema.clone());
                 let plan = query_plan(&self.ctx, &self.sql, empty).await?;
-                Ok::<_, crate::Error>((schema, plan))
-            })
-            .await?;
-        if batch.schema() != *schema {
-            // Not the schema it was planned for: plan this one on its own.
-            return query_batch(&self.ctx, &self.sql, batch).await;
-        }
-        let plan = with_rows(plan.clone(), &batch)?;
+                let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+                plans.push((schema, plan.clone()));
+                plan
+            }
+        };
+        let plan = with_rows(plan, &batch)?;
         Ok(datafusion::physical_plan::collect(plan, self.ctx.task_ctx()).await?)
     }
 }
@@ -174,12 +190,24 @@ mod tests {
             let reused = prepared.run(batch).await.unwrap();
             assert_eq!(rows(&reused), rows(&fresh));
         }
-        // A batch of another schema is planned on its own.
+        let planned = || prepared.plans.lock().unwrap().len();
+        assert_eq!(planned(), 1);
+        // Batches of other schemas get plans of their own, up to
+        // MAX_PLANS; past that they are planned each time.
         let batch = to_record_batch(&events, &units).unwrap();
-        let narrower = batch
-            .project(&(0..batch.num_columns() - 1).collect::<Vec<_>>())
-            .unwrap();
-        let fresh = query_batch(&ctx(), &sql, narrower.clone()).await.unwrap();
-        assert_eq!(rows(&prepared.run(narrower).await.unwrap()), rows(&fresh));
+        let n = batch.num_columns();
+        for turn in 1..=MAX_PLANS + 1 {
+            // The same columns in another order: another schema.
+            let turned = batch
+                .project(&(0..n).map(|i| (i + turn) % n).collect::<Vec<_>>())
+                .unwrap();
+            let fresh = query_batch(&ctx(), &sql, turned.clone()).await.unwrap();
+            assert_eq!(rows(&prepared.run(turned).await.unwrap()), rows(&fresh));
+            assert_eq!(planned(), (1 + turn).min(MAX_PLANS));
+        }
+        // The first plan still answers its own schema.
+        let fresh = query_batch(&ctx(), &sql, batch.clone()).await.unwrap();
+        assert_eq!(rows(&prepared.run(batch).await.unwrap()), rows(&fresh));
+        assert_eq!(planned(), MAX_PLANS);
     }
 }

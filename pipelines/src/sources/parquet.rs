@@ -54,12 +54,22 @@ pub fn batches<T: ChunkReader + 'static>(
     units: &UnitRegistry,
     checks: Checks,
 ) -> Batches<'_> {
+    batches_of(input, units, checks, BATCH_ROWS)
+}
+
+/// [`batches`] of up to `rows` rows.
+pub fn batches_of<T: ChunkReader + 'static>(
+    input: T,
+    units: &UnitRegistry,
+    checks: Checks,
+    rows: usize,
+) -> Batches<'_> {
     // The Parquet reader can panic on some corrupt files instead of
     // returning an error; a bad upload must never take the server down, so
     // a panic becomes a rejection of the rest of the file.
     let reader = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ParquetRecordBatchReaderBuilder::try_new(input)
-            .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
+            .and_then(|b| b.with_batch_size(rows.max(1)).build())
     }));
     let state = match reader {
         Ok(Ok(r)) => Ok(r),

@@ -7,6 +7,10 @@
 //! | `occurred_at`, `due_at` | timestamp µs UTC | the event |
 //! | `reused_data`, `digitized`, `e_result`, `online`, `electronic`, `signed` | boolean | the event |
 //! | `rating`, `minutes` | int64 | the event |
+//!
+//! A Parquet file's batch becomes a micro-batch of its own columns instead
+//! ([`from_contract_columns`]): the same columns but `top_unit`, the text,
+//! flags and counts as the file holds them.
 
 use crate::error::{Error, Result};
 use crate::units::UnitRegistry;
@@ -49,6 +53,93 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// The schema of a micro-batch (`batch` in the KPI SQL).
 pub fn schema() -> SchemaRef {
     SCHEMA.clone()
+}
+
+/// The micro-batch schema without `top_unit`, every column nullable: the
+/// schema of [`from_contract_columns`].
+static CONTRACT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(
+        SCHEMA
+            .fields()
+            .iter()
+            .filter(|f| f.name() != "top_unit")
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+});
+
+/// The micro-batch of a contract Arrow batch (a Parquet file's) made of
+/// the batch's own columns rather than rebuilt from `events`: the text,
+/// flag and count columns are shared as they are (copied only to drop
+/// `rejected` rows); the two times, which the file holds as RFC 3339
+/// text, and the procedure code, which a procedure breakdown groups by
+/// whatever the kind, come from the events. It has no `top_unit`, which
+/// the hourly query does not read.
+///
+/// `events` are the batch's validated rows in order and `rejected` the
+/// positions of the others, ascending. A value the validator checks is
+/// the event's value exactly (names of kinds, statuses, channels and modes
+/// are matched as written, unit codes too), but a row also keeps fields of
+/// other kinds, which the event leaves out: every counter names its kind
+/// for that reason (a test in [`crate::kpi::defs`] holds them to it).
+/// `None` when a column is missing or not of the contract's Arrow type
+/// (text as `Utf8`): then the batch is built from the events.
+pub fn from_contract_columns(
+    contract: &RecordBatch,
+    rejected: &[usize],
+    events: &[Event],
+) -> Result<Option<RecordBatch>> {
+    if contract.num_rows() != events.len() + rejected.len() {
+        return Err(Error::Schema(format!(
+            "{} rows are not {} events and {} rejections",
+            contract.num_rows(),
+            events.len(),
+            rejected.len()
+        )));
+    }
+    let keep = (!rejected.is_empty()).then(|| {
+        let mut keep = vec![true; contract.num_rows()];
+        for r in rejected {
+            keep[*r] = false;
+        }
+        arrow::array::BooleanArray::from(keep)
+    });
+    // The event-made columns in one pass over the events (a pass reads
+    // every event's 224 bytes from memory).
+    let n = events.len();
+    let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("+00:00");
+    let mut due = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("+00:00");
+    let mut procedure = StringBuilder::with_capacity(n, n * 8);
+    for e in events {
+        at.append_value(e.occurred_at.timestamp_micros());
+        due.append_option(e.due_at.map(|d| d.timestamp_micros()));
+        procedure.append_option(e.procedure_code.as_deref());
+    }
+    let (at, due): (ArrayRef, ArrayRef) = (Arc::new(at.finish()), Arc::new(due.finish()));
+    // A breakdown groups by it without naming a kind: only a dossier's
+    // counts.
+    let procedure: ArrayRef = Arc::new(procedure.finish());
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(CONTRACT_SCHEMA.fields().len());
+    for field in CONTRACT_SCHEMA.fields() {
+        cols.push(match field.name().as_str() {
+            "occurred_at" => at.clone(),
+            "due_at" => due.clone(),
+            "procedure_code" => procedure.clone(),
+            name => {
+                let Some(col) = contract.column_by_name(name) else {
+                    return Ok(None);
+                };
+                if col.data_type() != field.data_type() {
+                    return Ok(None);
+                }
+                match &keep {
+                    Some(keep) => arrow::compute::filter(col, keep)?,
+                    None => col.clone(),
+                }
+            }
+        });
+    }
+    Ok(Some(RecordBatch::try_new(CONTRACT_SCHEMA.clone(), cols)?))
 }
 
 /// Build one Arrow batch from events. Events whose unit is unknown to the
@@ -146,4 +237,72 @@ pub(crate) fn bin_starts_micros(col: &dyn Array) -> Result<Vec<Option<i64>>> {
         return Ok(a.iter().map(|v| v.map(|ns| ns.div_euclid(1000))).collect());
     }
     Err(Error::Schema(format!("bin start is {}", col.data_type())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::{parquet, validate::Checks};
+
+    #[test]
+    fn a_contract_batch_gives_its_columns_or_nothing() {
+        let units = UnitRegistry::embedded().unwrap();
+        let values: Vec<serde_json::Value> = sample_data::DEMO_SLICE_NDJSON
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut buf = Vec::new();
+        let mut w = parquet::Writer::new(&mut buf).unwrap();
+        for v in values {
+            w.write_value(v).unwrap();
+        }
+        w.finish().unwrap();
+        let mut raw = parquet::batches(bytes::Bytes::from(buf), &units, Checks::default());
+        let Some(parquet::RawBatch::Batch { batch, first_line }) = raw.next_raw() else {
+            panic!("a batch");
+        };
+        let decoded = parquet::validate_batch(&batch, first_line, &units, Checks::default());
+        let events: Vec<Event> = decoded.events.into_iter().map(|(_, e)| e).collect();
+        assert!(decoded.rejected.is_empty() && !events.is_empty());
+
+        let cols = from_contract_columns(&batch, &[], &events)
+            .unwrap()
+            .unwrap();
+        let built = to_record_batch(&events, &units).unwrap();
+        assert_eq!(cols.num_rows(), built.num_rows());
+        // Times and procedure codes are the events'; the rest the file's.
+        for name in ["occurred_at", "due_at", "procedure_code"] {
+            assert_eq!(cols.column_by_name(name), built.column_by_name(name));
+        }
+        // Without the first row.
+        let fewer = from_contract_columns(&batch, &[0], &events[1..])
+            .unwrap()
+            .unwrap();
+        assert_eq!(fewer.num_rows(), events.len() - 1);
+        assert_eq!(
+            fewer.column_by_name("unit"),
+            Some(&cols.column(0).slice(1, events.len() - 1))
+        );
+        // Rows that are neither events nor rejections are an error.
+        assert!(from_contract_columns(&batch, &[], &events[1..]).is_err());
+        // A column of another Arrow type: built from the events instead.
+        let mut columns = batch.columns().to_vec();
+        let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+        let at = batch.schema().index_of("mode").unwrap();
+        columns[at] = arrow::compute::cast(&columns[at], &DataType::LargeUtf8).unwrap();
+        fields[at] = Arc::new(Field::new("mode", DataType::LargeUtf8, true));
+        let other = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        assert!(
+            from_contract_columns(&other, &[], &events)
+                .unwrap()
+                .is_none()
+        );
+        // So is a batch without one.
+        let without = batch.project(&[0, 1, 2, 3]).unwrap();
+        assert!(
+            from_contract_columns(&without, &[], &events)
+                .unwrap()
+                .is_none()
+        );
+    }
 }

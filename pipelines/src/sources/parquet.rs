@@ -12,7 +12,8 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::{
-    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
 use datafusion::parquet::file::reader::ChunkReader;
 use serde_json::{Map, Value};
@@ -67,9 +68,11 @@ pub fn batches_of<T: ChunkReader + 'static>(
     // The Parquet reader can panic on some corrupt files instead of
     // returning an error; a bad upload must never take the server down, so
     // a panic becomes a rejection of the rest of the file.
-    let reader = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ParquetRecordBatchReaderBuilder::try_new(input)
-            .and_then(|b| b.with_batch_size(rows.max(1)).build())
+    let reader = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let views = as_views(&input)?;
+        ParquetRecordBatchReaderBuilder::new_with_metadata(input, views)
+            .with_batch_size(rows.max(1))
+            .build()
     }));
     let state = match reader {
         Ok(Ok(r)) => Ok(r),
@@ -82,6 +85,32 @@ pub fn batches_of<T: ChunkReader + 'static>(
         checks,
         line: 0,
     }
+}
+
+/// The file's metadata, with its text columns read as `Utf8View`: a
+/// string of up to 12 bytes is held in its view, a longer one stays in the
+/// page it was read from, where `Utf8` copies every string into one buffer.
+fn as_views<T: ChunkReader>(input: &T) -> datafusion::parquet::errors::Result<ArrowReaderMetadata> {
+    let meta = ArrowReaderMetadata::load(input, ArrowReaderOptions::new())?;
+    let fields: Vec<_> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => {
+                Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+            }
+            _ => f.clone(),
+        })
+        .collect();
+    let views = Arc::new(Schema::new_with_metadata(
+        fields,
+        meta.schema().metadata().clone(),
+    ));
+    ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(views),
+    )
 }
 
 /// The row count a Parquet file's footer declares, if it can be read.

@@ -68,6 +68,17 @@ static CONTRACT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ))
 });
 
+/// [`CONTRACT_SCHEMA`] with the types of `cols`.
+fn with_types_of(cols: &[ArrayRef]) -> SchemaRef {
+    let fields: Vec<Field> = CONTRACT_SCHEMA
+        .fields()
+        .iter()
+        .zip(cols)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
 /// The micro-batch of a contract Arrow batch (a Parquet file's) made of
 /// the batch's own columns rather than rebuilt from `events`: the text,
 /// flag and count columns are shared as they are (copied only to drop
@@ -120,6 +131,8 @@ pub fn from_contract_columns(
     // counts.
     let procedure: ArrayRef = Arc::new(procedure.finish());
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(CONTRACT_SCHEMA.fields().len());
+    // Text read from Parquet as views stays views.
+    let mut views = false;
     for field in CONTRACT_SCHEMA.fields() {
         cols.push(match field.name().as_str() {
             "occurred_at" => at.clone(),
@@ -129,8 +142,10 @@ pub fn from_contract_columns(
                 let Some(col) = contract.column_by_name(name) else {
                     return Ok(None);
                 };
-                if col.data_type() != field.data_type() {
-                    return Ok(None);
+                match (field.data_type(), col.data_type()) {
+                    (DataType::Utf8, DataType::Utf8View) => views = true,
+                    (want, have) if want == have => {}
+                    _ => return Ok(None),
                 }
                 match &keep {
                     Some(keep) => arrow::compute::filter(col, keep)?,
@@ -139,7 +154,12 @@ pub fn from_contract_columns(
             }
         });
     }
-    Ok(Some(RecordBatch::try_new(CONTRACT_SCHEMA.clone(), cols)?))
+    let schema = if views {
+        with_types_of(&cols)
+    } else {
+        CONTRACT_SCHEMA.clone()
+    };
+    Ok(Some(RecordBatch::try_new(schema, cols)?))
 }
 
 /// Build one Arrow batch from events. Events whose unit is unknown to the
@@ -265,9 +285,18 @@ mod tests {
         let events: Vec<Event> = decoded.events.into_iter().map(|(_, e)| e).collect();
         assert!(decoded.rejected.is_empty() && !events.is_empty());
 
+        // Parquet text is read as views, and stays views.
+        assert_eq!(
+            batch.column_by_name("unit").unwrap().data_type(),
+            &DataType::Utf8View
+        );
         let cols = from_contract_columns(&batch, &[], &events)
             .unwrap()
             .unwrap();
+        assert_eq!(
+            cols.schema().field_with_name("kind").unwrap().data_type(),
+            &DataType::Utf8View
+        );
         let built = to_record_batch(&events, &units).unwrap();
         assert_eq!(cols.num_rows(), built.num_rows());
         // Times and procedure codes are the events'; the rest the file's.

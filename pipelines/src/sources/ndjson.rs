@@ -98,9 +98,9 @@ pub fn decode_lines(
 
 /// Validate one record read from `line` (number, bytes) into `out`: its
 /// event, or its rejection naming the broken rules.
-fn validate_into(
+fn validate_into<R: Record + ?Sized>(
     out: &mut impl Sink,
-    rec: &dyn Record,
+    rec: &R,
     (line_no, line): (usize, &[u8]),
     units: &UnitRegistry,
     checks: Checks,

@@ -85,12 +85,14 @@ impl Record for Map<String, Value> {
     }
 }
 
-struct Ctx<'a> {
-    rec: &'a dyn Record,
+/// Generic over the record, so that reading a field is a direct (and
+/// inlinable) call for each kind of record rather than a virtual one.
+struct Ctx<'a, R: Record + ?Sized> {
+    rec: &'a R,
     errors: Vec<FieldError>,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a, R: Record + ?Sized> Ctx<'a, R> {
     fn fail(&mut self, field: &str, rule: &str, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.to_owned(),
@@ -262,14 +264,70 @@ fn fast_time(b: &[u8]) -> Option<DateTime<FixedOffset>> {
         }
         _ => return None,
     };
-    let date = chrono::NaiveDate::from_ymd_opt(digits(0, 4)? as i32, digits(5, 2)?, digits(8, 2)?)?;
     // Second 60 (a leap second) is chrono's to read.
-    let local = date.and_hms_opt(digits(11, 2)?, digits(14, 2)?, digits(17, 2)?)?;
-    let offset = FixedOffset::east_opt(offset)?;
+    let (h, m, sec) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let day = local_day(b, offset, || {
+        chrono::NaiveDate::from_ymd_opt(digits(0, 4)? as i32, digits(5, 2)?, digits(8, 2)?)
+    })?;
+    // The UTC time is the UTC start of the local day plus the time of day,
+    // at most one day later.
+    let utc = day.start + (h * 3600 + m * 60 + sec) as i32;
+    let (date, utc) = if utc < DAY_SECS {
+        (day.date, utc)
+    } else {
+        (day.next, utc - DAY_SECS)
+    };
+    let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(utc as u32, 0)?;
     Some(DateTime::from_naive_utc_and_offset(
-        local - chrono::TimeDelta::seconds(i64::from(offset.local_minus_utc())),
-        offset,
+        chrono::NaiveDateTime::new(date, time),
+        FixedOffset::east_opt(offset)?,
     ))
+}
+
+const DAY_SECS: i32 = 86_400;
+
+/// Where a local day starts in UTC: its date there, the second of that
+/// date, and the date after it.
+#[derive(Clone, Copy)]
+struct LocalDay {
+    date: chrono::NaiveDate,
+    start: i32,
+    next: chrono::NaiveDate,
+}
+
+thread_local! {
+    /// The last local day read on this thread, by its date text and
+    /// offset: events come in time order, so nearly every time falls on
+    /// the day of the one before, and its calendar arithmetic is done once.
+    static LAST_DAY: std::cell::Cell<Option<([u8; 10], i32, LocalDay)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The [`LocalDay`] of the date text at the start of `b` at `offset`
+/// seconds east of UTC; `date` reads the date when it is not the last.
+fn local_day(
+    b: &[u8],
+    offset: i32,
+    date: impl FnOnce() -> Option<chrono::NaiveDate>,
+) -> Option<LocalDay> {
+    let text: [u8; 10] = b.get(..10)?.try_into().ok()?;
+    if let Some((t, o, day)) = LAST_DAY.get()
+        && t == text
+        && o == offset
+    {
+        return Some(day);
+    }
+    let start = date()?.and_hms_opt(0, 0, 0)? - chrono::TimeDelta::seconds(i64::from(offset));
+    let day = LocalDay {
+        date: start.date(),
+        start: chrono::Timelike::num_seconds_from_midnight(&start.time()) as i32,
+        next: start.date().succ_opt()?,
+    };
+    LAST_DAY.set(Some((text, offset, day)));
+    Some(day)
 }
 
 fn is_procedure_code(s: &str) -> bool {
@@ -294,8 +352,8 @@ pub fn validate(
 }
 
 /// Check one record against the contract.
-pub fn validate_record(
-    rec: &dyn Record,
+pub fn validate_record<R: Record + ?Sized>(
+    rec: &R,
     units: &UnitRegistry,
     checks: Checks,
 ) -> Result<Event, Vec<FieldError>> {
@@ -410,7 +468,11 @@ pub fn validate_record(
     }
 }
 
-fn dossier(c: &mut Ctx<'_>, ev: Option<&mut Event>, occurred_at: Option<DateTime<FixedOffset>>) {
+fn dossier<R: Record + ?Sized>(
+    c: &mut Ctx<'_, R>,
+    ev: Option<&mut Event>,
+    occurred_at: Option<DateTime<FixedOffset>>,
+) {
     use DossierStatus as S;
     let dossier_id = c.id(f!("dossier_id"));
     let status = c.choice(
@@ -555,6 +617,20 @@ mod tests {
             if let (Ok(g), Ok(w)) = (got, want) {
                 assert_eq!((g, g.offset()), (w, w.offset()), "{c:?}");
             }
+        }
+        // The same day at other offsets, one after the other (the last
+        // day read is remembered per date and offset).
+        for c in [
+            "2025-11-20T23:30:00+07:00",
+            "2025-11-20T23:30:00-07:00",
+            "2025-11-20T23:30:00Z",
+            "2025-11-20T00:00:00+14:00",
+            "2025-11-20T23:59:59-12:00",
+            "2025-11-20T23:59:59+07:00",
+        ] {
+            let want = DateTime::parse_from_rfc3339(c).unwrap();
+            let got = parse_time(c).unwrap();
+            assert_eq!((got, got.offset()), (want, want.offset()), "{c:?}");
         }
         // Every hour of a leap year, in three offsets.
         let start = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap();

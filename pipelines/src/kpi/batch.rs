@@ -306,10 +306,12 @@ where
                 }
                 let before = sink.rejected.len();
                 parquet::validate_batch_into(&batch, first_line, &units, checks, &mut sink);
-                let rejected: Vec<usize> = sink.rejected[before..]
+                // Rejections of this batch, by row position.
+                let rejected = sink.rejected[before..]
                     .iter()
-                    .map(|(_, r)| r.line - first_line)
-                    .collect();
+                    .map(|(_, r)| r.line.checked_sub(first_line))
+                    .collect::<Option<Vec<usize>>>()
+                    .ok_or_else(|| Error::Worker("a rejection before its batch".into()))?;
                 let events = &*sink.events;
                 match from_contract_columns(&batch, &rejected, events)? {
                     Some(cols) => rt.block_on(folder.fold_batch(cols, events, &mut out.fold))?,
@@ -322,8 +324,9 @@ where
                 bytes, base, parse, ..
             } => parse(&bytes, base, &mut sink),
         }
-        // A micro-batch is at least MICRO_BATCH events, and at most that
-        // plus one chunk's.
+        // A micro-batch of decoded lines is at least MICRO_BATCH events,
+        // and at most that plus one chunk's (a Parquet batch comes in,
+        // and is folded, whole: its rows less those rejected).
         if pending.len() >= MICRO_BATCH {
             rt.block_on(folder.fold(&pending, &mut out.fold))?;
             pending.clear();
@@ -650,12 +653,36 @@ mod tests {
             .iter()
             .flat_map(|v| format!("{v}\n").into_bytes())
             .collect();
-        let mut file = tempfile::tempfile().unwrap();
-        let mut w = parquet::Writer::new(&mut file).unwrap();
-        for v in lines {
-            w.write_value(v).unwrap();
-        }
-        w.finish().unwrap();
+        let parquet_of = |lines: &[serde_json::Value]| {
+            let mut file = tempfile::tempfile().unwrap();
+            let mut w = parquet::Writer::new(&mut file).unwrap();
+            for v in lines {
+                w.write_value(v.clone()).unwrap();
+            }
+            w.finish().unwrap();
+            file
+        };
+        let file = parquet_of(&lines);
+        // The second half alone, after the first half as NDJSON: a worker
+        // folds the lines it holds before a Parquet batch.
+        let half = lines.len() / 2;
+        let second = parquet_of(&lines[half..]);
+        let first: Vec<u8> = lines[..half]
+            .iter()
+            .flat_map(|v| format!("{v}\n").into_bytes())
+            .collect();
+        // The workers take the column-made batch for this file.
+        let mut raw =
+            parquet::batches_of(file.try_clone().unwrap(), &units, Checks::default(), 1000);
+        let Some(parquet::RawBatch::Batch { batch, first_line }) = raw.next_raw() else {
+            panic!("a batch");
+        };
+        let d = parquet::validate_batch(&batch, first_line, &units, Checks::default());
+        let rejected: Vec<usize> = d.rejected.iter().map(|r| r.line - first_line).collect();
+        let events: Vec<Event> = d.events.into_iter().map(|(_, e)| e).collect();
+        assert!(!rejected.is_empty());
+        let made = from_contract_columns(&batch, &rejected, &events).unwrap();
+        assert_eq!(made.map(|b| b.num_rows()), Some(events.len()));
         for breakdown in [Breakdown::None, Breakdown::Procedure, Breakdown::Channel] {
             let spec = ReportSpec {
                 level: Level::Commune,
@@ -676,14 +703,23 @@ mod tests {
             // Batches of 1,000 rows, so that both workers fold some.
             let from_parquet =
                 fold(&|| Ok(parquet_chunks_of(0, file.try_clone()?, &units, 1000).collect()));
+            let mixed = fold(&|| {
+                let mut chunks: Vec<_> = small_chunks(&first, 1000).collect();
+                chunks.extend(parquet_chunks_of(1, second.try_clone()?, &units, 1000));
+                Ok(chunks)
+            });
             let lines = |o: &Outcome| o.rejected.iter().map(|(_, r)| r.line).collect::<Vec<_>>();
             assert!(lines(&from_ndjson).len() > 5);
             assert_eq!(lines(&from_parquet), lines(&from_ndjson));
+            assert_eq!(mixed.rejected.len(), from_ndjson.rejected.len());
             assert_eq!(from_parquet.fold.events, from_ndjson.fold.events);
+            assert_eq!(mixed.fold.events, from_ndjson.fold.events);
             let a = report_of(from_ndjson.fold, &units, &calendar, spec).unwrap();
             let b = report_of(from_parquet.fold, &units, &calendar, spec).unwrap();
+            let c = report_of(mixed.fold, &units, &calendar, spec).unwrap();
             assert!(!a.is_empty());
             assert!(a == b, "{breakdown:?}: Parquet and NDJSON reports differ");
+            assert!(a == c, "{breakdown:?}: NDJSON then Parquet differs");
         }
     }
 

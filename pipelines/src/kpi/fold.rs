@@ -337,9 +337,11 @@ impl Folder {
         self.fold_batch(batch, events, into).await
     }
 
-    /// [`Self::fold`] with the events' Arrow batch ([`to_record_batch`])
-    /// already built, so that a caller that also runs the minute windows
-    /// over the same events builds it once.
+    /// [`Self::fold`] with the events' Arrow batch already built, one row
+    /// per event in order: by [`to_record_batch`], so that a caller that
+    /// also runs the minute windows over the same events builds it once,
+    /// or from a Parquet file's columns
+    /// ([`crate::windows::batch::from_contract_columns`]).
     pub async fn fold_batch(
         &self,
         batch: RecordBatch,
@@ -377,9 +379,10 @@ impl Folder {
     }
 }
 
-/// `batch` (built by [`to_record_batch`] from `events`) with one more
-/// column, [`DOSSIER_CHANNEL`]: the event's own channel, else the channel of
-/// its dossier in `dossiers`, else null.
+/// `batch` (one row per event of `events` whose unit rolls up: all of
+/// them, for validated events) with one more column, [`DOSSIER_CHANNEL`]:
+/// the event's own channel, else the channel of its dossier in
+/// `dossiers`, else null.
 fn with_dossier_channel(
     batch: RecordBatch,
     events: &[Event],
@@ -389,7 +392,9 @@ fn with_dossier_channel(
     let mut col =
         arrow::array::StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 7);
     for e in events {
-        // The rows of `to_record_batch`: events of units it can roll up.
+        // The rows of the batch: events of units that roll up (validation
+        // admits no others, so a batch made of a file's columns has the
+        // same rows).
         if units.top_of(&e.unit).is_none() {
             continue;
         }

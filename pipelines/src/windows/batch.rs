@@ -91,29 +91,49 @@ fn with_types_of(cols: &[ArrayRef]) -> SchemaRef {
 /// positions of the others, ascending. A value the validator checks is
 /// the event's value exactly (names of kinds, statuses, channels and modes
 /// are matched as written, unit codes too), but a row also keeps fields of
-/// other kinds, which the event leaves out: every counter names its kind
-/// for that reason (a test in [`crate::kpi::defs`] holds them to it).
-/// `None` when a column is missing or not of the contract's Arrow type
-/// (text as `Utf8`): then the batch is built from the events.
+/// other kinds, which the event leaves out: every counter reads only the
+/// fields of the kind it names for that reason (a test in
+/// [`crate::kpi::defs`] holds them to it).
+/// `None` when a column is missing, not of the contract's Arrow type (text
+/// as `Utf8` or `Utf8View`), or named twice (the validator reads the last
+/// of two, this would read the first): then the batch is built from the
+/// events.
 pub fn from_contract_columns(
     contract: &RecordBatch,
     rejected: &[usize],
     events: &[Event],
 ) -> Result<Option<RecordBatch>> {
-    if contract.num_rows() != events.len() + rejected.len() {
+    let rows = contract.num_rows();
+    let ascending = rejected.windows(2).all(|w| w[0] < w[1]);
+    if rows != events.len() + rejected.len()
+        || !ascending
+        || rejected.last().is_some_and(|r| *r >= rows)
+    {
         return Err(Error::Schema(format!(
-            "{} rows are not {} events and {} rejections",
-            contract.num_rows(),
+            "{rows} rows are not {} events and {} rejections at ascending positions below {rows}",
             events.len(),
             rejected.len()
         )));
     }
+    let schema = contract.schema();
+    let names = schema.fields().iter().map(|f| f.name());
+    if names
+        .clone()
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        != names.len()
+    {
+        return Ok(None);
+    }
+    // One filter, shared by every column, when rows were rejected.
     let keep = (!rejected.is_empty()).then(|| {
-        let mut keep = vec![true; contract.num_rows()];
+        let mut keep = vec![true; rows];
         for r in rejected {
             keep[*r] = false;
         }
-        arrow::array::BooleanArray::from(keep)
+        arrow::compute::FilterBuilder::new(&arrow::array::BooleanArray::from(keep))
+            .optimize()
+            .build()
     });
     // The event-made columns in one pass over the events (a pass reads
     // every event's 224 bytes from memory).
@@ -148,7 +168,7 @@ pub fn from_contract_columns(
                     _ => return Ok(None),
                 }
                 match &keep {
-                    Some(keep) => arrow::compute::filter(col, keep)?,
+                    Some(keep) => keep.filter(col)?,
                     None => col.clone(),
                 }
             }
@@ -312,8 +332,26 @@ mod tests {
             fewer.column_by_name("unit"),
             Some(&cols.column(0).slice(1, events.len() - 1))
         );
-        // Rows that are neither events nor rejections are an error.
+        // Rows that are neither events nor rejections are an error, as are
+        // rejections out of order or past the last row.
         assert!(from_contract_columns(&batch, &[], &events[1..]).is_err());
+        let n = batch.num_rows();
+        assert!(from_contract_columns(&batch, &[1, 0], &events[2..]).is_err());
+        assert!(from_contract_columns(&batch, &[0, 0], &events[2..]).is_err());
+        assert!(from_contract_columns(&batch, &[n], &events[1..]).is_err());
+        // A column named twice: the validator reads the last, so the
+        // batch is built from the events.
+        let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+        let mut columns = batch.columns().to_vec();
+        let unit = batch.schema().index_of("unit").unwrap();
+        fields.push(fields[unit].clone());
+        columns.push(columns[unit].clone());
+        let twice = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        assert!(
+            from_contract_columns(&twice, &[], &events)
+                .unwrap()
+                .is_none()
+        );
         // A column of another Arrow type: built from the events instead.
         let mut columns = batch.columns().to_vec();
         let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();

@@ -32,6 +32,9 @@ pub(crate) struct BatchQuery {
     sql: String,
     /// The plans made so far, with the batch schema each was made for.
     plans: std::sync::Mutex<Vec<(SchemaRef, Arc<dyn ExecutionPlan>)>>,
+    /// Held while planning: a plan is made with the batch registered in
+    /// `ctx` under [`BATCH_TABLE`], one batch at a time.
+    planning: tokio::sync::Mutex<()>,
 }
 
 /// Batch schemas a [`BatchQuery`] keeps a plan for; a batch of yet another
@@ -45,35 +48,49 @@ impl BatchQuery {
             ctx,
             sql,
             plans: Default::default(),
+            planning: Default::default(),
         }
     }
 
-    /// The kept plan for batches of `schema`.
-    fn plan_for(&self, schema: &SchemaRef) -> Option<Arc<dyn ExecutionPlan>> {
-        let plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
-        plans
+    /// The kept plans. A panic elsewhere while the lock was held cannot
+    /// leave the list half-changed (it is only pushed to), so a poisoned
+    /// lock is taken as it is.
+    fn plans(&self) -> std::sync::MutexGuard<'_, Vec<(SchemaRef, Arc<dyn ExecutionPlan>)>> {
+        self.plans.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The kept plan for batches of `schema`, and whether there is room
+    /// to keep one if there is none.
+    fn plan_for(&self, schema: &SchemaRef) -> (Option<Arc<dyn ExecutionPlan>>, bool) {
+        let plans = self.plans();
+        let found = plans
             .iter()
             .find(|(s, _)| Arc::ptr_eq(s, schema) || s == schema)
-            .map(|(_, p)| p.clone())
+            .map(|(_, p)| p.clone());
+        (found, plans.len() < MAX_PLANS)
     }
 
     /// The query's result over `batch`.
     pub(crate) async fn run(&self, batch: RecordBatch) -> crate::Result<Vec<RecordBatch>> {
         let schema = batch.schema();
         let plan = match self.plan_for(&schema) {
-            Some(plan) => plan,
-            None => {
-                if self.plans.lock().map_or(MAX_PLANS, |p| p.len()) >= MAX_PLANS {
-                    return query_batch(&self.ctx, &self.sql, batch).await;
+            (Some(plan), _) => plan,
+            (None, _) => {
+                let _planning = self.planning.lock().await;
+                // Asked again: another caller may have planned meanwhile.
+                match self.plan_for(&schema) {
+                    (Some(plan), _) => plan,
+                    (None, false) => return query_batch(&self.ctx, &self.sql, batch).await,
+                    (None, true) => {
+                        // Planned over no rows: the plan depends on the
+                        // schema and the query only (a grouped aggregate
+                        // has no shortcut from row counts).
+                        let empty = RecordBatch::new_empty(schema.clone());
+                        let plan = query_plan(&self.ctx, &self.sql, empty).await?;
+                        self.plans().push((schema, plan.clone()));
+                        plan
+                    }
                 }
-                // Planned over no rows: the plan depends on the schema and
-                // the query only (a grouped aggregate has no shortcut from
-                // row counts).
-                let empty = RecordBatch::new_empty(schema.clone());
-                let plan = query_plan(&self.ctx, &self.sql, empty).await?;
-                let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
-                plans.push((schema, plan.clone()));
-                plan
             }
         };
         let plan = with_rows(plan, &batch)?;

@@ -90,6 +90,7 @@ pub fn batches_of<T: ChunkReader + 'static>(
 /// The file's metadata, with its text columns read as `Utf8View`: a
 /// string of up to 12 bytes is held in its view, a longer one stays in the
 /// page it was read from, where `Utf8` copies every string into one buffer.
+/// Text stored as a dictionary (pandas' categoricals) is read as views too.
 fn as_views<T: ChunkReader>(input: &T) -> datafusion::parquet::errors::Result<ArrowReaderMetadata> {
     let meta = ArrowReaderMetadata::load(input, ArrowReaderOptions::new())?;
     let fields: Vec<_> = meta
@@ -98,6 +99,9 @@ fn as_views<T: ChunkReader>(input: &T) -> datafusion::parquet::errors::Result<Ar
         .iter()
         .map(|f| match f.data_type() {
             DataType::Utf8 | DataType::LargeUtf8 => {
+                Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+            }
+            DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8) => {
                 Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
             }
             _ => f.clone(),
@@ -490,6 +494,49 @@ mod tests {
         assert_eq!(back.rejected.len(), 1);
         assert_eq!(back.rejected[0].line, 241);
         assert_eq!(back.rejected[0].event_id.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn text_stored_as_a_dictionary_reads_as_text() {
+        let units = UnitRegistry::embedded().unwrap();
+        let ndjson = sample_data::DEMO_SLICE_NDJSON.as_bytes();
+        let want = super::super::ndjson::decode(ndjson, &units, Checks::default()).events;
+        // The demo slice as plain columns, then with `kind` and `unit` as
+        // dictionaries, as pandas writes categoricals.
+        let mut plain = Vec::new();
+        let mut w = Writer::new(&mut plain).unwrap();
+        for l in sample_data::DEMO_SLICE_NDJSON.lines() {
+            w.write_value(serde_json::from_str(l).unwrap()).unwrap();
+        }
+        w.finish().unwrap();
+        let batch = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(plain))
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let (mut fields, mut columns) = (Vec::new(), Vec::new());
+        for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+            if ["kind", "unit"].contains(&f.name().as_str()) {
+                fields.push(Field::new(f.name(), dict.clone(), true));
+                columns.push(arrow::compute::cast(c, &dict).unwrap());
+            } else {
+                fields.push(f.as_ref().clone());
+                columns.push(c.clone());
+            }
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let mut file = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let got = decode(bytes::Bytes::from(file), &units, Checks::default());
+        assert!(got.rejected.is_empty(), "{:?}", got.rejected.first());
+        let strip =
+            |v: Vec<(usize, model::Event)>| v.into_iter().map(|(_, e)| e).collect::<Vec<_>>();
+        assert_eq!(strip(got.events), strip(want));
     }
 
     #[test]

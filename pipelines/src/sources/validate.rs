@@ -298,27 +298,32 @@ struct LocalDay {
     next: chrono::NaiveDate,
 }
 
+/// A remembered [`LocalDay`], by its date text and offset.
+type DayEntry = Option<([u8; 10], i32, LocalDay)>;
+
 thread_local! {
-    /// The last local day read on this thread, by its date text and
-    /// offset: events come in time order, so nearly every time falls on
-    /// the day of the one before, and its calendar arithmetic is done once.
-    static LAST_DAY: std::cell::Cell<Option<([u8; 10], i32, LocalDay)>> =
-        const { std::cell::Cell::new(None) };
+    /// The last two local days read on this thread, the latest first:
+    /// events come in time order, so nearly every time falls on the day of
+    /// one just read (an `occurred_at` and a `due_at` on another day take
+    /// turns), and its calendar arithmetic is done once.
+    static LAST_DAYS: std::cell::Cell<[DayEntry; 2]> = const { std::cell::Cell::new([None; 2]) };
 }
 
 /// The [`LocalDay`] of the date text at the start of `b` at `offset`
-/// seconds east of UTC; `date` reads the date when it is not the last.
+/// seconds east of UTC; `date` reads the date when it is not remembered.
 fn local_day(
     b: &[u8],
     offset: i32,
     date: impl FnOnce() -> Option<chrono::NaiveDate>,
 ) -> Option<LocalDay> {
     let text: [u8; 10] = b.get(..10)?.try_into().ok()?;
-    if let Some((t, o, day)) = LAST_DAY.get()
-        && t == text
-        && o == offset
+    let days = LAST_DAYS.get();
+    if let Some((_, _, day)) = days
+        .iter()
+        .flatten()
+        .find(|(t, o, _)| *t == text && *o == offset)
     {
-        return Some(day);
+        return Some(*day);
     }
     let start = date()?.and_hms_opt(0, 0, 0)? - chrono::TimeDelta::seconds(i64::from(offset));
     let day = LocalDay {
@@ -326,7 +331,7 @@ fn local_day(
         start: chrono::Timelike::num_seconds_from_midnight(&start.time()) as i32,
         next: start.date().succ_opt()?,
     };
-    LAST_DAY.set(Some((text, offset, day)));
+    LAST_DAYS.set([Some((text, offset, day)), days[0]]);
     Some(day)
 }
 
@@ -619,7 +624,24 @@ mod tests {
             }
         }
         // The same day at other offsets, one after the other (the last
-        // day read is remembered per date and offset).
+        // days read are remembered by date and offset), and dates that do
+        // not exist between real ones.
+        for c in [
+            "2025-02-28T08:00:00+07:00",
+            "2025-02-29T08:00:00+07:00",
+            "2025-02-28T09:00:00+07:00",
+            "2025-02-29T09:00:00+07:00",
+            "2025-03-01T08:00:00+07:00",
+            "2025-02-28T10:00:00+07:00",
+            "2025-02-28T10:00:00Z",
+        ] {
+            let want = DateTime::parse_from_rfc3339(c);
+            let got = parse_time(c);
+            assert_eq!(got.is_ok(), want.is_ok(), "{c:?}");
+            if let (Ok(g), Ok(w)) = (got, want) {
+                assert_eq!((g, g.offset()), (w, w.offset()), "{c:?}");
+            }
+        }
         for c in [
             "2025-11-20T23:30:00+07:00",
             "2025-11-20T23:30:00-07:00",

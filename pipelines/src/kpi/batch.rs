@@ -649,28 +649,24 @@ mod tests {
                 o.insert("occurred_at".into(), "yesterday".into());
             }
         }
-        let ndjson: Vec<u8> = lines
-            .iter()
-            .flat_map(|v| format!("{v}\n").into_bytes())
-            .collect();
+        let ndjson_of = |lines: &[serde_json::Value]| -> Vec<u8> {
+            lines
+                .iter()
+                .flat_map(|v| format!("{v}\n").into_bytes())
+                .collect()
+        };
         let parquet_of = |lines: &[serde_json::Value]| {
             let mut file = tempfile::tempfile().unwrap();
-            let mut w = parquet::Writer::new(&mut file).unwrap();
-            for v in lines {
-                w.write_value(v.clone()).unwrap();
-            }
-            w.finish().unwrap();
+            std::io::Write::write_all(&mut file, &parquet::file_of(lines.to_vec())).unwrap();
             file
         };
+        let ndjson = ndjson_of(&lines);
         let file = parquet_of(&lines);
         // The second half alone, after the first half as NDJSON: a worker
         // folds the lines it holds before a Parquet batch.
         let half = lines.len() / 2;
         let second = parquet_of(&lines[half..]);
-        let first: Vec<u8> = lines[..half]
-            .iter()
-            .flat_map(|v| format!("{v}\n").into_bytes())
-            .collect();
+        let first = ndjson_of(&lines[..half]);
         // The workers take the column-made batch for this file.
         let mut raw =
             parquet::batches_of(file.try_clone().unwrap(), &units, Checks::default(), 1000);

@@ -97,14 +97,15 @@ fn as_views<T: ChunkReader>(input: &T) -> datafusion::parquet::errors::Result<Ar
         .schema()
         .fields()
         .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 => {
-                Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+        .map(|f| {
+            let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8);
+            match f.data_type() {
+                t if text(t) => Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View)),
+                DataType::Dictionary(_, v) if text(v) => {
+                    Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+                }
+                _ => f.clone(),
             }
-            DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8) => {
-                Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
-            }
-            _ => f.clone(),
         })
         .collect();
     let views = Arc::new(Schema::new_with_metadata(
@@ -466,6 +467,18 @@ impl<W: std::io::Write + Send> Writer<W> {
     }
 }
 
+/// Records given as JSON objects, as the bytes of a Parquet file.
+#[cfg(test)]
+pub(crate) fn file_of(values: impl IntoIterator<Item = Value>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut w = Writer::new(&mut buf).unwrap();
+    for v in values {
+        w.write_value(v).unwrap();
+    }
+    w.finish().unwrap();
+    buf
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,12 +516,11 @@ mod tests {
         let want = super::super::ndjson::decode(ndjson, &units, Checks::default()).events;
         // The demo slice as plain columns, then with `kind` and `unit` as
         // dictionaries, as pandas writes categoricals.
-        let mut plain = Vec::new();
-        let mut w = Writer::new(&mut plain).unwrap();
-        for l in sample_data::DEMO_SLICE_NDJSON.lines() {
-            w.write_value(serde_json::from_str(l).unwrap()).unwrap();
-        }
-        w.finish().unwrap();
+        let plain = file_of(
+            sample_data::DEMO_SLICE_NDJSON
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap()),
+        );
         let batch = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(plain))
             .unwrap()
             .build()

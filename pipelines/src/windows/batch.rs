@@ -56,7 +56,8 @@ pub fn schema() -> SchemaRef {
 }
 
 /// The micro-batch schema without `top_unit`, every column nullable: the
-/// schema of [`from_contract_columns`].
+/// fields of [`from_contract_columns`]'s batches, whose types are those of
+/// their columns (text from Parquet is `Utf8View`).
 static CONTRACT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(
         SCHEMA
@@ -151,8 +152,6 @@ pub fn from_contract_columns(
     // counts.
     let procedure: ArrayRef = Arc::new(procedure.finish());
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(CONTRACT_SCHEMA.fields().len());
-    // Text read from Parquet as views stays views.
-    let mut views = false;
     for field in CONTRACT_SCHEMA.fields() {
         cols.push(match field.name().as_str() {
             "occurred_at" => at.clone(),
@@ -162,8 +161,9 @@ pub fn from_contract_columns(
                 let Some(col) = contract.column_by_name(name) else {
                     return Ok(None);
                 };
+                // Text read from Parquet as views stays views.
                 match (field.data_type(), col.data_type()) {
-                    (DataType::Utf8, DataType::Utf8View) => views = true,
+                    (DataType::Utf8, DataType::Utf8View) => {}
                     (want, have) if want == have => {}
                     _ => return Ok(None),
                 }
@@ -174,12 +174,7 @@ pub fn from_contract_columns(
             }
         });
     }
-    let schema = if views {
-        with_types_of(&cols)
-    } else {
-        CONTRACT_SCHEMA.clone()
-    };
-    Ok(Some(RecordBatch::try_new(schema, cols)?))
+    Ok(Some(RecordBatch::try_new(with_types_of(&cols), cols)?))
 }
 
 /// Build one Arrow batch from events. Events whose unit is unknown to the
@@ -287,16 +282,11 @@ mod tests {
     #[test]
     fn a_contract_batch_gives_its_columns_or_nothing() {
         let units = UnitRegistry::embedded().unwrap();
-        let values: Vec<serde_json::Value> = sample_data::DEMO_SLICE_NDJSON
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        let mut buf = Vec::new();
-        let mut w = parquet::Writer::new(&mut buf).unwrap();
-        for v in values {
-            w.write_value(v).unwrap();
-        }
-        w.finish().unwrap();
+        let buf = parquet::file_of(
+            sample_data::DEMO_SLICE_NDJSON
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap()),
+        );
         let mut raw = parquet::batches(bytes::Bytes::from(buf), &units, Checks::default());
         let Some(parquet::RawBatch::Batch { batch, first_line }) = raw.next_raw() else {
             panic!("a batch");

@@ -5,7 +5,7 @@
 //! `supplement_received` still gives the right answer.
 
 use super::fold::Breakdown;
-use crate::keys::{StrKeyMap, str_key};
+use crate::keys::{KeyTable, str_key};
 use crate::units::UnitRegistry;
 use chrono::{DateTime, FixedOffset};
 use model::calendar::{DAY_MINUTES, WorkCalendar};
@@ -38,12 +38,11 @@ const NEVER: i64 = i64::MAX;
 /// One dossier's history so far, in event-time terms whatever the arrival
 /// order: the earliest time of each milestone and every due date it was
 /// given. 88 bytes with its id inline (ids up to 22 bytes), so that a
-/// national backlog fits in memory.
+/// national backlog fits in memory. Laid out in this order (`repr(C)`),
+/// so that [`History::touch`] knows which fields come first and last.
 #[derive(Debug, Clone)]
+#[repr(C)]
 struct History {
-    /// The channel of the `accepted` event (of any event until then).
-    channel: Option<Channel>,
-    channel_from_accepted: bool,
     /// The procedure code packed into 8 bytes (the contract's codes are
     /// exactly 8 ASCII characters); 0 when not seen.
     procedure: u64,
@@ -52,12 +51,14 @@ struct History {
     resolved: i64,
     /// (event time, due date) of `accepted` and `supplement_received`.
     dues: Dues,
-    id: Id,
+    /// The channel of the `accepted` event (of any event until then).
+    channel: Option<Channel>,
+    channel_from_accepted: bool,
     /// The newest event time seen before any acceptance, in seconds since
-    /// [`SEEN_EPOCH`] (fits
-    /// the struct's padding): a history with no acceptance is dropped by
-    /// compaction once this is behind the cut.
+    /// [`SEEN_EPOCH`] (fits the struct's padding): a history with no
+    /// acceptance is dropped by compaction once this is behind the cut.
     seen: u32,
+    id: Id,
 }
 
 /// 2020-01-01T00:00:00Z: the origin of [`History::seen`].
@@ -282,6 +283,17 @@ impl History {
         }
     }
 
+    /// Read the first and the last fields ([`Dossiers::touch_history`]):
+    /// 88 bytes lie in two or three cache lines, and with the `None` test
+    /// of its slot (the niche of `channel`, in the middle) that reads each.
+    fn touch(&self) -> u64 {
+        let id = match &self.id {
+            Id::Inline(len, _) => u64::from(*len),
+            Id::Heap(_) => 1,
+        };
+        self.procedure ^ id
+    }
+
     fn seen(t: i64) -> Option<i64> {
         (t != NEVER).then_some(t)
     }
@@ -317,36 +329,35 @@ impl History {
 #[derive(Debug, Clone, Default)]
 pub struct Dossiers {
     /// Per unit: dossiers keyed by the 64-bit hash of their id.
-    by_unit: Vec<StrKeyMap<History>>,
+    by_unit: Vec<KeyTable<History>>,
     /// Dossiers whose id hash collided with another's of the same unit
     /// (a few in billions), by unit.
     overflow: Vec<(u32, History)>,
 }
 
 impl Dossiers {
-    fn unit_mut(&mut self, unit: u32) -> &mut StrKeyMap<History> {
+    fn unit_mut(&mut self, unit: u32) -> &mut KeyTable<History> {
         let i = unit as usize;
         if self.by_unit.len() <= i {
-            self.by_unit.resize_with(i + 1, StrKeyMap::default);
+            self.by_unit.resize_with(i + 1, KeyTable::default);
         }
         &mut self.by_unit[i]
     }
 
     /// The history of dossier `id` of `unit`, created if new.
     fn slot(&mut self, unit: u32, id: &str) -> &mut History {
-        let key = str_key(id);
+        self.slot_keyed(unit, str_key(id), id)
+    }
+
+    /// [`Self::slot`] with the id's [`str_key`] given.
+    fn slot_keyed(&mut self, unit: u32, key: u64, id: &str) -> &mut History {
         self.unit_mut(unit);
-        // One probe of the unit's map; the overflow list is a separate
+        // One probe of the unit's table; the overflow list is a separate
         // field, so it can be borrowed when the probe finds another id.
         let (by_unit, overflow) = (&mut self.by_unit, &mut self.overflow);
-        match by_unit[unit as usize].entry(key) {
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                return slot.insert(History::new(id));
-            }
-            std::collections::hash_map::Entry::Occupied(h) if h.get().id.is(id) => {
-                return h.into_mut();
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {}
+        let h = by_unit[unit as usize].get_or_insert_with(key, || History::new(id));
+        if h.id.is(id) {
+            return h;
         }
         let i = match overflow.iter().position(|(u, h)| *u == unit && h.id.is(id)) {
             Some(i) => i,
@@ -392,9 +403,30 @@ impl Dossiers {
 
     /// [`Self::add`] for a dossier event of the unit at `index`.
     fn add_at(&mut self, index: u32, e: &Event) {
-        if let (Some(id), Some(status)) = (e.dossier_id.as_deref(), e.status) {
-            self.slot(index, id).add(e, status);
+        if let Some(id) = e.dossier_id.as_deref() {
+            self.add_keyed(index, str_key(id), e);
         }
+    }
+
+    /// [`Self::add_at`] with the [`str_key`] of the event's dossier id.
+    fn add_keyed(&mut self, index: u32, key: u64, e: &Event) {
+        if let (Some(id), Some(status)) = (e.dossier_id.as_deref(), e.status) {
+            self.slot_keyed(index, key, id).add(e, status);
+        }
+    }
+
+    /// Read the keys dossier `key`'s lookup in `unit` starts at
+    /// ([`KeyTable::touch`]).
+    fn touch(&self, unit: u32, key: u64) -> u64 {
+        self.by_unit.get(unit as usize).map_or(0, |t| t.touch(key))
+    }
+
+    /// Read the history of dossier `key` in `unit`, or the free slot it
+    /// would take ([`KeyTable::touch_value`]).
+    fn touch_history(&self, unit: u32, key: u64) -> u64 {
+        self.by_unit
+            .get(unit as usize)
+            .map_or(0, |t| t.touch_value(key, History::touch))
     }
 
     /// Fold another part's dossiers in. Units are independent, so large
@@ -403,7 +435,7 @@ impl Dossiers {
         let Dossiers { by_unit, overflow } = other;
         let n = by_unit.len();
         if self.by_unit.len() < n {
-            self.by_unit.resize_with(n, StrKeyMap::default);
+            self.by_unit.resize_with(n, KeyTable::default);
         }
         // Histories whose id hash collides with another id's in this unit:
         // merged one by one at the end, through the overflow list.
@@ -466,7 +498,7 @@ impl Dossiers {
                     if keep(i as u32) {
                         m.clone()
                     } else {
-                        StrKeyMap::default()
+                        KeyTable::default()
                     }
                 })
                 .collect(),
@@ -501,7 +533,8 @@ impl Dossiers {
             }
         };
         for (unit, map) in self.by_unit.iter_mut().enumerate() {
-            let before = map.len();
+            // A table that loses entries is rebuilt at the size of the
+            // rest, so memory follows the backlog down.
             map.retain(|_, h| {
                 let done = h.done_before(cut);
                 if done {
@@ -509,10 +542,6 @@ impl Dossiers {
                 }
                 !done
             });
-            // Give the table back once most of it is gone.
-            if map.len() < before && map.len() < map.capacity() / 4 {
-                map.shrink_to_fit();
-            }
         }
         self.overflow.retain(|(unit, h)| {
             let done = h.done_before(cut);
@@ -528,7 +557,7 @@ impl Dossiers {
         let mut i = 0;
         while i < self.overflow.len() {
             let (unit, key) = (self.overflow[i].0, str_key(self.overflow[i].1.id.as_str()));
-            if self.unit_mut(unit).contains_key(&key) {
+            if self.unit_mut(unit).contains_key(key) {
                 i += 1;
             } else {
                 let (_, h) = self.overflow.swap_remove(i);
@@ -554,7 +583,7 @@ impl Dossiers {
         let h = self
             .by_unit
             .get(unit as usize)
-            .and_then(|m| m.get(&str_key(id)))
+            .and_then(|m| m.get(str_key(id)))
             .filter(|h| h.id.is(id));
         let h = h.or_else(|| {
             self.overflow
@@ -837,6 +866,15 @@ fn dossier_unit(e: &Event, units: &UnitRegistry) -> Option<u32> {
     }
 }
 
+/// Read the parts of `e` a dossier history takes ([`SharedDossiers::add_all`]).
+fn touch_event(e: &Event) -> u64 {
+    let id = e.dossier_id.as_ref().map_or(0, |d| d.len() as u64);
+    id ^ u64::from(e.due_at.is_some()) ^ u64::from(e.procedure_code.is_some())
+}
+
+/// Dossier lookups whose slots are read together ([`SharedDossiers::add_all`]).
+const TOUCH_BLOCK: usize = 16;
+
 /// Dossier histories shared by the workers of one parallel fold. Units are
 /// split into shards, each behind its own lock, and a worker adds a
 /// micro-batch's events shard by shard. Each dossier then has one history
@@ -863,11 +901,13 @@ impl SharedDossiers {
     /// Fold the dossier events of `events` in, taking each shard's lock
     /// once.
     pub fn add_all(&self, events: &[Event], units: &UnitRegistry) {
-        let mut by_shard: Vec<Vec<(u32, &Event)>> = vec![Vec::new(); self.shards.len()];
+        let mut by_shard: Vec<Vec<(u32, u64, &Event)>> = vec![Vec::new(); self.shards.len()];
         for e in events {
-            if let Some(i) = dossier_unit(e, units) {
+            if let Some(i) = dossier_unit(e, units)
+                && let Some(id) = e.dossier_id.as_deref()
+            {
                 let shard = (i as usize / self.step).min(self.shards.len() - 1);
-                by_shard[shard].push((i, e));
+                by_shard[shard].push((i, str_key(id), e));
             }
         }
         for (shard, part) in self.shards.iter().zip(by_shard) {
@@ -877,8 +917,26 @@ impl SharedDossiers {
             // A poisoned shard means a worker panicked mid-add; its join
             // reports that, and this fold is discarded.
             let mut d = shard.lock().unwrap_or_else(|p| p.into_inner());
-            for (i, e) in part {
-                d.add_at(i, e);
+            // A national backlog is far larger than the caches, and one
+            // micro-batch touches a dossier or two in each of thousands of
+            // tables: nearly every lookup misses. So lookups go in blocks,
+            // in three rounds: the block's keys (and events) are read, then
+            // their histories, then the events are added. Each round's
+            // misses are in flight together instead of queueing one behind
+            // the other.
+            for block in part.chunks(TOUCH_BLOCK) {
+                let mut t = 0u64;
+                for &(i, key, e) in block {
+                    t ^= d.touch(i, key) ^ touch_event(e);
+                }
+                t = std::hint::black_box(t);
+                for &(i, key, _) in block {
+                    t ^= d.touch_history(i, key);
+                }
+                std::hint::black_box(t);
+                for &(i, key, e) in block {
+                    d.add_keyed(i, key, e);
+                }
             }
         }
     }
@@ -904,22 +962,20 @@ impl SharedDossiers {
 /// is taken by another id goes to `spilled`.
 fn merge_unit(
     unit: u32,
-    mine: &mut StrKeyMap<History>,
-    theirs: StrKeyMap<History>,
+    mine: &mut KeyTable<History>,
+    theirs: KeyTable<History>,
     spilled: &mut Vec<(u32, History)>,
 ) {
     if mine.is_empty() {
         *mine = theirs;
         return;
     }
-    for (key, h) in theirs {
-        match mine.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) if o.get().id.is(h.id.as_str()) => {
-                o.into_mut().merge(h);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => spilled.push((unit, h)),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(h);
+    for (key, h) in theirs.into_entries() {
+        match mine.get_mut(key) {
+            Some(m) if m.id.is(h.id.as_str()) => m.merge(h),
+            Some(_) => spilled.push((unit, h)),
+            None => {
+                mine.insert(key, h);
             }
         }
     }
@@ -1062,7 +1118,7 @@ mod tests {
             "found again in the overflow"
         );
         assert_eq!(
-            d.by_unit[0][&str_key("D-1")].accepted,
+            d.by_unit[0].get(str_key("D-1")).unwrap().accepted,
             NEVER,
             "the resident is untouched"
         );
@@ -1116,9 +1172,18 @@ mod tests {
         for (x, y) in [(a.clone(), b.clone()), (b.clone(), a.clone()), (a_squat, b)] {
             let mut merged = x;
             merged.merge(y);
+            // A unit's facts list its dossiers in table order, which
+            // depends on the order they were inserted in: compare them as
+            // sets.
             let facts = |d: &Dossiers| {
                 let mut f: Vec<_> = d.facts_by(&cal, Breakdown::None).into_iter().collect();
                 f.sort_by_key(|(k, _)| *k);
+                for (_, u) in &mut f {
+                    u.resolved_on_time.sort_unstable();
+                    u.processing.sort_unstable();
+                    u.spans
+                        .sort_unstable_by_key(|s| (s.counter, s.start, s.end));
+                }
                 f
             };
             if merged.len() == one.len() {

@@ -872,6 +872,12 @@ fn touch_event(e: &Event) -> u64 {
     id ^ u64::from(e.due_at.is_some()) ^ u64::from(e.procedure_code.is_some())
 }
 
+thread_local! {
+    /// [`SharedDossiers::add_all`]'s lists, per shard.
+    static SHARD_LISTS: std::cell::RefCell<Vec<Vec<(u32, u64, usize)>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Dossier lookups whose slots are read together ([`SharedDossiers::add_all`]).
 const TOUCH_BLOCK: usize = 16;
 
@@ -901,42 +907,53 @@ impl SharedDossiers {
     /// Fold the dossier events of `events` in, taking each shard's lock
     /// once.
     pub fn add_all(&self, events: &[Event], units: &UnitRegistry) {
-        let mut by_shard: Vec<Vec<(u32, u64, &Event)>> = vec![Vec::new(); self.shards.len()];
-        for e in events {
-            if let Some(i) = dossier_unit(e, units)
-                && let Some(id) = e.dossier_id.as_deref()
-            {
-                let shard = (i as usize / self.step).min(self.shards.len() - 1);
-                by_shard[shard].push((i, str_key(id), e));
+        // The lists of each shard's (unit, id key, event position) are this
+        // thread's, kept from one call to the next: allocating 64 growing
+        // lists per micro-batch cost time and left the heap fragmented.
+        SHARD_LISTS.with_borrow_mut(|by_shard| {
+            by_shard.resize_with(self.shards.len(), Vec::new);
+            for part in by_shard.iter_mut() {
+                part.clear();
             }
-        }
-        for (shard, part) in self.shards.iter().zip(by_shard) {
-            if part.is_empty() {
-                continue;
+            for (at, e) in events.iter().enumerate() {
+                if let Some(i) = dossier_unit(e, units)
+                    && let Some(id) = e.dossier_id.as_deref()
+                {
+                    let shard = (i as usize / self.step).min(self.shards.len() - 1);
+                    by_shard[shard].push((i, str_key(id), at));
+                }
             }
-            // A poisoned shard means a worker panicked mid-add; its join
-            // reports that, and this fold is discarded.
-            let mut d = shard.lock().unwrap_or_else(|p| p.into_inner());
-            // A national backlog is far larger than the caches, and one
-            // micro-batch touches a dossier or two in each of thousands of
-            // tables: nearly every lookup misses. So lookups go in blocks,
-            // in three rounds: the block's keys (and events) are read, then
-            // their histories, then the events are added. Each round's
-            // misses are in flight together instead of queueing one behind
-            // the other.
-            for block in part.chunks(TOUCH_BLOCK) {
-                let mut t = 0u64;
-                for &(i, key, e) in block {
-                    t ^= d.touch(i, key) ^ touch_event(e);
+            for (shard, part) in self.shards.iter().zip(by_shard.iter()) {
+                if !part.is_empty() {
+                    Self::add_part(shard, part, events);
                 }
-                t = std::hint::black_box(t);
-                for &(i, key, _) in block {
-                    t ^= d.touch_history(i, key);
-                }
-                std::hint::black_box(t);
-                for &(i, key, e) in block {
-                    d.add_keyed(i, key, e);
-                }
+            }
+        });
+    }
+
+    /// Add the events at `part`'s positions to one shard.
+    fn add_part(shard: &std::sync::Mutex<Dossiers>, part: &[(u32, u64, usize)], events: &[Event]) {
+        // A poisoned shard means a worker panicked mid-add; its join
+        // reports that, and this fold is discarded.
+        let mut d = shard.lock().unwrap_or_else(|p| p.into_inner());
+        // A national backlog is far larger than the caches, and one
+        // micro-batch touches a dossier or two in each of thousands of
+        // tables: nearly every lookup misses. So lookups go in blocks, in
+        // three rounds: the block's keys (and events) are read, then their
+        // histories, then the events are added. Each round's misses are in
+        // flight together instead of queueing one behind the other.
+        for block in part.chunks(TOUCH_BLOCK) {
+            let mut t = 0u64;
+            for &(i, key, at) in block {
+                t ^= d.touch(i, key) ^ touch_event(&events[at]);
+            }
+            t = std::hint::black_box(t);
+            for &(i, key, _) in block {
+                t ^= d.touch_history(i, key);
+            }
+            std::hint::black_box(t);
+            for &(i, key, at) in block {
+                d.add_keyed(i, key, &events[at]);
             }
         }
     }

@@ -189,8 +189,15 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
 
     fn time(&mut self, field: Field, required: bool) -> Option<DateTime<FixedOffset>> {
         let s = self.text(field, required)?;
-        match parse_time(s) {
-            Ok(t) if (2000..=2100).contains(&t.year()) => Some(t),
+        // The local year comes from the text when the fast form reads it,
+        // rather than from the time (an offset conversion and a date
+        // split per time).
+        let parsed = match fast_time(s.as_bytes()) {
+            Some(t) => Ok(t),
+            None => DateTime::parse_from_rfc3339(s).map(|t| (t, t.year())),
+        };
+        match parsed {
+            Ok((t, year)) if (2000..=2100).contains(&year) => Some(t),
             Ok(_) => {
                 self.fail_at(
                     field,
@@ -237,12 +244,14 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
 /// also words the error.
 pub fn parse_time(s: &str) -> chrono::ParseResult<DateTime<FixedOffset>> {
     match fast_time(s.as_bytes()) {
-        Some(t) => Ok(t),
+        Some((t, _)) => Ok(t),
         None => DateTime::parse_from_rfc3339(s),
     }
 }
 
-fn fast_time(b: &[u8]) -> Option<DateTime<FixedOffset>> {
+/// The time of the common RFC 3339 shape and its local year; `None` for
+/// anything else ([`parse_time`]).
+fn fast_time(b: &[u8]) -> Option<(DateTime<FixedOffset>, i32)> {
     let digits = |at: usize, n: usize| -> Option<u32> {
         b.get(at..at + n)?.iter().try_fold(0u32, |acc, c| {
             c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
@@ -281,10 +290,11 @@ fn fast_time(b: &[u8]) -> Option<DateTime<FixedOffset>> {
         (day.next, utc - DAY_SECS)
     };
     let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(utc as u32, 0)?;
-    Some(DateTime::from_naive_utc_and_offset(
+    let t = DateTime::from_naive_utc_and_offset(
         chrono::NaiveDateTime::new(date, time),
         FixedOffset::east_opt(offset)?,
-    ))
+    );
+    Some((t, day.year))
 }
 
 const DAY_SECS: i32 = 86_400;
@@ -296,6 +306,8 @@ struct LocalDay {
     date: chrono::NaiveDate,
     start: i32,
     next: chrono::NaiveDate,
+    /// The year of the local date.
+    year: i32,
 }
 
 /// A remembered [`LocalDay`], by its date text and offset.
@@ -325,11 +337,13 @@ fn local_day(
     {
         return Some(*day);
     }
-    let start = date()?.and_hms_opt(0, 0, 0)? - chrono::TimeDelta::seconds(i64::from(offset));
+    let local = date()?;
+    let start = local.and_hms_opt(0, 0, 0)? - chrono::TimeDelta::seconds(i64::from(offset));
     let day = LocalDay {
         date: start.date(),
         start: chrono::Timelike::num_seconds_from_midnight(&start.time()) as i32,
         next: start.date().succ_opt()?,
+        year: local.year(),
     };
     LAST_DAYS.set([Some((text, offset, day)), days[0]]);
     Some(day)

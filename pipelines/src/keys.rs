@@ -39,9 +39,6 @@ impl Hasher for KeyHasher {
     fn write_u128(&mut self, key: u128) {
         self.0 = key as u64;
     }
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
 }
 
 /// The 64-bit key of one string (xxh3), for maps that also keep the
@@ -155,46 +152,69 @@ impl<V> KeyTable<V> {
         self.get(key).is_some()
     }
 
-    /// The slot for `key`, taken for it if it was free.
-    fn take_slot(&mut self, key: u64) -> usize {
+    /// A free slot taken for stored `key`, which is not in the table.
+    fn claim(&mut self, key: u64) -> usize {
         self.grow_for_one();
-        let key = stored(key);
         let i = self.find(key).unwrap_or_default();
-        if self.keys[i] == 0 {
-            self.keys[i] = key;
-            self.len += 1;
-        }
+        self.keys[i] = key;
+        self.len += 1;
         i
     }
 
-    /// The value of `key`, inserted from `make` if there is none.
+    /// The value of `key`, inserted from `make` if there is none. The
+    /// table grows only for a new key, and only after `make` returned, so
+    /// a panic in it leaves the table as it was.
     pub fn get_or_insert_with(&mut self, key: u64, make: impl FnOnce() -> V) -> &mut V {
-        let i = self.take_slot(key);
-        self.values[i].get_or_insert_with(make)
+        let key = stored(key);
+        match self.find(key) {
+            Some(i) if self.keys[i] == key => self.values[i].get_or_insert_with(make),
+            _ => {
+                let value = make();
+                let i = self.claim(key);
+                self.values[i].insert(value)
+            }
+        }
     }
 
     /// Put `value` under `key`, returning the value it replaces.
     pub fn insert(&mut self, key: u64, value: V) -> Option<V> {
-        let i = self.take_slot(key);
-        self.values[i].replace(value)
-    }
-
-    /// Keep the entries `keep` admits (it may change them). A removal
-    /// leaves holes in the probe runs, so the table is then rebuilt at the
-    /// size of what is left.
-    pub fn retain(&mut self, mut keep: impl FnMut(u64, &mut V) -> bool) {
-        let before = self.len;
-        for (k, slot) in self.keys.iter_mut().zip(&mut self.values) {
-            if let Some(v) = slot
-                && !keep(*k, v)
-            {
-                (*k, *slot) = (0, None);
-                self.len -= 1;
+        let key = stored(key);
+        match self.find(key) {
+            Some(i) if self.keys[i] == key => self.values[i].replace(value),
+            _ => {
+                let i = self.claim(key);
+                self.values[i] = Some(value);
+                None
             }
         }
-        if self.len < before {
-            self.resize(Self::slots_for(self.len));
+    }
+
+    /// Keep the entries `keep` admits (it may change them). Every entry is
+    /// judged before any is removed, so a panic in `keep` leaves every
+    /// entry findable. A removal leaves holes in the probe runs, so the
+    /// table is then rebuilt: at its size, or smaller once less than a
+    /// quarter of it is left, so that memory follows the entries down
+    /// without a table that is nearly full right after.
+    pub fn retain(&mut self, mut keep: impl FnMut(u64, &mut V) -> bool) {
+        let gone: Vec<usize> = (0..self.keys.len())
+            .filter(|&i| match &mut self.values[i] {
+                Some(v) => !keep(self.keys[i], v),
+                None => false,
+            })
+            .collect();
+        if gone.is_empty() {
+            return;
         }
+        for i in gone {
+            (self.keys[i], self.values[i]) = (0, None);
+            self.len -= 1;
+        }
+        let slots = if self.len < self.keys.len() / 4 {
+            Self::slots_for(self.len)
+        } else {
+            self.keys.len()
+        };
+        self.resize(slots);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
@@ -316,6 +336,36 @@ mod tests {
         let again: KeyTable<u32> = t.clone().into_entries().collect();
         assert_eq!(again.len(), t.len());
         assert!(want.iter().all(|(k, v)| again.get(*k) == Some(v)));
+        // A key that is there never grows the table; a new one at seven
+        // eighths does.
+        let mut f: KeyTable<u32> = KeyTable::default();
+        for k in 1..=7u64 {
+            f.insert(k << 8, k as u32);
+        }
+        assert_eq!(f.keys.len(), 8);
+        assert_eq!(*f.get_or_insert_with(3 << 8, || 0), 3);
+        assert_eq!(f.insert(5 << 8, 50), Some(5));
+        assert_eq!(f.keys.len(), 8, "found, not grown");
+        f.insert(8 << 8, 8);
+        assert_eq!(f.keys.len(), 16);
+        // Removing a few keeps the size; removing most shrinks it.
+        f.retain(|k, _| k != 8 << 8);
+        assert_eq!((f.len(), f.keys.len()), (7, 16));
+        f.retain(|k, _| k <= 2 << 8);
+        assert_eq!((f.len(), f.keys.len()), (2, 8));
+        // A panic while judging leaves every entry where it was.
+        let mut hit = again.clone();
+        let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut n = 0;
+            hit.retain(|_, _| {
+                n += 1;
+                assert!(n < 10, "a bug in keep");
+                n % 2 == 0
+            })
+        }));
+        assert!(judged.is_err());
+        assert_eq!(hit.len(), again.len());
+        assert!(want.iter().all(|(k, v)| hit.get(*k) == Some(v)));
         // 0 marks a free slot: key 0 is key 1.
         let mut z: KeyTable<u32> = KeyTable::default();
         assert_eq!(z.insert(0, 7), None);

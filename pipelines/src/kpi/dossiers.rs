@@ -924,19 +924,33 @@ impl SharedDossiers {
                     by_shard[shard].push((i, str_key(id), at));
                 }
             }
-            for (shard, part) in self.shards.iter().zip(by_shard.iter()) {
-                if !part.is_empty() {
-                    Self::add_part(shard, part, events);
+            // Workers go through the shards in the same order, so a shard
+            // another worker holds is left for later rather than waited
+            // on: waiting would keep the two in step, one always behind the
+            // other's lock. A poisoned shard means a worker panicked
+            // mid-add; its join reports that, and this fold is discarded.
+            let mut busy = Vec::new();
+            for (n, (shard, part)) in self.shards.iter().zip(by_shard.iter()).enumerate() {
+                if part.is_empty() {
+                    continue;
                 }
+                match shard.try_lock() {
+                    Ok(mut d) => Self::add_part(&mut d, part, events),
+                    Err(std::sync::TryLockError::Poisoned(p)) => {
+                        Self::add_part(&mut p.into_inner(), part, events);
+                    }
+                    Err(std::sync::TryLockError::WouldBlock) => busy.push(n),
+                }
+            }
+            for n in busy {
+                let mut d = self.shards[n].lock().unwrap_or_else(|p| p.into_inner());
+                Self::add_part(&mut d, &by_shard[n], events);
             }
         });
     }
 
-    /// Add the events at `part`'s positions to one shard.
-    fn add_part(shard: &std::sync::Mutex<Dossiers>, part: &[(u32, u64, usize)], events: &[Event]) {
-        // A poisoned shard means a worker panicked mid-add; its join
-        // reports that, and this fold is discarded.
-        let mut d = shard.lock().unwrap_or_else(|p| p.into_inner());
+    /// Add the events at `part`'s positions to one shard's dossiers.
+    fn add_part(d: &mut Dossiers, part: &[(u32, u64, usize)], events: &[Event]) {
         // A national backlog is far larger than the caches, and one
         // micro-batch touches a dossier or two in each of thousands of
         // tables: nearly every lookup misses. So lookups go in blocks, in
@@ -1215,6 +1229,52 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_shard_another_worker_holds_is_added_to_after_the_others() {
+        let units = units();
+        let shared = SharedDossiers::new(units.len());
+        let shard_of = |i: u32| (i as usize / shared.step).min(shared.shards.len() - 1);
+        // Two units in different shards, the held one first in order.
+        let (a, b) = (0u32, shared.step as u32 * 2);
+        assert!(shard_of(a) < shard_of(b));
+        let events: Vec<Event> = (0..40)
+            .map(|n| {
+                let mut e = ev(
+                    &format!("e{n}"),
+                    &format!("D-{n}"),
+                    S::Accepted,
+                    "2025-11-20T08:00:00+07:00",
+                    None,
+                );
+                e.unit = units
+                    .at(if n % 2 == 0 { a } else { b })
+                    .unwrap()
+                    .code
+                    .clone();
+                e
+            })
+            .collect();
+        let held = shared.shards[shard_of(a)].lock().unwrap();
+        std::thread::scope(|s| {
+            let adding = s.spawn(|| shared.add_all(&events, &units));
+            // The other shard fills while this one is held; without the
+            // deferral the adder would wait here, and this times out.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while shared.shards[shard_of(b)].lock().unwrap().len() < 20 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the adder waited on the held shard"
+                );
+                std::thread::yield_now();
+            }
+            assert_eq!(held.len(), 0);
+            drop(held);
+            adding.join().unwrap();
+        });
+        let d = shared.into_dossiers();
+        assert_eq!((d.len(), d.of_unit(a as usize).count()), (40, 20));
     }
 
     #[test]

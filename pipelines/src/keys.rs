@@ -217,13 +217,6 @@ impl<V> KeyTable<V> {
         self.resize(slots);
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
-        self.keys
-            .iter()
-            .zip(&self.values)
-            .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)))
-    }
-
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.values.iter().flatten()
     }
@@ -263,19 +256,6 @@ impl<V> KeyTable<V> {
                 self.len += 1;
             }
         }
-    }
-}
-
-impl<V> FromIterator<(u64, V)> for KeyTable<V> {
-    /// A key given twice keeps its last value.
-    fn from_iter<I: IntoIterator<Item = (u64, V)>>(entries: I) -> Self {
-        let entries = entries.into_iter();
-        let mut t = KeyTable::default();
-        t.resize(Self::slots_for(entries.size_hint().0));
-        for (k, v) in entries {
-            t.insert(k, v);
-        }
-        t
     }
 }
 
@@ -320,7 +300,7 @@ mod tests {
             *v += 1;
             k % 2 == 0
         });
-        let mut left: Vec<(u64, u32)> = t.iter().map(|(k, v)| (k, *v)).collect();
+        let mut left: Vec<(u64, u32)> = t.clone().into_entries().collect();
         left.sort_unstable();
         let mut want: Vec<(u64, u32)> = keys
             .iter()
@@ -333,7 +313,10 @@ mod tests {
         assert_eq!(t.len(), want.len());
         assert_eq!(t.values().count(), want.len());
         assert_eq!(t.get(keys[1]), None, "odd keys are gone");
-        let again: KeyTable<u32> = t.clone().into_entries().collect();
+        let mut again: KeyTable<u32> = KeyTable::default();
+        for (k, v) in t.clone().into_entries() {
+            again.insert(k, v);
+        }
         assert_eq!(again.len(), t.len());
         assert!(want.iter().all(|(k, v)| again.get(*k) == Some(v)));
         // A key that is there never grows the table; a new one at seven

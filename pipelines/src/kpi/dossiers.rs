@@ -534,8 +534,8 @@ impl Dossiers {
             }
         };
         for (unit, map) in self.by_unit.iter_mut().enumerate() {
-            // A table that loses entries is rebuilt at the size of the
-            // rest, so memory follows the backlog down.
+            // A table that loses most of its entries is rebuilt smaller,
+            // so memory follows the backlog down (`KeyTable::retain`).
             map.retain(|_, h| {
                 let done = h.done_before(cut);
                 if done {
@@ -920,8 +920,7 @@ impl SharedDossiers {
                 if let Some(i) = dossier_unit(e, units)
                     && let Some(id) = e.dossier_id.as_deref()
                 {
-                    let shard = (i as usize / self.step).min(self.shards.len() - 1);
-                    by_shard[shard].push((i, str_key(id), at));
+                    by_shard[self.shard_of(i)].push((i, str_key(id), at));
                 }
             }
             // Workers go through the shards in the same order, so a shard
@@ -947,6 +946,11 @@ impl SharedDossiers {
                 Self::add_part(&mut d, &by_shard[n], events);
             }
         });
+    }
+
+    /// The shard of the unit at dense index `unit`.
+    fn shard_of(&self, unit: u32) -> usize {
+        (unit as usize / self.step).min(self.shards.len() - 1)
     }
 
     /// Add the events at `part`'s positions to one shard's dossiers.
@@ -1235,7 +1239,7 @@ mod tests {
     fn a_shard_another_worker_holds_is_added_to_after_the_others() {
         let units = units();
         let shared = SharedDossiers::new(units.len());
-        let shard_of = |i: u32| (i as usize / shared.step).min(shared.shards.len() - 1);
+        let shard_of = |i: u32| shared.shard_of(i);
         // Two units in different shards, the held one first in order.
         let (a, b) = (0u32, shared.step as u32 * 2);
         assert!(shard_of(a) < shard_of(b));

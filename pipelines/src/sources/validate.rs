@@ -189,14 +189,7 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
 
     fn time(&mut self, field: Field, required: bool) -> Option<DateTime<FixedOffset>> {
         let s = self.text(field, required)?;
-        // The local year comes from the text when the fast form reads it,
-        // rather than from the time (an offset conversion and a date
-        // split per time).
-        let parsed = match fast_time(s.as_bytes()) {
-            Some(t) => Ok(t),
-            None => DateTime::parse_from_rfc3339(s).map(|t| (t, t.year())),
-        };
-        match parsed {
+        match parse_time_and_year(s) {
             Ok((t, year)) if (2000..=2100).contains(&year) => Some(t),
             Ok(_) => {
                 self.fail_at(
@@ -243,9 +236,16 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
 /// for the `T`, a leap second, a malformed value) goes to chrono, which
 /// also words the error.
 pub fn parse_time(s: &str) -> chrono::ParseResult<DateTime<FixedOffset>> {
+    parse_time_and_year(s).map(|(t, _)| t)
+}
+
+/// [`parse_time`] and the local year. The fast form reads the year from
+/// the text rather than from the time (an offset conversion and a date
+/// split per time).
+fn parse_time_and_year(s: &str) -> chrono::ParseResult<(DateTime<FixedOffset>, i32)> {
     match fast_time(s.as_bytes()) {
-        Some((t, _)) => Ok(t),
-        None => DateTime::parse_from_rfc3339(s),
+        Some(t) => Ok(t),
+        None => DateTime::parse_from_rfc3339(s).map(|t| (t, t.year())),
     }
 }
 

@@ -358,8 +358,32 @@ impl Folder {
             }
             _ => batch,
         };
+        self.fold_columns(batch, into).await?;
+        self.add_events(events, into);
+        Ok(())
+    }
+
+    /// The partial sums of one micro-batch's Arrow batch, without its
+    /// events ([`Self::add_events`] adds those): for a caller that adds a
+    /// Parquet batch's events a run at a time as they are validated
+    /// ([`Self::streams_events`]).
+    pub async fn fold_columns(&self, batch: RecordBatch, into: &mut Fold) -> Result<()> {
+        into.breakdown = self.breakdown;
         let result = self.query.run(batch).await?;
-        add_partials(&mut into.partials, &result, &self.units)?;
+        add_partials(&mut into.partials, &result, &self.units)
+    }
+
+    /// Whether a micro-batch's events can be added apart from its Arrow
+    /// batch: not for a channel breakdown, whose batch needs a column made
+    /// from its events' dossiers.
+    pub fn streams_events(&self) -> bool {
+        self.channels.is_none()
+    }
+
+    /// The events of a micro-batch (some or all of them) into the time
+    /// span, the event count and the dossier histories: what the batch's
+    /// partial sums ([`Self::fold_columns`]) do not hold.
+    pub fn add_events(&self, events: &[Event], into: &mut Fold) {
         let (mut lo, mut hi) = into.span.unwrap_or((i64::MAX, i64::MIN));
         let own = self.channels.is_none() && self.shared.is_none();
         for e in events {
@@ -373,9 +397,10 @@ impl Folder {
         if let (None, Some(shared)) = (&self.channels, &self.shared) {
             shared.add_all(events, &self.units);
         }
-        into.span = Some((lo, hi));
+        if !events.is_empty() {
+            into.span = Some((lo, hi));
+        }
         into.events += events.len() as u64;
-        Ok(())
     }
 }
 

@@ -104,18 +104,62 @@ pub fn from_contract_columns(
     rejected: &[usize],
     events: &[Event],
 ) -> Result<Option<RecordBatch>> {
-    let rows = contract.num_rows();
-    let ascending = rejected.windows(2).all(|w| w[0] < w[1]);
-    if rows != events.len() + rejected.len()
-        || !ascending
-        || rejected.last().is_some_and(|r| *r >= rows)
-    {
-        return Err(Error::Schema(format!(
-            "{rows} rows are not {} events and {} rejections at ascending positions below {rows}",
-            events.len(),
-            rejected.len()
-        )));
+    if !contract_columns_usable(contract) {
+        return Ok(None);
     }
+    let mut made = EventColumns::with_capacity(events.len());
+    made.add(events);
+    with_event_columns(contract, rejected, made).map(Some)
+}
+
+/// The columns of a contract micro-batch that come from its validated
+/// events ([`from_contract_columns`]), built a run of events at a time,
+/// so that a caller can let each run go before the next is validated.
+#[derive(Debug)]
+pub struct EventColumns {
+    at: TimestampMicrosecondBuilder,
+    due: TimestampMicrosecondBuilder,
+    procedure: StringBuilder,
+    len: usize,
+}
+
+impl EventColumns {
+    /// Room for `n` events.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            at: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("+00:00"),
+            due: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("+00:00"),
+            procedure: StringBuilder::with_capacity(n, n * 8),
+            len: 0,
+        }
+    }
+
+    /// The next events of the batch, in order.
+    pub fn add(&mut self, events: &[Event]) {
+        for e in events {
+            self.at.append_value(e.occurred_at.timestamp_micros());
+            self.due
+                .append_option(e.due_at.map(|d| d.timestamp_micros()));
+            self.procedure.append_option(e.procedure_code.as_deref());
+        }
+        self.len += events.len();
+    }
+
+    /// Events added so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Whether [`from_contract_columns`] can use the batch's own columns:
+/// every column it takes from the batch is there, of the contract's
+/// Arrow type (text as `Utf8` or `Utf8View`), and named once (the
+/// validator reads the last of two, the batch would give the first).
+pub fn contract_columns_usable(contract: &RecordBatch) -> bool {
     let schema = contract.schema();
     let names = schema.fields().iter().map(|f| f.name());
     if names
@@ -124,7 +168,47 @@ pub fn from_contract_columns(
         .len()
         != names.len()
     {
-        return Ok(None);
+        return false;
+    }
+    CONTRACT_SCHEMA.fields().iter().all(|field| {
+        EVENT_MADE.contains(&field.name().as_str())
+            || contract.column_by_name(field.name()).is_some_and(|col| {
+                match (field.data_type(), col.data_type()) {
+                    // Text read from Parquet as views stays views.
+                    (DataType::Utf8, DataType::Utf8View) => true,
+                    (want, have) => want == have,
+                }
+            })
+    })
+}
+
+/// The contract columns made from the events, not taken from the batch
+/// ([`from_contract_columns`]).
+const EVENT_MADE: [&str; 3] = ["occurred_at", "due_at", "procedure_code"];
+
+/// [`from_contract_columns`] of a batch that is
+/// [`contract_columns_usable`], with its event-made columns built already.
+pub fn with_event_columns(
+    contract: &RecordBatch,
+    rejected: &[usize],
+    made: EventColumns,
+) -> Result<RecordBatch> {
+    let rows = contract.num_rows();
+    let ascending = rejected.windows(2).all(|w| w[0] < w[1]);
+    if rows != made.len + rejected.len()
+        || !ascending
+        || rejected.last().is_some_and(|r| *r >= rows)
+    {
+        return Err(Error::Schema(format!(
+            "{rows} rows are not {} events and {} rejections at ascending positions below {rows}",
+            made.len,
+            rejected.len()
+        )));
+    }
+    if !contract_columns_usable(contract) {
+        return Err(Error::Schema(
+            "the batch's columns are not the contract's (contract_columns_usable)".into(),
+        ));
     }
     // One filter, shared by every column, when rows were rejected.
     let keep = (!rejected.is_empty()).then(|| {
@@ -136,17 +220,12 @@ pub fn from_contract_columns(
             .optimize()
             .build()
     });
-    // The event-made columns in one pass over the events (a pass reads
-    // every event's 224 bytes from memory).
-    let n = events.len();
-    let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("+00:00");
-    let mut due = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("+00:00");
-    let mut procedure = StringBuilder::with_capacity(n, n * 8);
-    for e in events {
-        at.append_value(e.occurred_at.timestamp_micros());
-        due.append_option(e.due_at.map(|d| d.timestamp_micros()));
-        procedure.append_option(e.procedure_code.as_deref());
-    }
+    let EventColumns {
+        mut at,
+        mut due,
+        mut procedure,
+        ..
+    } = made;
     let (at, due): (ArrayRef, ArrayRef) = (Arc::new(at.finish()), Arc::new(due.finish()));
     // A breakdown groups by it without naming a kind: only a dossier's
     // counts.
@@ -158,15 +237,9 @@ pub fn from_contract_columns(
             "due_at" => due.clone(),
             "procedure_code" => procedure.clone(),
             name => {
-                let Some(col) = contract.column_by_name(name) else {
-                    return Ok(None);
-                };
-                // Text read from Parquet as views stays views.
-                match (field.data_type(), col.data_type()) {
-                    (DataType::Utf8, DataType::Utf8View) => {}
-                    (want, have) if want == have => {}
-                    _ => return Ok(None),
-                }
+                let col = contract
+                    .column_by_name(name)
+                    .ok_or_else(|| Error::Schema(format!("no column {name}")))?;
                 match &keep {
                     Some(keep) => keep.filter(col)?,
                     None => col.clone(),
@@ -174,7 +247,7 @@ pub fn from_contract_columns(
             }
         });
     }
-    Ok(Some(RecordBatch::try_new(with_types_of(&cols), cols)?))
+    Ok(RecordBatch::try_new(with_types_of(&cols), cols)?)
 }
 
 /// Build one Arrow batch from events. Events whose unit is unknown to the

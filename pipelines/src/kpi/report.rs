@@ -315,6 +315,17 @@ impl VolumeIndex {
     }
 }
 
+/// Where one row key's state counters come from ([`plan`]).
+#[derive(Default)]
+struct KeySources<'a> {
+    /// The spans of each of the key's units.
+    spans: Vec<&'a [dossiers::Span]>,
+    /// (hour, sums) of the key's compacted dossiers.
+    frozen: Vec<(i64, &'a Vec<i64>)>,
+    /// At most this many deltas.
+    len: usize,
+}
+
 /// A span's start (+1) or end (-1) for one state counter: (time, its slot
 /// among the state counters read at period ends, change).
 type Delta = (i64, usize, i64);
@@ -656,34 +667,25 @@ fn plan(
             state.len()
         )));
     }
-    let mut deltas_by_key: crate::keys::FastMap<RowKey, Vec<Delta>> = Default::default();
-    for ((unit, dim), f) in facts {
+    // What each key's state is made of: the spans of its units' dossiers
+    // and the changes of its compacted ones, gathered by reference. They
+    // become the key's deltas on the core that sweeps it.
+    let mut sources: crate::keys::FastMap<RowKey, KeySources<'_>> = Default::default();
+    for (&(unit, dim), f) in &facts {
         let Some(key) = keys.of(unit) else {
             continue;
         };
-        let deltas = deltas_by_key.entry((key, dim)).or_default();
-        for s in f.spans {
-            let Some(i) = state.iter().position(|(n, _)| *n == s.counter) else {
-                continue;
-            };
-            deltas.push((s.start, i, 1));
-            if s.end != i64::MAX {
-                deltas.push((s.end, i, -1));
-            }
-        }
+        let src = sources.entry((key, dim)).or_default();
+        src.spans.push(&f.spans);
+        src.len += 2 * f.spans.len();
     }
-    // Compacted dossiers' spans: each change counts from the end of its
-    // hour on, as the span it came from did at every hour-boundary reading.
-    for ((unit, hour, dim), v) in frozen {
+    for (&(unit, hour, dim), v) in &frozen {
         let Some(key) = keys.of(unit) else {
             continue;
         };
-        let deltas = deltas_by_key.entry((key, dim)).or_default();
-        for (slot, &(_, i)) in state.iter().enumerate() {
-            if v[i] != 0 {
-                deltas.push((hour + 3599, slot, v[i]));
-            }
-        }
+        let src = sources.entry((key, dim)).or_default();
+        src.frozen.push((hour, v));
+        src.len += state.len();
     }
     // The period ends at which the state is read.
     let mut ends: Vec<(i64, i64)> = Vec::new();
@@ -698,9 +700,32 @@ fn plan(
     }
     // Each key's deltas sorted and swept through the period ends: keys
     // are independent, so they are shared out between the cores.
-    let sweep = |keys: Vec<(RowKey, Vec<Delta>)>| {
+    let sweep = |keys: Vec<(RowKey, KeySources<'_>)>| {
         let mut read: Vec<StateRead> = Vec::new();
-        for (key, mut deltas) in keys {
+        let mut deltas: Vec<Delta> = Vec::new();
+        for (key, src) in keys {
+            deltas.clear();
+            for spans in src.spans {
+                for s in spans {
+                    let Some(i) = state.iter().position(|(n, _)| *n == s.counter) else {
+                        continue;
+                    };
+                    deltas.push((s.start, i, 1));
+                    if s.end != i64::MAX {
+                        deltas.push((s.end, i, -1));
+                    }
+                }
+            }
+            // Compacted dossiers' spans: each change counts from the end
+            // of its hour on, as the span it came from did at every
+            // hour-boundary reading.
+            for (hour, v) in src.frozen {
+                for (slot, &(_, i)) in state.iter().enumerate() {
+                    if v[i] != 0 {
+                        deltas.push((hour + 3599, slot, v[i]));
+                    }
+                }
+            }
             deltas.sort_unstable();
             let mut current = [0i64; STATE_READ];
             let mut cursor = 0;
@@ -716,15 +741,16 @@ fn plan(
         }
         read
     };
-    let mut todo: Vec<(RowKey, Vec<Delta>)> = deltas_by_key.into_iter().collect();
+    let mut todo: Vec<(RowKey, KeySources<'_>)> = sources.into_iter().collect();
     let workers = super::cores();
     let mut read = if workers == 1 || todo.len() < 64 {
         sweep(todo)
     } else {
         // Dealt out largest first, so that the few keys with most of the
         // dossiers (ministries) do not all land on one core.
-        todo.sort_by_key(|(_, deltas)| std::cmp::Reverse(deltas.len()));
-        let mut parts: Vec<Vec<(RowKey, Vec<Delta>)>> = (0..workers).map(|_| Vec::new()).collect();
+        todo.sort_by_key(|(_, src)| std::cmp::Reverse(src.len));
+        let mut parts: Vec<Vec<(RowKey, KeySources<'_>)>> =
+            (0..workers).map(|_| Vec::new()).collect();
         for (i, item) in todo.into_iter().enumerate() {
             parts[i % workers].push(item);
         }

@@ -607,42 +607,43 @@ impl Dossiers {
     /// breakdown). Units are shared out between the cores: the calendar
     /// arithmetic per dossier is the report's largest cost after folding.
     pub fn facts_by(&self, calendar: &WorkCalendar, breakdown: Breakdown) -> FactsMap {
-        let workers = super::cores();
-        // Units are taken one at a time, largest first: a ministry holds
-        // tens of thousands of dossiers, a commune a few hundred, so equal
-        // ranges of units are far from equal work.
-        let mut order: Vec<usize> = (0..self.units()).collect();
-        order.sort_by_key(|&u| std::cmp::Reverse(self.by_unit.get(u).map_or(0, |m| m.len())));
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let facts_of_units = || {
-            let mut out = FactsMap::default();
-            let mut soon = SoonCache::new(calendar);
-            while let Some(&unit) =
-                order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-            {
-                for h in self.of_unit(unit) {
-                    if let Some(accepted) = History::seen(h.accepted) {
-                        let f = out.entry((unit as u32, h.dim(breakdown))).or_default();
-                        facts_of(h, accepted, &mut soon, f);
-                    }
-                }
-            }
-            out.retain(|_, f| *f != UnitFacts::default());
-            out
-        };
-        if workers == 1 || self.len() < 10_000 {
-            return facts_of_units();
-        }
-        std::thread::scope(|s| {
-            let parts: Vec<_> = (0..workers).map(|_| s.spawn(facts_of_units)).collect();
-            let mut out = FactsMap::default();
-            for p in parts {
-                // A worker can only panic on a bug; fail loudly rather than
-                // report partial numbers.
-                out.extend(p.join().expect("a facts worker panicked"));
-            }
-            out
-        })
+        facts_of_units(
+            self.units(),
+            self.len(),
+            |u| self.by_unit.get(u).map_or(0, |m| m.len()),
+            |unit, take| self.of_unit(unit).for_each(take),
+            calendar,
+            breakdown,
+        )
+    }
+
+    /// [`Self::facts_by`], freeing each unit's histories once its facts
+    /// are taken: the tables (most of a large fold's memory) are freed on
+    /// the cores that read them, as they go, rather than after.
+    pub fn into_facts_by(self, calendar: &WorkCalendar, breakdown: Breakdown) -> FactsMap {
+        let (units, len) = (self.units(), self.len());
+        let Dossiers { by_unit, overflow } = self;
+        let sizes: Vec<usize> = by_unit.iter().map(KeyTable::len).collect();
+        let tables: Vec<std::sync::Mutex<KeyTable<History>>> =
+            by_unit.into_iter().map(std::sync::Mutex::new).collect();
+        facts_of_units(
+            units,
+            len,
+            |u| sizes.get(u).copied().unwrap_or(0),
+            |unit, take| {
+                // Each unit is taken once, so its lock is never contended.
+                let table = tables
+                    .get(unit)
+                    .map(|t| std::mem::take(&mut *t.lock().unwrap_or_else(|e| e.into_inner())));
+                table.iter().flat_map(KeyTable::values).for_each(&mut *take);
+                overflow
+                    .iter()
+                    .filter(|(u, _)| *u as usize == unit)
+                    .for_each(|(_, h)| take(h));
+            },
+            calendar,
+            breakdown,
+        )
     }
 
     /// Dossiers accepted at or before `as_of` and not finished by then,
@@ -1031,6 +1032,53 @@ fn merge_unit(
     }
 }
 
+/// The facts of `units` units (`len` dossiers in all), on every core:
+/// `size` gives a unit's number of dossiers, `visit` hands each of a
+/// unit's histories to the function it is given.
+fn facts_of_units(
+    units: usize,
+    len: usize,
+    size: impl Fn(usize) -> usize,
+    visit: impl Fn(usize, &mut dyn FnMut(&History)) + Sync,
+    calendar: &WorkCalendar,
+    breakdown: Breakdown,
+) -> FactsMap {
+    let workers = super::cores();
+    // Units are taken one at a time, largest first: a ministry holds
+    // tens of thousands of dossiers, a commune a few hundred, so equal
+    // ranges of units are far from equal work.
+    let mut order: Vec<usize> = (0..units).collect();
+    order.sort_by_key(|&u| std::cmp::Reverse(size(u)));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let facts_of_units = || {
+        let mut out = FactsMap::default();
+        let mut soon = SoonCache::new(calendar);
+        while let Some(&unit) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            visit(unit, &mut |h: &History| {
+                if let Some(accepted) = History::seen(h.accepted) {
+                    let f = out.entry((unit as u32, h.dim(breakdown))).or_default();
+                    facts_of(h, accepted, &mut soon, f);
+                }
+            });
+        }
+        out.retain(|_, f| *f != UnitFacts::default());
+        out
+    };
+    if workers == 1 || len < 10_000 {
+        return facts_of_units();
+    }
+    std::thread::scope(|s| {
+        let parts: Vec<_> = (0..workers).map(|_| s.spawn(facts_of_units)).collect();
+        let mut out = FactsMap::default();
+        for p in parts {
+            // A worker can only panic on a bug; fail loudly rather than
+            // report partial numbers.
+            out.extend(p.join().expect("a facts worker panicked"));
+        }
+        out
+    })
+}
+
 /// One dossier's on-time resolution and state spans.
 fn facts_of(h: &History, accepted: i64, cache: &mut SoonCache<'_>, f: &mut UnitFacts) {
     let calendar = cache.calendar;
@@ -1230,14 +1278,20 @@ mod tests {
             // depends on the order they were inserted in: compare them as
             // sets.
             let facts = |d: &Dossiers| {
-                let mut f: Vec<_> = d.facts_by(&cal, Breakdown::None).into_iter().collect();
-                f.sort_by_key(|(k, _)| *k);
-                for (_, u) in &mut f {
-                    u.resolved_on_time.sort_unstable();
-                    u.processing.sort_unstable();
-                    u.spans
-                        .sort_unstable_by_key(|s| (s.counter, s.start, s.end));
-                }
+                let sorted = |m: FactsMap| {
+                    let mut f: Vec<_> = m.into_iter().collect();
+                    f.sort_by_key(|(k, _)| *k);
+                    for (_, u) in &mut f {
+                        u.resolved_on_time.sort_unstable();
+                        u.processing.sort_unstable();
+                        u.spans
+                            .sort_unstable_by_key(|s| (s.counter, s.start, s.end));
+                    }
+                    f
+                };
+                let f = sorted(d.facts_by(&cal, Breakdown::None));
+                // Freeing the histories as they are read changes no fact.
+                assert!(f == sorted(d.clone().into_facts_by(&cal, Breakdown::None)));
                 f
             };
             if merged.len() == one.len() {

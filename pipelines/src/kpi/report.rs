@@ -402,16 +402,11 @@ pub fn plan_of(
         breakdown,
         ..
     } = fold;
-    let facts = dossiers.facts_by(calendar, breakdown);
-    // The histories are no longer needed. Freeing them (hundreds of
-    // megabytes on a large input) is done on another core while this one
-    // plans the rows, which is mostly serial work.
-    std::thread::scope(|s| {
-        s.spawn(move || drop(dossiers));
-        plan(
-            partials, facts, frozen, oldest, newest, units, spec, breakdown,
-        )
-    })
+    // The histories are freed as their facts are taken.
+    let facts = dossiers.into_facts_by(calendar, breakdown);
+    plan(
+        partials, facts, frozen, oldest, newest, units, spec, breakdown,
+    )
 }
 
 /// Rows from hourly partial sums and dossier facts (by dense unit index

@@ -377,7 +377,7 @@ impl Folder {
     /// batch: not for a channel breakdown, whose batch needs a column made
     /// from its events' dossiers.
     pub fn streams_events(&self) -> bool {
-        self.channels.is_none()
+        self.breakdown != Breakdown::Channel
     }
 
     /// The events of a micro-batch (some or all of them) into the time

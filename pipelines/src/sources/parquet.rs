@@ -330,6 +330,9 @@ enum Col<'a> {
     Utf8View(&'a arrow::array::StringViewArray),
     Boolean(&'a arrow::array::BooleanArray),
     Int64(&'a arrow::array::Int64Array),
+    /// A column of Arrow's `Null` type (as pyarrow writes a column that
+    /// is null throughout): every row null.
+    Null,
     Other(&'a ArrayRef),
 }
 
@@ -341,6 +344,7 @@ impl<'a> Col<'a> {
             DataType::Utf8View => Col::Utf8View(col.as_string_view()),
             DataType::Boolean => Col::Boolean(col.as_boolean()),
             DataType::Int64 => Col::Int64(col.as_primitive::<Int64Type>()),
+            DataType::Null => Col::Null,
             _ => Col::Other(col),
         }
     }
@@ -353,6 +357,7 @@ impl<'a> Col<'a> {
             Col::Utf8View(a) => FieldValue::Text(a.is_valid(i).then(|| a.value(i))?),
             Col::Boolean(a) => FieldValue::Bool(a.is_valid(i).then(|| a.value(i))?),
             Col::Int64(a) => FieldValue::Int(a.is_valid(i).then(|| a.value(i))?),
+            Col::Null => return None,
             Col::Other(a) => a.is_valid(i).then_some(FieldValue::Other)?,
         })
     }
@@ -379,7 +384,7 @@ impl<'a> Typed<'a> {
         };
         for (i, (col, (_, kind))) in fields.iter().zip(FIELDS).enumerate() {
             match (col, kind) {
-                (None, _) => {}
+                (None | Some(Col::Null), _) => {}
                 (Some(Col::Utf8View(a)), FieldType::Text) => t.text[i] = Some(a),
                 (Some(Col::Boolean(a)), FieldType::Bool) => t.flag[i] = Some(a),
                 (Some(Col::Int64(a)), FieldType::Int) => t.int[i] = Some(a),
@@ -434,16 +439,22 @@ impl Record for BatchRow<'_> {
     fn unknown_fields(&self) -> Vec<String> {
         self.unknown
             .iter()
-            .filter(|(_, c)| !c.is_null(self.i))
+            .filter(|(_, c)| !is_null(c, self.i))
             .map(|(n, _)| (*n).to_owned())
             .collect()
     }
 }
 
+/// Whether row `i` of `col` is null; every row of a `Null`-typed column
+/// is, though Arrow's `is_null` reads only a null bitmap, which it lacks.
+fn is_null(col: &ArrayRef, i: usize) -> bool {
+    col.data_type() == &DataType::Null || col.is_null(i)
+}
+
 fn row_value(batch: &RecordBatch, i: usize) -> Result<Value, FieldError> {
     let mut obj = Map::new();
     for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
-        if col.is_null(i) {
+        if is_null(col, i) {
             continue;
         }
         let v = match col.data_type() {
@@ -803,7 +814,74 @@ mod tests {
             assert_eq!(typed, dossiers);
             assert!(dossiers > ROWS / 50, "only {dossiers} dossier events kept");
             assert!(!fast.rejected.is_empty());
+            // A slice that starts inside a byte of the null bitmaps: the
+            // rows of the whole batch from its fourth on.
+            let part = batch.slice(3, ROWS - 3);
+            let mut sliced = Decoded::default();
+            validate_batch_with(&part, 4, &units, checks, &mut sliced, true);
+            let from_4 = |d: &Decoded| {
+                let events: Vec<_> = d.events.iter().filter(|(l, _)| *l >= 4).cloned().collect();
+                let rejected: Vec<_> = d.rejected.iter().filter(|r| r.line >= 4).cloned().collect();
+                (events, rejected)
+            };
+            assert_eq!((sliced.events, sliced.rejected), from_4(&slow));
         }
+    }
+
+    /// pyarrow writes a column that is null throughout with Arrow's
+    /// `Null` type: its field is absent from every row, whether it is a
+    /// contract field or not.
+    #[test]
+    fn a_column_of_the_null_type_is_absent() {
+        let units = UnitRegistry::embedded().unwrap();
+        let values = [
+            r#"{"event_id":"e1","kind":"dossier","occurred_at":"2025-11-20T08:00:00+07:00","unit":"00070","dossier_id":"D1","status":"submitted","procedure_code":"1.001757"}"#,
+            r#"{"event_id":"e2","kind":"dossier","occurred_at":"2025-11-20T08:00:00+07:00","unit":"00070","dossier_id":"D1","status":"bogus","procedure_code":"1.001757"}"#,
+        ];
+        let plain = file_of(values.iter().map(|v| serde_json::from_str(v).unwrap()));
+        let batch = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(plain))
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let mut fields: Vec<Field> = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+            if c.null_count() == c.len() {
+                fields.push(Field::new(f.name(), DataType::Null, true));
+                columns.push(Arc::new(arrow::array::NullArray::new(c.len())));
+            } else {
+                fields.push(f.as_ref().clone());
+                columns.push(c.clone());
+            }
+        }
+        fields.push(Field::new("note", DataType::Null, true));
+        columns.push(Arc::new(arrow::array::NullArray::new(batch.num_rows())));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        assert!(
+            batch
+                .schema()
+                .field_with_name("doc_id")
+                .unwrap()
+                .data_type()
+                == &DataType::Null
+        );
+        let mut file = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let got = decode(bytes::Bytes::from(file), &units, Checks::default());
+        assert_eq!(got.events.len(), 1, "{:?}", got.rejected);
+        assert_eq!(got.rejected.len(), 1);
+        let r = &got.rejected[0];
+        assert_eq!((r.errors.len(), r.errors[0].rule.as_str()), (1, "enum"));
+        assert!(
+            r.raw.contains("bogus") && !r.raw.contains("note"),
+            "{}",
+            r.raw
+        );
     }
 
     #[test]

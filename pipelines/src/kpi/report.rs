@@ -764,6 +764,8 @@ fn plan(
             parts.concat()
         })
     };
+    // The spans are all read: free them before the rows are merged.
+    drop(facts);
     read.sort_unstable_by_key(|(k, _)| *k);
     // A row's state counters are those read at its period's end (they
     // replace whatever the sums held there), or the state is a row of its

@@ -602,11 +602,10 @@ impl Dossiers {
         h.and_then(|h| h.channel)
     }
 
-    /// Every dossier's facts, grouped by unit and by the dossier's packed
-    /// `breakdown` value (its procedure code or its channel; 0 without a
-    /// breakdown). Units are shared out between the cores: the calendar
-    /// arithmetic per dossier is the report's largest cost after folding.
-    pub fn facts_by(&self, calendar: &WorkCalendar, breakdown: Breakdown) -> FactsMap {
+    /// [`Self::into_facts_by`] keeping the histories: the tests' form, to
+    /// hold the two to the same facts.
+    #[cfg(test)]
+    fn facts_by(&self, calendar: &WorkCalendar, breakdown: Breakdown) -> FactsMap {
         facts_of_units(
             self.units(),
             self.len(),
@@ -617,9 +616,13 @@ impl Dossiers {
         )
     }
 
-    /// [`Self::facts_by`], freeing each unit's histories once its facts
-    /// are taken: the tables (most of a large fold's memory) are freed on
-    /// the cores that read them, as they go, rather than after.
+    /// Every dossier's facts, grouped by unit and by the dossier's packed
+    /// `breakdown` value (its procedure code or its channel; 0 without a
+    /// breakdown). Units are shared out between the cores: the calendar
+    /// arithmetic per dossier is the report's largest cost after folding.
+    /// Each unit's histories are freed once its facts are taken: the
+    /// tables (most of a large fold's memory) are freed on the cores that
+    /// read them, as they go, rather than after.
     pub fn into_facts_by(self, calendar: &WorkCalendar, breakdown: Breakdown) -> FactsMap {
         let (units, len) = (self.units(), self.len());
         let Dossiers { by_unit, overflow } = self;

@@ -267,15 +267,7 @@ fn validate_batch_with(
     out.reserve(batch.num_rows());
     // Columns are matched to contract fields once per batch, not once
     // per field and row.
-    let schema = batch.schema();
-    let mut fields: [Option<Col<'_>>; FIELDS.len()] = [None; FIELDS.len()];
-    let mut unknown = Vec::new();
-    for (f, col) in schema.fields().iter().zip(batch.columns()) {
-        match super::field_index(f.name()) {
-            Some(i) => fields[i] = Some(Col::of(col)),
-            None => unknown.push((f.name().as_str(), col)),
-        }
-    }
+    let (fields, unknown) = matched(batch);
     // A batch of the contract's column types is read without a type
     // dispatch per cell, and its sound dossier events are built directly;
     // every other row goes through the full validator.
@@ -319,6 +311,25 @@ fn validate_batch_with(
             }
         }
     }
+}
+
+/// A batch's columns matched to the contract: each field's column (by its
+/// position in [`FIELDS`]), and the columns that are no field, by name.
+type Matched<'a> = (
+    [Option<Col<'a>>; FIELDS.len()],
+    Vec<(&'a str, &'a ArrayRef)>,
+);
+
+fn matched(batch: &RecordBatch) -> Matched<'_> {
+    let mut fields = [None; FIELDS.len()];
+    let mut unknown = Vec::new();
+    for (f, col) in batch.schema_ref().fields().iter().zip(batch.columns()) {
+        match super::field_index(f.name()) {
+            Some(i) => fields[i] = Some(Col::of(col)),
+            None => unknown.push((f.name().as_str(), col)),
+        }
+    }
+    (fields, unknown)
 }
 
 /// A contract field's column, cast to its Arrow type once per batch rather
@@ -607,6 +618,26 @@ mod tests {
         assert_eq!(back.rejected[0].event_id.as_deref(), Some("x"));
     }
 
+    /// The first Arrow batch of a Parquet file, as written.
+    fn first_batch(file: Vec<u8>) -> RecordBatch {
+        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(file))
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+    }
+
+    /// One Arrow batch as the bytes of a Parquet file.
+    fn file_of_batch(batch: &RecordBatch) -> Vec<u8> {
+        let mut file = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
+        w.write(batch).unwrap();
+        w.close().unwrap();
+        file
+    }
+
     #[test]
     fn text_stored_as_a_dictionary_reads_as_text() {
         let units = UnitRegistry::embedded().unwrap();
@@ -619,13 +650,7 @@ mod tests {
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap()),
         );
-        let batch = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(plain))
-            .unwrap()
-            .build()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
+        let batch = first_batch(plain);
         let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         let (mut fields, mut columns) = (Vec::new(), Vec::new());
         for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -638,10 +663,7 @@ mod tests {
             }
         }
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
-        let mut file = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        let file = file_of_batch(&batch);
         let got = decode(bytes::Bytes::from(file), &units, Checks::default());
         assert!(got.rejected.is_empty(), "{:?}", got.rejected.first());
         let strip =
@@ -794,15 +816,11 @@ mod tests {
             assert_eq!(fast.rejected, slow.rejected);
             // The fast path's share: the dossier events the validator keeps.
             let typed = {
-                let schema = batch.schema();
-                let mut cols = [None; FIELDS.len()];
-                for (f, c) in schema.fields().iter().zip(batch.columns()) {
-                    cols[super::super::field_index(f.name()).unwrap()] = Some(Col::of(c));
-                }
+                let (fields, unknown) = matched(&batch);
+                let cols = Typed::of(&fields, &unknown).unwrap();
                 (0..ROWS)
                     .filter(|&i| {
-                        let t = Typed::of(&cols, &[]).unwrap();
-                        accept_dossier(&TypedRow { cols: &t, i }, &units, checks).is_some()
+                        accept_dossier(&TypedRow { cols: &cols, i }, &units, checks).is_some()
                     })
                     .count()
             };
@@ -839,13 +857,7 @@ mod tests {
             r#"{"event_id":"e2","kind":"dossier","occurred_at":"2025-11-20T08:00:00+07:00","unit":"00070","dossier_id":"D1","status":"bogus","procedure_code":"1.001757"}"#,
         ];
         let plain = file_of(values.iter().map(|v| serde_json::from_str(v).unwrap()));
-        let batch = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(plain))
-            .unwrap()
-            .build()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
+        let batch = first_batch(plain);
         let mut fields: Vec<Field> = Vec::new();
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -868,10 +880,7 @@ mod tests {
                 .data_type()
                 == &DataType::Null
         );
-        let mut file = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        let file = file_of_batch(&batch);
         let got = decode(bytes::Bytes::from(file), &units, Checks::default());
         assert_eq!(got.events.len(), 1, "{:?}", got.rejected);
         assert_eq!(got.rejected.len(), 1);

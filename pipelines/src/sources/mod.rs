@@ -41,12 +41,94 @@ pub struct Rejection {
     pub raw: String,
 }
 
+/// Records per field and rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCount {
+    pub field: String,
+    pub rule: String,
+    pub count: u64,
+}
+
+/// The rejections of one input: exact counts, and the first few records
+/// in full (PROVISIONAL: replaced by the decoders' own version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejections {
+    sample: Vec<Rejection>,
+    total: u64,
+    by_rule: std::collections::BTreeMap<(String, String), u64>,
+    keep: usize,
+}
+
+impl Default for Rejections {
+    fn default() -> Self {
+        Self::with_keep(Self::DEFAULT_KEEP)
+    }
+}
+
+impl Rejections {
+    pub const DEFAULT_KEEP: usize = 1000;
+    pub fn with_keep(keep: usize) -> Self {
+        Self {
+            sample: Vec::new(),
+            total: 0,
+            by_rule: Default::default(),
+            keep,
+        }
+    }
+    pub fn push(&mut self, r: Rejection) {
+        self.total += 1;
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for e in &r.errors {
+            if !seen.contains(&(e.field.as_str(), e.rule.as_str())) {
+                seen.push((e.field.as_str(), e.rule.as_str()));
+                *self
+                    .by_rule
+                    .entry((e.field.clone(), e.rule.clone()))
+                    .or_default() += 1;
+            }
+        }
+        if self.sample.len() < self.keep {
+            self.sample.push(r);
+        }
+    }
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+    pub fn sample(&self) -> &[Rejection] {
+        &self.sample
+    }
+    pub fn by_rule(&self) -> Vec<RuleCount> {
+        self.by_rule
+            .iter()
+            .map(|((field, rule), count)| RuleCount {
+                field: field.clone(),
+                rule: rule.clone(),
+                count: *count,
+            })
+            .collect()
+    }
+    pub fn extend(&mut self, other: Rejections) {
+        self.total += other.total;
+        for (k, v) in other.by_rule {
+            *self.by_rule.entry(k).or_default() += v;
+        }
+        let room = self.keep.saturating_sub(self.sample.len());
+        self.sample.extend(other.sample.into_iter().take(room));
+    }
+    pub fn sort_sample_by_line(&mut self) {
+        self.sample.sort_by_key(|r| r.line);
+    }
+}
+
 /// What a decoder made of its input.
 #[derive(Debug, Clone, Default)]
 pub struct Decoded {
     /// Valid events with their 1-based line numbers, in input order.
     pub events: Vec<(usize, model::Event)>,
-    pub rejected: Vec<Rejection>,
+    pub rejected: Rejections,
 }
 
 /// Where a decoder puts each record it has read: [`Decoded`] keeps line
@@ -63,7 +145,7 @@ pub trait Sink {
         for (line, event) in decoded.events {
             self.event(line, event);
         }
-        for r in decoded.rejected {
+        for r in decoded.rejected.sample().iter().cloned() {
             self.reject(r);
         }
     }

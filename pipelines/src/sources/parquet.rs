@@ -3,7 +3,9 @@
 //! sender's offset survives.
 
 use super::validate::{Checks, FieldValue, Record, TypedRecord, accept_dossier, validate_record};
-use super::{Decoded, FIELDS, FieldError, FieldType, Rejection, Row, Sink, validate_rows};
+use super::{
+    Decoded, FIELDS, FieldError, FieldType, Rejection, Rejections, Row, Sink, validate_rows,
+};
 use crate::error::Result;
 use crate::units::UnitRegistry;
 use arrow::array::{
@@ -214,16 +216,20 @@ impl Batches<'_> {
                 self.line += 1;
                 Some(RawBatch::Failed(Decoded {
                     events: Vec::new(),
-                    rejected: vec![Rejection {
-                        line: self.line,
-                        event_id: None,
-                        errors: vec![FieldError {
-                            field: "$".into(),
-                            rule: "parquet".into(),
-                            message,
-                        }],
-                        raw: String::new(),
-                    }],
+                    rejected: {
+                        let mut r = Rejections::default();
+                        r.push(Rejection {
+                            line: self.line,
+                            event_id: None,
+                            errors: vec![FieldError {
+                                field: "$".into(),
+                                rule: "parquet".into(),
+                                message,
+                            }],
+                            raw: String::new(),
+                        });
+                        r
+                    },
                 }))
             }
         }

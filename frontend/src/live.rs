@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use web_sys::{MessageEvent, WebSocket};
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 /// Connection state shown in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,9 @@ pub enum Status {
     Connecting,
     Live,
     Reconnecting,
+    /// The server closed the socket because the session ended; the page
+    /// returns to the login form.
+    SignedOut,
 }
 
 /// What the view reads.
@@ -140,13 +143,29 @@ fn open(inner: Rc<RefCell<Inner>>) {
 
     let on_close = {
         let inner = inner.clone();
-        Closure::<dyn FnMut()>::new(move || {
+        Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+            let signed_out = e.code() == model::live::CLOSE_SIGNED_OUT;
             {
                 let mut s = inner.borrow_mut();
                 s.overview.reset();
-                s.set_status.set(Status::Reconnecting);
+                s.set_status.set(if signed_out {
+                    Status::SignedOut
+                } else {
+                    Status::Reconnecting
+                });
             }
-            retry(inner.clone());
+            if signed_out {
+                // Say so for a moment, then show the login form.
+                let back = Closure::once_into_js(crate::api::reload);
+                if let Some(w) = web_sys::window() {
+                    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                        back.unchecked_ref(),
+                        1500,
+                    );
+                }
+            } else {
+                retry(inner.clone());
+            }
         })
     };
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));

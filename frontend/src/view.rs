@@ -297,6 +297,7 @@ fn Live(topic: String, user: User) -> impl IntoView {
         Status::Connecting => "connecting…",
         Status::Live => "live",
         Status::Reconnecting => "reconnecting…",
+        Status::SignedOut => "signed out",
     };
     let status_class = move || match live.status.get() {
         Status::Live => "pill live",

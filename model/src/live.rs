@@ -24,6 +24,13 @@ pub mod topics {
     }
 }
 
+/// The websocket close code the server sends when the session behind a
+/// connection has ended (logout, password change, a disabled user, the idle
+/// or absolute limit): the page shows "signed out" and returns to the login
+/// form instead of reconnecting. In the 4000–4999 range that RFC 6455
+/// leaves to applications; 4401 echoes HTTP's 401.
+pub const CLOSE_SIGNED_OUT: u16 = 4401;
+
 /// Messages from the browser.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

@@ -95,6 +95,9 @@ pub struct AppState {
     pub kpis: Arc<crate::kpis::LiveKpis>,
     /// The engine's one-minute windows (`/recent`); the engine feeds them.
     pub minutes: Arc<std::sync::RwLock<MinuteState>>,
+    /// The sessions of open websockets, checked so that a socket closes
+    /// when its session ends.
+    pub sessions: Arc<live::sessions::SessionWatch>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -127,6 +130,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             feeds: Arc::default(),
             kpis: Arc::default(),
+            sessions: Arc::default(),
         })
     }
 

@@ -136,6 +136,8 @@ pub async fn logout(
         Ok(n)
     })
     .await?;
+    // Close the user's sockets before answering.
+    state.sessions.check_now().await;
     Ok(with_cookie(
         Json(json!({ "sessions_ended": ended })).into_response(),
         &auth::clear_cookie(),
@@ -186,6 +188,8 @@ pub async fn change_password(
         e.field = Some("current".into());
         return Err(e);
     };
+    // Close the other sessions' sockets before answering.
+    state.sessions.check_now().await;
     Ok(with_cookie(
         Json(json!({ "changed": true })).into_response(),
         &auth::set_cookie(&id, limits.absolute_secs),

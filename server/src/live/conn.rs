@@ -12,38 +12,86 @@ use std::time::Duration;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::WatchStream;
 
-/// Which topics a connection may subscribe to. Every subscribe is checked.
-pub trait Scope: Send + Sync {
-    fn may_subscribe(&self, topic: &str) -> bool;
+/// What a subscribe is judged to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// Unknown, or outside the scope: refused with the same words.
+    Refused,
+    /// The session behind the connection has ended: the socket closes.
+    SignedOut,
 }
 
-/// Everything visible (committee, administrator, or a server without
-/// accounts).
+/// Who is behind a connection, and whether they still are. Every
+/// subscribe is judged against the session as it is at that moment, and
+/// the connection closes as soon as the session ends.
+pub trait Scope: Send + Sync {
+    fn judge(&self, topic: &str) -> impl Future<Output = Verdict> + Send;
+    /// Resolves once the session behind the connection has ended; never
+    /// for a scope without one. Must be cancel-safe.
+    fn ended(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// Everything visible, for ever (tests and benchmarks of the hub).
 #[derive(Debug, Clone, Copy)]
 pub struct AllTopics;
 
 impl Scope for AllTopics {
-    fn may_subscribe(&self, _topic: &str) -> bool {
-        true
+    async fn judge(&self, _topic: &str) -> Verdict {
+        Verdict::Allowed
+    }
+    async fn ended(&self) {
+        std::future::pending::<()>().await
     }
 }
 
 /// Heartbeats a peer may miss before it is considered dead.
 const MISSED_HEARTBEATS: u32 = 3;
 
-/// A user's scope: the overview for national users, `unit/{code}` for
-/// units their scope covers.
+/// A signed-in user's connection: the session it was opened with, watched
+/// by [`super::sessions::SessionWatch`]. A subscribe reads the session
+/// afresh: the overview for national users, `unit/{code}` for units their
+/// scope covers.
 pub struct UserScope {
-    pub user: crate::store::User,
+    pub session_id: String,
+    pub store: Arc<crate::store::Store>,
+    pub limits: crate::store::SessionLimits,
     pub units: Arc<pipelines::units::UnitRegistry>,
+    pub watch: super::sessions::Registration,
 }
 
 impl Scope for UserScope {
-    fn may_subscribe(&self, topic: &str) -> bool {
-        if topic == model::live::topics::OVERVIEW {
-            return self.user.is_national();
+    async fn judge(&self, topic: &str) -> Verdict {
+        if self.watch.has_ended() {
+            return Verdict::SignedOut;
         }
-        model::live::topics::unit_code(topic).is_some_and(|code| self.user.sees(&self.units, code))
+        let (store, id, limits) = (self.store.clone(), self.session_id.clone(), self.limits);
+        let user = match tokio::task::spawn_blocking(move || store.session_user(&id, limits)).await
+        {
+            Ok(Ok(Some(user))) => user,
+            Ok(Ok(None)) => return Verdict::SignedOut,
+            // The database cannot answer now: refuse this subscribe, keep
+            // the socket; the client may try again.
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot check a subscribe's session");
+                return Verdict::Refused;
+            }
+            Err(_) => return Verdict::Refused,
+        };
+        let allowed = if topic == model::live::topics::OVERVIEW {
+            user.is_national()
+        } else {
+            model::live::topics::unit_code(topic).is_some_and(|code| user.sees(&self.units, code))
+        };
+        if allowed {
+            Verdict::Allowed
+        } else {
+            Verdict::Refused
+        }
+    }
+
+    async fn ended(&self) {
+        self.watch.ended().await
     }
 }
 
@@ -53,6 +101,8 @@ impl Scope for UserScope {
 pub enum Outgoing {
     Msg(ServerMsg),
     Encoded(bytes::Bytes),
+    /// Close the connection with this code and reason; the last message.
+    Close(u16, &'static str),
 }
 
 /// Both directions of one connection, as protocol messages. Used whole
@@ -69,9 +119,9 @@ pub trait Transport: Send {
 /// Serve one connection until the peer leaves, stops answering
 /// heartbeats, or the socket fails. `coalesced` counts topic updates that
 /// were folded into a later delta because the client was slow.
-pub async fn run<T: Transport>(
+pub async fn run<T: Transport, S: Scope>(
     hub: Arc<Hub>,
-    scope: &dyn Scope,
+    scope: &S,
     mut transport: T,
     heartbeat: Duration,
     coalesced: &AtomicI64,
@@ -82,9 +132,13 @@ pub async fn run<T: Transport>(
         tokio::time::interval_at(tokio::time::Instant::now() + phase(heartbeat), heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut silent_ticks = 0u32;
+    let signed_out = Outgoing::Close(model::live::CLOSE_SIGNED_OUT, "signed out");
 
     loop {
         let reply = tokio::select! {
+            // First: once the session has ended, nothing more is sent.
+            biased;
+            () = scope.ended() => Some(signed_out.clone()),
             msg = transport.recv() => {
                 silent_ticks = 0;
                 match msg {
@@ -97,7 +151,16 @@ pub async fn run<T: Transport>(
                         None
                     }
                     Some(Ok(ClientMsg::Subscribe { topic } | ClientMsg::Resync { topic })) => {
-                        Some(Outgoing::Msg(subscribe(&hub, scope, &topic, &mut subs, &mut sent)))
+                        match scope.judge(&topic).await {
+                            Verdict::SignedOut => Some(signed_out.clone()),
+                            verdict => Some(Outgoing::Msg(subscribe(
+                                &hub,
+                                verdict == Verdict::Allowed,
+                                &topic,
+                                &mut subs,
+                                &mut sent,
+                            ))),
+                        }
                     }
                 }
             }
@@ -118,9 +181,13 @@ pub async fn run<T: Transport>(
                 Some(Outgoing::Msg(ServerMsg::Heartbeat { server_time: chrono::Utc::now().to_rfc3339() }))
             }
         };
+        let closing = matches!(reply, Some(Outgoing::Close(..)));
         if let Some(msg) = reply
             && transport.send(msg).await.is_err()
         {
+            break;
+        }
+        if closing {
             break;
         }
     }
@@ -138,7 +205,7 @@ fn phase(heartbeat: Duration) -> Duration {
 
 fn subscribe(
     hub: &Hub,
-    scope: &dyn Scope,
+    allowed: bool,
     topic: &str,
     subs: &mut StreamMap<String, WatchStream<u64>>,
     sent: &mut HashMap<String, u64>,
@@ -149,7 +216,7 @@ fn subscribe(
         topic: Some(topic.to_owned()),
         message: format!("topic {topic:?} is not available to you"),
     };
-    if !scope.may_subscribe(topic) {
+    if !allowed {
         return refused();
     }
     let Some(snap) = hub.snapshot(topic) else {
@@ -229,6 +296,7 @@ mod tests {
                 let msg = match self.rx.next().await.unwrap() {
                     Outgoing::Msg(m) => m,
                     Outgoing::Encoded(text) => serde_json::from_slice(&text).unwrap(),
+                    Outgoing::Close(code, reason) => panic!("closed: {code} {reason}"),
                 };
                 match msg {
                     ServerMsg::Heartbeat { .. } => continue,
@@ -337,6 +405,115 @@ mod tests {
         ));
         c.send(ClientMsg::Ping).await;
         assert_eq!(c.recv().await, ServerMsg::Pong);
+    }
+
+    /// A scope whose session can be ended by the test, and whose
+    /// subscribes are judged by what the test set last.
+    struct Switch {
+        ended: tokio::sync::watch::Receiver<bool>,
+        verdict: std::sync::Mutex<Verdict>,
+    }
+
+    impl Scope for Switch {
+        async fn judge(&self, _topic: &str) -> Verdict {
+            *self.verdict.lock().unwrap()
+        }
+        async fn ended(&self) {
+            let _ = self.ended.clone().wait_for(|e| *e).await;
+        }
+    }
+
+    fn connect_with(hub: Arc<Hub>, scope: Arc<Switch>) -> (Client, tokio::task::JoinHandle<()>) {
+        let (tx, client_rx) = mpsc::channel(8);
+        let (server_tx, rx) = mpsc::channel(8);
+        let transport = Channels {
+            rx: client_rx,
+            tx: server_tx,
+        };
+        let task = tokio::spawn(async move {
+            run(
+                hub,
+                &*scope,
+                transport,
+                Duration::from_secs(60),
+                &AtomicI64::new(0),
+            )
+            .await
+        });
+        (Client { tx, rx }, task)
+    }
+
+    async fn closed_signed_out(c: &mut Client, task: tokio::task::JoinHandle<()>) {
+        loop {
+            match c.rx.next().await {
+                Some(Outgoing::Close(code, reason)) => {
+                    assert_eq!(
+                        (code, reason),
+                        (model::live::CLOSE_SIGNED_OUT, "signed out")
+                    );
+                    break;
+                }
+                Some(Outgoing::Msg(ServerMsg::Heartbeat { .. })) => {}
+                Some(other) => panic!("expected the close, got {other:?}"),
+                None => panic!("the connection ended without a close"),
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .expect("the connection ends with its close")
+            .unwrap();
+        assert!(c.rx.next().await.is_none(), "nothing follows the close");
+    }
+
+    #[tokio::test]
+    async fn a_session_that_ends_closes_the_socket_before_any_further_delta() {
+        let hub = Arc::new(Hub::new());
+        let (end, ended) = tokio::sync::watch::channel(false);
+        let scope = Arc::new(Switch {
+            ended,
+            verdict: std::sync::Mutex::new(Verdict::Allowed),
+        });
+        let (mut c, task) = connect_with(hub.clone(), scope);
+        c.send(ClientMsg::Subscribe {
+            topic: "overview".into(),
+        })
+        .await;
+        assert!(matches!(c.recv().await, ServerMsg::Snapshot { .. }));
+        end.send_replace(true);
+        // Updates published after the end reach nobody.
+        hub.publish("overview", vec![row("01", 9)]);
+        closed_signed_out(&mut c, task).await;
+    }
+
+    #[tokio::test]
+    async fn a_subscribe_is_judged_against_the_session_as_it_is_now() {
+        let hub = Arc::new(Hub::new());
+        let (_end, ended) = tokio::sync::watch::channel(false);
+        let scope = Arc::new(Switch {
+            ended,
+            verdict: std::sync::Mutex::new(Verdict::Allowed),
+        });
+        let (mut c, task) = connect_with(hub.clone(), scope.clone());
+        c.send(ClientMsg::Subscribe {
+            topic: "overview".into(),
+        })
+        .await;
+        assert!(matches!(c.recv().await, ServerMsg::Snapshot { .. }));
+        *scope.verdict.lock().unwrap() = Verdict::Refused;
+        c.send(ClientMsg::Resync {
+            topic: "overview".into(),
+        })
+        .await;
+        assert!(matches!(
+            c.recv().await,
+            ServerMsg::Error { topic: Some(_), .. }
+        ));
+        *scope.verdict.lock().unwrap() = Verdict::SignedOut;
+        c.send(ClientMsg::Subscribe {
+            topic: "unit/01".into(),
+        })
+        .await;
+        closed_signed_out(&mut c, task).await;
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 pub mod conn;
 pub mod hub;
+pub mod sessions;
 pub mod ws;
 
 pub use hub::Hub;

@@ -1,13 +1,16 @@
 //! The websocket at `/api/v1/live`: checks the handshake's Origin and the
-//! session, then translates frames to protocol messages for
+//! session, registers the session with [`super::sessions::SessionWatch`] so
+//! that the socket closes (code 4401, "signed out") as soon as the session
+//! ends, then translates frames to protocol messages for
 //! [`super::conn::run`], scoped to the user.
 
 use super::conn::{self, Outgoing, Transport, UserScope};
 use crate::api::error::ApiError;
 use crate::app::AppState;
-use crate::auth::{Viewer, origin_matches};
+use crate::auth::{Viewer, origin_matches, session_cookie};
+use crate::store::Store;
 use axum::extract::State;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
@@ -26,14 +29,25 @@ pub async fn handler(
     if origin_matches(&headers) == Some(false) {
         return ApiError::forbidden("cross-origin websocket refused").into_response();
     }
-    let Viewer(user) = match viewer {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
+    if let Err(e) = viewer {
+        return e.into_response();
+    }
+    // The viewer came from this cookie, so it is there.
+    let Some(session_id) = session_cookie(&headers) else {
+        return ApiError::unauthorized().into_response();
     };
     let heartbeat = Duration::from_secs(state.config.live.heartbeat_secs);
+    let watch = state.sessions.register(
+        Store::session_key(&session_id),
+        state.store.clone(),
+        &state.config.auth,
+    );
     let scope = UserScope {
-        user,
+        session_id,
+        store: state.store.clone(),
+        limits: state.config.auth.session_limits(),
         units: state.units.clone(),
+        watch,
     };
     // Clients send only small control messages: a small read buffer keeps
     // an idle connection cheap, and a message cap keeps a hostile one from
@@ -70,6 +84,10 @@ impl Transport for Ws {
         let frame = match msg {
             Outgoing::Msg(m) => Message::Text(serde_json::to_string(&m).map_err(|_| ())?.into()),
             Outgoing::Encoded(text) => Message::Text(Utf8Bytes::try_from(text).map_err(|_| ())?),
+            Outgoing::Close(code, reason) => Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })),
         };
         self.0.send(frame).await.map_err(|_| ())
     }

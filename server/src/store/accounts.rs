@@ -396,6 +396,43 @@ impl Store {
         Ok(Some(user))
     }
 
+    /// Which of these sessions, named by the SHA-256 of their ids
+    /// ([`Store::session_key`]), are live now: not ended, neither idle nor
+    /// past their absolute limit, their user enabled. Reads only: nothing
+    /// is refreshed or deleted. One query, however many keys.
+    pub fn live_sessions(
+        &self,
+        keys: &[String],
+        limits: SessionLimits,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let keys = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+        let now = Utc::now().timestamp();
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT s.id_sha256 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id_sha256 IN (SELECT value FROM json_each(?1))
+                   AND u.disabled_at IS NULL
+                   AND ?2 - s.last_seen <= ?3 AND ?2 - s.created_at <= ?4",
+            )
+            .map_err(|e| self.sql(e))?;
+        stmt.query_map(
+            params![keys, now, limits.idle_secs, limits.absolute_secs],
+            |r| r.get::<_, String>(0),
+        )
+        .map_err(|e| self.sql(e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| self.sql(e))
+    }
+
+    /// The key a session is stored under: the SHA-256 of its id.
+    pub fn session_key(session_id: &str) -> String {
+        token_hash(session_id)
+    }
+
     /// End one session.
     pub fn end_session(&self, session_id: &str) -> Result<(), StoreError> {
         self.conn()
@@ -635,6 +672,79 @@ mod tests {
             store.verify_login("ana", "another long pw"),
             Err(LoginError::Invalid)
         ));
+    }
+
+    #[test]
+    fn live_sessions_agree_with_session_user_on_every_way_a_session_ends() {
+        let (_d, store, reg) = open();
+        let u = store
+            .add_user("ana", Role::Admin, None, "long enough pw", &reg)
+            .unwrap();
+        let v = store
+            .add_user("bea", Role::Committee, None, "long enough pw", &reg)
+            .unwrap();
+        let key = |id: &str| Store::session_key(id);
+        let live = |ids: &[&String]| {
+            let keys: Vec<String> = ids.iter().map(|i| key(i)).collect();
+            store.live_sessions(&keys, LIMITS).unwrap()
+        };
+        let (a, b, c) = (
+            store.create_session(&u).unwrap(),
+            store.create_session(&u).unwrap(),
+            store.create_session(&v).unwrap(),
+        );
+        let unknown = "no-such-session".to_owned();
+        assert_eq!(
+            live(&[&a, &b, &c, &unknown]),
+            [key(&a), key(&b), key(&c)].into_iter().collect()
+        );
+        assert!(live(&[]).is_empty());
+        store.end_session(&a).unwrap();
+        assert_eq!(live(&[&a, &b]), [key(&b)].into_iter().collect(), "logout");
+        store
+            .conn()
+            .execute(
+                "UPDATE sessions SET last_seen = last_seen - 1801 WHERE id_sha256 = ?1",
+                [key(&b)],
+            )
+            .unwrap();
+        assert!(live(&[&b]).is_empty(), "idle");
+        assert_eq!(store.session_user(&b, LIMITS).unwrap(), None);
+        let d = store.create_session(&u).unwrap();
+        store
+            .conn()
+            .execute(
+                "UPDATE sessions SET created_at = created_at - 43201 WHERE id_sha256 = ?1",
+                [key(&d)],
+            )
+            .unwrap();
+        assert!(live(&[&d]).is_empty(), "absolute");
+        // Disabling by flag alone (as if the sessions were not deleted)
+        // still ends them: the user must be enabled.
+        store
+            .conn()
+            .execute("UPDATE users SET disabled_at = 'x' WHERE id = ?1", [v.id])
+            .unwrap();
+        assert!(live(&[&c]).is_empty(), "disabled");
+        // Reading changes nothing.
+        let e = store.create_session(&u).unwrap();
+        let seen = |id: &str| -> i64 {
+            store
+                .conn()
+                .query_row(
+                    "SELECT last_seen FROM sessions WHERE id_sha256 = ?1",
+                    [key(id)],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        store
+            .conn()
+            .execute("UPDATE sessions SET last_seen = last_seen - 100", [])
+            .unwrap();
+        let before = seen(&e);
+        assert_eq!(live(&[&e]).len(), 1);
+        assert_eq!(seen(&e), before);
     }
 
     #[test]

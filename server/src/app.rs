@@ -98,6 +98,8 @@ pub struct AppState {
     /// The sessions of open websockets, checked so that a socket closes
     /// when its session ends.
     pub sessions: Arc<live::sessions::SessionWatch>,
+    /// Each source's rejection budget (`rejected.max_per_minute`).
+    pub rejection_budget: Arc<ingest::throttle::RejectionBudget>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -118,6 +120,9 @@ impl AppState {
             config.engine.retention_minutes,
             config.engine.row_minutes,
         );
+        let rejection_budget = Arc::new(ingest::throttle::RejectionBudget::new(
+            config.rejected.max_per_minute,
+        ));
         Ok(Self {
             minutes: Arc::new(std::sync::RwLock::new(minutes)),
             limiter: Arc::new(crate::auth::LoginLimiter::from_config(&config.auth)),
@@ -131,6 +136,7 @@ impl AppState {
             feeds: Arc::default(),
             kpis: Arc::default(),
             sessions: Arc::default(),
+            rejection_budget,
         })
     }
 

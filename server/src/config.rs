@@ -17,6 +17,49 @@ pub struct Config {
     pub nats: NatsConfig,
     pub auth: AuthConfig,
     pub archive: ArchiveConfig,
+    pub rejected: RejectedConfig,
+}
+
+/// Rejected records: what an ingest answer lists, what the rejected store
+/// keeps, and how fast a source may have records rejected.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RejectedConfig {
+    /// Rejections an ingest answer lists in full; the rest are counted.
+    pub answer_max: usize,
+    /// Records the store keeps in full per source and hour; every
+    /// rejection is counted per field and rule all the same.
+    pub sample_per_hour: u64,
+    /// Days rejected records and their counts are kept.
+    pub retention_days: u64,
+    /// Most megabytes of raw records kept; the oldest hours' go first
+    /// (their counts stay).
+    pub max_kept_mb: u64,
+    /// Rejections per source and minute above which the source's requests
+    /// are refused with 429 and `Retry-After`; 0 turns this off.
+    pub max_per_minute: u64,
+}
+
+impl Default for RejectedConfig {
+    fn default() -> Self {
+        Self {
+            answer_max: 100,
+            sample_per_hour: 1000,
+            retention_days: 30,
+            max_kept_mb: 256,
+            max_per_minute: 10_000,
+        }
+    }
+}
+
+impl RejectedConfig {
+    pub fn limits(&self) -> crate::store::RejectedLimits {
+        crate::store::RejectedLimits {
+            sample_per_hour: self.sample_per_hour,
+            retention_days: self.retention_days,
+            max_kept_bytes: self.max_kept_mb.saturating_mul(1 << 20),
+        }
+    }
 }
 
 /// The Parquet archive of the log that history queries read.
@@ -304,6 +347,9 @@ impl Config {
         }
         if self.archive.interval_secs == 0 {
             p.push("archive.interval_secs must be at least 1".into());
+        }
+        if self.rejected.retention_days == 0 {
+            p.push("rejected.retention_days must be at least 1".into());
         }
         let a = &self.auth;
         if a.session_idle_minutes < 1 || a.session_absolute_hours < 1 {

@@ -114,6 +114,15 @@ async fn take(state: &AppState, batch: Vec<jetstream::Message>) -> Result<()> {
         by_source.entry(name).or_default().push(msg);
     }
     for (name, msgs) in by_source {
+        // A source over its rejection budget is not read now: JetStream
+        // redelivers its messages once the wait is over, losing nothing.
+        if let Some(wait) = state.rejection_budget.over(&name) {
+            tracing::warn!(source = %name, ?wait, "over its rejection budget; NATS messages delayed");
+            for msg in &msgs {
+                let _ = msg.ack_with(AckKind::Nak(Some(wait))).await;
+            }
+            continue;
+        }
         let st = state.clone();
         let payloads: Vec<(Option<String>, bytes::Bytes)> = msgs
             .iter()
@@ -145,7 +154,7 @@ async fn take(state: &AppState, batch: Vec<jetstream::Message>) -> Result<()> {
                 tracing::debug!(
                     accepted = report.accepted,
                     duplicates = report.duplicates,
-                    rejected = report.rejected.len(),
+                    rejected = report.rejected_count,
                     "NATS batch appended"
                 );
                 for msg in &msgs {
@@ -211,21 +220,21 @@ fn unknown_source(
     subject: &str,
     payloads: Vec<(Option<String>, bytes::Bytes)>,
 ) -> Decoded {
-    let rejected = payloads
-        .into_iter()
-        .map(|(_, payload)| Rejection {
-            line: 0,
-            event_id: None,
-            errors: vec![FieldError {
-                field: "$subject".into(),
-                rule: "unknown_source".into(),
-                message: format!(
-                    "subject {subject:?} names source {name:?}, which does not exist or is revoked"
-                ),
-            }],
-            raw: String::from_utf8_lossy(&payload[..payload.len().min(4096)]).into_owned(),
-        })
-        .collect();
+    let mut rejected = pipelines::sources::Rejections::default();
+    for r in payloads.into_iter().map(|(_, payload)| Rejection {
+        line: 0,
+        event_id: None,
+        errors: vec![FieldError {
+            field: "$subject".into(),
+            rule: "unknown_source".into(),
+            message: format!(
+                "subject {subject:?} names source {name:?}, which does not exist or is revoked"
+            ),
+        }],
+        raw: String::from_utf8_lossy(&payload[..payload.len().min(4096)]).into_owned(),
+    }) {
+        rejected.push(r);
+    }
     Decoded {
         events: vec![],
         rejected,

@@ -152,7 +152,7 @@ async fn load_sample(state: &AppState) -> anyhow::Result<()> {
     .await?;
     tracing::info!(
         accepted = report.accepted,
-        rejected = report.rejected.len(),
+        rejected = report.rejected_count,
         "sample events loaded"
     );
     Ok(())

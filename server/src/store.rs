@@ -3,26 +3,32 @@
 //! tokens, and the rejected-records store, live here; accounts, sessions and
 //! the audit log join them (DESIGN.md, "Storage and recovery").
 //!
-//! One connection behind a mutex, WAL journal, `synchronous=FULL`: a source
-//! created by `govpulse sources add` in another process is seen by a running
-//! server on its next request, and a rejection is durable before the ingest
-//! request that produced it is answered. Schema changes are numbered
-//! migrations tracked in `PRAGMA user_version`.
+//! Two connections, each behind a mutex: one for sources, accounts,
+//! sessions and the audit log, one for the rejected-records store
+//! (`store/rejected.rs`), so that a flood of bad records never makes a
+//! login wait for the connection. WAL journal (readers go on beside a
+//! writer), `synchronous=FULL`: a source created by `govpulse sources add`
+//! in another process is seen by a running server on its next request, and
+//! a rejection is durable before the ingest request that produced it is
+//! answered. Schema changes are numbered migrations tracked in
+//! `PRAGMA user_version`.
 
 use chrono::{DateTime, Utc};
 use model::UnitCode;
-use pipelines::sources::Rejection;
 use pipelines::units::UnitRegistry;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::AtomicI64;
 
 mod accounts;
+mod rejected;
 pub use accounts::{
     AuditEntry, LoginError, MIN_PASSWORD_CHARS, Role, SessionLimits, User, validate_password,
 };
+pub use rejected::{Kept, RejectedLimits, RejectionQuery, RejectionTotals, StoredRejection};
 
 /// The database file inside a data directory.
 pub const FILE_NAME: &str = "govpulse.db";
@@ -100,6 +106,26 @@ const MIGRATIONS: &[&str] = &[
         client TEXT,
         detail TEXT NOT NULL
     );",
+    // 3: the rejected store bounded: counts per source, hour and rule, and
+    // the records in full only up to a sample per source and hour.
+    "ALTER TABLE rejected ADD COLUMN hour INTEGER;
+    CREATE INDEX rejected_hour ON rejected (source, hour);
+    CREATE TABLE rejected_hours (
+        source TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        kept INTEGER NOT NULL,
+        kept_bytes INTEGER NOT NULL,
+        PRIMARY KEY (source, hour)
+    ) WITHOUT ROWID;
+    CREATE TABLE rejected_rules (
+        source TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        field TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (source, hour, field, rule)
+    ) WITHOUT ROWID;",
 ];
 
 /// A source as listed; the token itself is never stored, only its hash.
@@ -119,30 +145,15 @@ impl SourceInfo {
     }
 }
 
-/// One stored rejection, as listed and exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StoredRejection {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub source: String,
-    #[serde(flatten)]
-    pub record: Rejection,
-}
-
-/// Filters for [`Store::rejections`].
-#[derive(Debug, Clone, Default)]
-pub struct RejectionQuery {
-    pub source: Option<String>,
-    /// Keyset paging: only rejections with a larger id.
-    pub after_id: i64,
-    pub limit: usize,
-}
-
 /// The database handle; cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// The rejected-records store's own connection.
+    rejects: Mutex<Connection>,
+    /// Unix seconds of the rejected store's last prune.
+    last_prune: AtomicI64,
 }
 
 impl Store {
@@ -157,15 +168,18 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let mut conn = Connection::open(&path).map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(sql)?;
+        let connect = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(&path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            // The WAL is truncated back to this after a checkpoint instead
+            // of keeping the size of the largest transaction ever written.
+            conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+            Ok(conn)
+        };
+        let mut conn = connect().map_err(sql)?;
         let version: usize = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql)?;
@@ -175,9 +189,12 @@ impl Store {
             tx.pragma_update(None, "user_version", i + 1).map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
+        let rejects = connect().map_err(sql)?;
         Ok(Self {
             path,
             conn: Mutex::new(conn),
+            rejects: Mutex::new(rejects),
+            last_prune: AtomicI64::new(0),
         })
     }
 
@@ -187,6 +204,10 @@ impl Store {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn rejects(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.rejects.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
@@ -299,81 +320,6 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         stmt.query_row([value], source_row)
             .optional()
-            .map_err(|e| self.sql(e))
-    }
-
-    /// Keep rejected records with their reasons, in one transaction, durable
-    /// before this returns.
-    pub fn add_rejections(&self, source: &str, rejected: &[Rejection]) -> Result<(), StoreError> {
-        if rejected.is_empty() {
-            return Ok(());
-        }
-        let at = Utc::now().to_rfc3339();
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| self.sql(e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO rejected (at, source, line, event_id, unit, errors, raw)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(|e| self.sql(e))?;
-            for r in rejected {
-                let errors = serde_json::to_string(&r.errors).unwrap_or_else(|_| "[]".into());
-                stmt.execute(params![
-                    at,
-                    source,
-                    r.line as i64,
-                    r.event_id,
-                    raw_unit(&r.raw),
-                    errors,
-                    r.raw
-                ])
-                .map_err(|e| self.sql(e))?;
-            }
-        }
-        tx.commit().map_err(|e| self.sql(e))
-    }
-
-    /// Stored rejections in id order, after `q.after_id`, at most `q.limit`.
-    pub fn rejections(&self, q: &RejectionQuery) -> Result<Vec<StoredRejection>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, at, source, line, event_id, errors, raw FROM rejected
-                 WHERE id > ?1 AND (?2 IS NULL OR source = ?2)
-                 ORDER BY id LIMIT ?3",
-            )
-            .map_err(|e| self.sql(e))?;
-        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-        stmt.query_map(params![q.after_id, q.source, limit], |r| {
-            let errors: String = r.get(5)?;
-            Ok(StoredRejection {
-                id: r.get(0)?,
-                at: parse_time(r.get::<_, String>(1)?),
-                source: r.get(2)?,
-                record: Rejection {
-                    line: usize::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
-                    event_id: r.get(4)?,
-                    errors: serde_json::from_str(&errors).unwrap_or_default(),
-                    raw: r.get(6)?,
-                },
-            })
-        })
-        .map_err(|e| self.sql(e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| self.sql(e))
-    }
-
-    /// How many rejections are stored (for one source, or all).
-    pub fn rejection_count(&self, source: Option<&str>) -> Result<u64, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT count(*) FROM rejected WHERE ?1 IS NULL OR source = ?1",
-                [source],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n.max(0) as u64)
             .map_err(|e| self.sql(e))
     }
 }
@@ -526,45 +472,5 @@ mod tests {
             ..src
         };
         assert!(nation.covers(&reg, "BTC") && nation.covers(&reg, hanoi_commune.as_str()));
-    }
-
-    #[test]
-    fn rejections_are_kept_listed_and_paged() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let rej = |line| Rejection {
-            line,
-            event_id: Some(format!("e{line}")),
-            errors: vec![pipelines::sources::FieldError {
-                field: "unit".into(),
-                rule: "scope".into(),
-                message: "outside".into(),
-            }],
-            raw: r#"{"unit":"79"}"#.into(),
-        };
-        store.add_rejections("a", &[rej(1), rej(2)]).unwrap();
-        store.add_rejections("b", &[rej(7)]).unwrap();
-        assert_eq!(store.rejection_count(None).unwrap(), 3);
-        assert_eq!(store.rejection_count(Some("a")).unwrap(), 2);
-        let page = store
-            .rejections(&RejectionQuery {
-                source: Some("a".into()),
-                after_id: 0,
-                limit: 1,
-            })
-            .unwrap();
-        assert_eq!(page.len(), 1);
-        assert_eq!(page[0].record, rej(1));
-        let rest = store
-            .rejections(&RejectionQuery {
-                source: None,
-                after_id: page[0].id,
-                limit: 10,
-            })
-            .unwrap();
-        assert_eq!(
-            rest.iter().map(|r| r.record.line).collect::<Vec<_>>(),
-            [2, 7]
-        );
     }
 }

@@ -12,9 +12,10 @@ use axum::extract::{Query, State};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// `GET /api/v1/rejected?source=&after_id=&limit=` (admin): stored
-/// rejections with their field errors and raw record, keyset-paged. Every
-/// read is audited as an export (the raw records are source data).
+/// `GET /api/v1/rejected?source=&after_id=&limit=` (admin): the records
+/// kept in full with their field errors and raw record, keyset-paged, and
+/// every rejection counted per field and rule. Every read is audited as an
+/// export (the raw records are source data).
 pub async fn rejected(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -28,9 +29,9 @@ pub async fn rejected(
         limit: p.int("limit", 100, 1, 1000)? as usize,
     };
     let store = state.store.clone();
-    let (rows, total) = blocking(move || {
+    let (rows, totals) = blocking(move || {
         let rows = store.rejections(&query)?;
-        let total = store.rejection_count(query.source.as_deref())?;
+        let totals = store.rejection_totals(query.source.as_deref())?;
         store.audit(
             Some(&user.name),
             "export",
@@ -38,13 +39,17 @@ pub async fn rejected(
             Some(&client),
             json!({ "what": "rejected", "rows": rows.len(), "after_id": query.after_id }),
         )?;
-        Ok((rows, total))
+        Ok((rows, totals))
     })
     .await?;
     let next = rows.last().map(|r| r.id);
-    Ok(Json(
-        json!({ "total": total, "rows": rows, "next_after_id": next }),
-    ))
+    Ok(Json(json!({
+        "total": totals.counted,
+        "kept": totals.kept,
+        "rules": totals.rules,
+        "rows": rows,
+        "next_after_id": next,
+    })))
 }
 
 /// `GET /api/v1/sources` (committee, admin): every source with its units

@@ -56,13 +56,19 @@ pub fn run(args: Args) -> Result<()> {
             after,
         } => {
             let store = Store::open(&data)?;
-            let total = store.rejection_count(source.as_deref())?;
+            let totals = store.rejection_totals(source.as_deref())?;
             let rows = store.rejections(&RejectionQuery {
                 source,
                 after_id: after,
                 limit,
             })?;
-            println!("{total} rejected records stored");
+            println!(
+                "{} rejected records stored ({} counted in all; the rest are counted per rule only)",
+                totals.kept, totals.counted
+            );
+            for r in &totals.rules {
+                println!("  {} {}: {}", r.field, r.rule, r.count);
+            }
             for r in rows {
                 let why: Vec<String> = r
                     .record

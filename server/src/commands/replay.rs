@@ -78,7 +78,7 @@ pub async fn run(args: Args) -> Result<()> {
         };
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let d = decode(format, bytes.into(), &units, Checks::default());
-        if let Some(first) = d.rejected.first() {
+        if let Some(first) = d.rejected.sample().first() {
             let why: Vec<String> = first
                 .errors
                 .iter()
@@ -87,7 +87,7 @@ pub async fn run(args: Args) -> Result<()> {
             eprintln!(
                 "{}: {} records fail the contract and are not sent; first at line {}: {}",
                 path.display(),
-                d.rejected.len(),
+                d.rejected.total(),
                 first.line,
                 why.join(", ")
             );
@@ -118,7 +118,7 @@ pub async fn run(args: Args) -> Result<()> {
         let report = send(&client, &endpoint, &token, body).await?;
         accepted += report["accepted"].as_u64().unwrap_or(0);
         duplicates += report["duplicates"].as_u64().unwrap_or(0);
-        rejected += report["rejected"].as_array().map_or(0, |r| r.len() as u64);
+        rejected += report["rejected_count"].as_u64().unwrap_or(0);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
@@ -222,6 +222,9 @@ pub fn load(
     let started = Instant::now();
     let units = std::sync::Arc::new(UnitRegistry::embedded()?);
     let store = crate::store::Store::open(data)?;
+    // A stopped server's directory: its configuration is not at hand, so
+    // the store keeps the default sample of the rejected records.
+    let limits = crate::store::RejectedLimits::default();
     let info = store.source_by_name(source)?.with_context(|| {
         format!("--source: no source {source:?} (create it with `govpulse sources add`)")
     })?;
@@ -269,15 +272,15 @@ pub fn load(
                 break;
             }
         };
-        let n = decoded.events.len() + decoded.rejected.len();
+        let n = decoded.events.len() as u64 + decoded.rejected.total();
         let pipelines::sources::Decoded { events, rejected } =
             crate::ingest::enforce_scope(&units, &info, decoded);
         let appended = log.append(&info.name, events.iter().map(|(_, e)| e))?;
-        store.add_rejections(&info.name, &rejected)?;
+        store.add_rejections(&info.name, &rejected, limits)?;
         out.accepted += appended.accepted;
         out.duplicates += appended.duplicates;
-        out.rejected += rejected.len();
-        bar.inc(n as u64);
+        out.rejected += usize::try_from(rejected.total()).unwrap_or(usize::MAX);
+        bar.inc(n);
     }
     // The decoder stops at its next send once the receiver is gone.
     let _ = decoder.join();
@@ -321,24 +324,15 @@ fn decode_file(
     }
     send(Chunk::File(memchr_count(&bytes)))?;
     let d = decode(format, bytes, units, checks);
-    let mut rejected = d.rejected.into_iter().peekable();
+    // The rejections (counted whole, the first ones in full) travel with
+    // the first chunk; the events follow in chunks of LOAD_BATCH.
+    let mut rejected = Some(d.rejected);
     let mut events = d.events.into_iter().peekable();
-    // Cut by line so every rejection travels with the events around it.
-    while events.peek().is_some() || rejected.peek().is_some() {
+    while events.peek().is_some() || rejected.as_ref().is_some_and(|r| !r.is_empty()) {
         let chunk: Vec<_> = events.by_ref().take(LOAD_BATCH).collect();
-        let upto = chunk.last().map_or(usize::MAX, |(line, _)| *line);
-        let upto = if events.peek().is_none() {
-            usize::MAX
-        } else {
-            upto
-        };
-        let mut rej = Vec::new();
-        while let Some(r) = rejected.next_if(|r| r.line <= upto) {
-            rej.push(r);
-        }
         send(Chunk::Decoded(pipelines::sources::Decoded {
             events: chunk,
-            rejected: rej,
+            rejected: rejected.take().unwrap_or_default(),
         }))?;
     }
     Ok(())

@@ -51,6 +51,16 @@ pub async fn post_events(
     };
     match ingest(&state, &source, format, body, true).await {
         Ok(report) => Json(report).into_response(),
+        Err(e @ IngestError::Throttled { retry_after, .. }) => ApiError {
+            retry_after: Some(retry_after.as_secs().max(1)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{e}: too many of this source's records were rejected in the last minute (rejected.max_per_minute); fix the sender, nothing of this request was read"
+                ),
+            )
+        }
+        .into_response(),
         Err(e @ (IngestError::Log(_) | IngestError::Rejects(_))) => {
             tracing::error!("ingest: {e}");
             ApiError {

@@ -3,6 +3,7 @@
 //! the events are in the log.
 
 pub mod http;
+pub mod throttle;
 
 use crate::app::AppState;
 use crate::log::Appended;
@@ -10,17 +11,25 @@ use crate::store::{SourceInfo, StoreError};
 use chrono::Utc;
 use model::UnitCode;
 use pipelines::sources::validate::Checks;
-use pipelines::sources::{Decoded, FieldError, Format, Rejection};
+use pipelines::sources::{Decoded, FieldError, Format, Rejection, RuleCount};
 use pipelines::units::UnitRegistry;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 
-/// What happened to one submitted batch.
+/// What happened to one submitted batch. Its size is bounded whatever the
+/// input: the first `rejected.answer_max` rejections are listed in full,
+/// every one is counted.
 #[derive(Debug, Serialize)]
 pub struct IngestReport {
     pub accepted: usize,
     pub duplicates: usize,
+    /// The first rejections, by line, each with every rule it broke.
     pub rejected: Vec<Rejection>,
+    /// Every rejection of the batch, listed or not.
+    pub rejected_count: u64,
+    /// Rejections per field and rule (a record counts once under each
+    /// rule it broke).
+    pub rejected_rules: Vec<RuleCount>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +40,12 @@ pub enum IngestError {
     Rejects(#[from] StoreError),
     #[error("ingest worker failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// The source is over its rejection budget (`rejected.max_per_minute`).
+    #[error("source {name:?} is over its rejection budget; retry in {} s", .retry_after.as_secs())]
+    Throttled {
+        name: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 /// Clock skew allowed between a source and this server.
@@ -58,7 +73,8 @@ pub async fn ingest_ndjson(
 
 /// Decode a body in `format` from `source` and append its valid events;
 /// events for units outside the source's units are rejected with the rule
-/// `scope`. Blocking work (decoding, fsync) runs on the blocking pool.
+/// `scope`. Blocking work (decoding, fsync) runs on the blocking pool. A
+/// source over its rejection budget is refused before anything is read.
 pub async fn ingest(
     state: &AppState,
     source: &SourceInfo,
@@ -66,6 +82,7 @@ pub async fn ingest(
     body: axum::body::Bytes,
     check_clock: bool,
 ) -> Result<IngestReport, IngestError> {
+    throttled(state, &source.name)?;
     let state = state.clone();
     let source = source.clone();
     tokio::task::spawn_blocking(move || {
@@ -77,6 +94,17 @@ pub async fn ingest(
         append(&state, &source, decoded)
     })
     .await?
+}
+
+/// `Err(Throttled)` while `source` is over its rejection budget.
+pub fn throttled(state: &AppState, source: &str) -> Result<(), IngestError> {
+    match state.rejection_budget.over(source) {
+        Some(retry_after) => Err(IngestError::Throttled {
+            name: source.to_owned(),
+            retry_after,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Move events for units outside `source`'s units into the rejections.
@@ -119,7 +147,7 @@ pub(crate) fn enforce_scope(
             raw: serde_json::to_string(&e).unwrap_or_default(),
         });
     }
-    rejected.sort_by_key(|r| r.line);
+    rejected.sort_sample_by_line();
     Decoded {
         events: inside,
         rejected,
@@ -144,20 +172,36 @@ pub fn append(
     };
     // After the append: when the log cannot write, the request is retried
     // whole, and its rejections are stored once, by the retry.
-    state.store.add_rejections(&source.name, &rejected)?;
+    let limits = state.config.rejected.limits();
+    state
+        .store
+        .add_rejections(&source.name, &rejected, limits)?;
+    let total = rejected.total();
+    state.rejection_budget.charge(&source.name, total);
     let m = &state.metrics;
     m.events_accepted
         .fetch_add(accepted as i64, Ordering::Relaxed);
     m.events_duplicate
         .fetch_add(duplicates as i64, Ordering::Relaxed);
     m.events_rejected
-        .fetch_add(rejected.len() as i64, Ordering::Relaxed);
-    state
-        .feeds
-        .record(&source.name, accepted, duplicates, rejected.len(), newest);
+        .fetch_add(i64::try_from(total).unwrap_or(i64::MAX), Ordering::Relaxed);
+    state.feeds.record(
+        &source.name,
+        accepted,
+        duplicates,
+        usize::try_from(total).unwrap_or(usize::MAX),
+        newest,
+    );
     Ok(IngestReport {
         accepted,
         duplicates,
-        rejected,
+        rejected: rejected
+            .sample()
+            .iter()
+            .take(state.config.rejected.answer_max)
+            .cloned()
+            .collect(),
+        rejected_count: total,
+        rejected_rules: rejected.by_rule(),
     })
 }

@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 pub const FILE_NAME: &str = "checkpoint.json";
 /// 2: the KPI fold joined the window state; 3: the per-source watermarks;
 /// 4: every SQL counter and the corrections per minute bucket, and the
-/// watermark results were final behind.
-const VERSION: u32 = 4;
+/// watermark results were final behind; 5: the clock of each province and
+/// ministry (a locality's answers are judged at its own).
+const VERSION: u32 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -32,7 +33,13 @@ pub struct Checkpoint {
     pub windows: WindowsCheckpoint,
     pub kpis: FoldCheckpoint,
     pub watermarks: Watermarks,
+    /// The newest event time folded per province and ministry.
+    pub clocks: Clocks,
 }
+
+/// The newest event time folded (Unix seconds) per province and ministry
+/// code: the clock a locality's answers are judged at.
+pub type Clocks = std::collections::BTreeMap<String, i64>;
 
 impl Checkpoint {
     pub fn new(
@@ -40,6 +47,7 @@ impl Checkpoint {
         windows: WindowsCheckpoint,
         kpis: FoldCheckpoint,
         watermarks: Watermarks,
+        clocks: Clocks,
     ) -> Self {
         Self {
             version: VERSION,
@@ -47,6 +55,7 @@ impl Checkpoint {
             windows,
             kpis,
             watermarks,
+            clocks,
         }
     }
 }
@@ -120,6 +129,7 @@ mod tests {
                 ..FoldCheckpoint::default()
             },
             Watermarks::default(),
+            [("01".to_owned(), 3700)].into(),
         )
     }
 
@@ -134,6 +144,7 @@ mod tests {
         assert_eq!(back.log_offset, 80);
         assert_eq!(back.windows, cp(80).windows);
         assert_eq!(back.kpis.partials, cp(80).kpis.partials);
+        assert_eq!(back.clocks, cp(80).clocks);
         // A log shorter than the checkpoint (replaced, restored from an
         // older backup): not usable.
         assert!(

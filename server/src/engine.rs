@@ -66,6 +66,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             windows.set_final_before(watermarks.watermark(&lateness));
             let mut part = Fold::default();
             folder.fold_batch(batch, &events, &mut part).await?;
+            state.kpis.observe(&events, &state.units);
             state.kpis.apply(part, offset);
             // After the fold they moved over: a reader that sees these
             // watermarks sees the events behind them folded in.
@@ -175,6 +176,7 @@ async fn resume(
         m.store(offset as i64, Ordering::Relaxed);
     }
     state.kpis.set_watermarks(&cp.watermarks);
+    state.kpis.set_clocks(cp.clocks);
     tracing::info!(offset, "engine resumed from its checkpoint");
     Ok((windows, cp.watermarks, offset))
 }
@@ -187,7 +189,13 @@ async fn save(state: &AppState, offset: u64, windows: &MinuteWindows, watermarks
     let dir = state.config.server.data_dir.clone();
     let (kpis, units) = (state.kpis.clone(), state.units.clone());
     let saved = tokio::task::spawn_blocking(move || {
-        let cp = checkpoint::Checkpoint::new(offset, windows, kpis.checkpoint(&units), watermarks);
+        let cp = checkpoint::Checkpoint::new(
+            offset,
+            windows,
+            kpis.checkpoint(&units),
+            watermarks,
+            kpis.clocks(),
+        );
         checkpoint::save(&dir, &cp)
     });
     match saved.await {

@@ -4,7 +4,14 @@
 //! and announces the log offset it has folded; a request first waits until
 //! that offset reaches the log's committed length at the time it arrived,
 //! so an answer always includes every event acknowledged before it.
+//!
+//! Beside the fold it keeps a clock per province and ministry: the newest
+//! event time folded for any unit of that branch. A national viewer's
+//! answers are judged at the engine's clock (the newest event time of all);
+//! a locality's at its own branch's, so that nothing it is shown moves with
+//! another province's activity.
 
+use crate::checkpoint::Clocks;
 use pipelines::kpi::fold::{Fold, FoldCheckpoint};
 use pipelines::units::UnitRegistry;
 use pipelines::windows::watermark::Watermarks;
@@ -19,12 +26,14 @@ pub struct LiveKpis {
     /// `/metrics`.
     watermarks: RwLock<Watermarks>,
     folded: watch::Sender<u64>,
+    clocks: RwLock<Clocks>,
 }
 
 impl Default for LiveKpis {
     fn default() -> Self {
         Self {
             fold: RwLock::default(),
+            clocks: RwLock::default(),
             watermarks: RwLock::default(),
             folded: watch::Sender::new(0),
         }
@@ -45,6 +54,50 @@ impl LiveKpis {
             .unwrap_or_else(|p| p.into_inner())
             .merge(part);
         self.folded.send_replace(offset);
+    }
+
+    /// Advance the branch clocks by a micro-batch's folded events. Called
+    /// before [`Self::apply`], so a request that waited for the batch's
+    /// offset sees its clocks.
+    pub fn observe(&self, events: &[model::Event], units: &UnitRegistry) {
+        let mut newest: std::collections::HashMap<&str, i64> = Default::default();
+        for e in events {
+            if let Some(top) = units.top_of(&e.unit) {
+                let t = e.occurred_at.timestamp();
+                newest
+                    .entry(top)
+                    .and_modify(|n| *n = (*n).max(t))
+                    .or_insert(t);
+            }
+        }
+        let mut clocks = self.clocks.write().unwrap_or_else(|p| p.into_inner());
+        for (top, t) in newest {
+            clocks
+                .entry(top.to_owned())
+                .and_modify(|c| *c = (*c).max(t))
+                .or_insert(t);
+        }
+    }
+
+    /// The clock of a province or ministry: the newest event time folded
+    /// for any unit of it.
+    pub fn clock_of(&self, top: &str) -> Option<i64> {
+        self.clocks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(top)
+            .copied()
+    }
+
+    pub fn clocks(&self) -> Clocks {
+        self.clocks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_clocks(&self, clocks: Clocks) {
+        *self.clocks.write().unwrap_or_else(|p| p.into_inner()) = clocks;
     }
 
     /// Fold the dossiers finished before `cut` into sums and drop their

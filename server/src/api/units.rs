@@ -185,22 +185,43 @@ pub async fn recent(
 
 /// The engine's KPI state for the subtree of `scope`, once it includes
 /// every event the log had committed when the request arrived.
-async fn subtree_fold(state: &AppState, scope: &str) -> ApiResult<Fold> {
+async fn subtree_fold(state: &AppState, viewer: &Viewer, scope: &str) -> ApiResult<Fold> {
     caught_up(state).await?;
     let st = state.clone();
     let scope = scope.to_owned();
-    blocking(move || {
+    let mut fold = blocking(move || {
         Ok(st.kpis.subset(|i| {
             st.units
                 .at(i)
                 .is_some_and(|u| st.units.covers(&scope, u.code.as_str()))
         }))
     })
-    .await
+    .await?;
+    if let Some(clock) = viewer_clock(state, viewer) {
+        fold.span = match (fold.span, clock) {
+            (Some((lo, _)), Some(c)) => Some((lo.min(c), c)),
+            _ => None,
+        };
+    }
+    Ok(fold)
 }
 
-/// The engine's event-time clock: the newest event time folded, which is
-/// the instant "open", "due soon" and "overdue" are judged at.
+/// The clock a viewer's answers are judged at ("as of", and the instant
+/// open dossiers are due soon or overdue at), when it is not the engine's
+/// own: a locality sees its province's or ministry's clock, the newest
+/// event time of its own branch (`Some(None)` before the branch has any),
+/// so nothing it is shown moves with another province's activity. `None`
+/// for national viewers, who see the engine's clock.
+fn viewer_clock(state: &AppState, viewer: &Viewer) -> Option<Option<i64>> {
+    if viewer.is_national() {
+        return None;
+    }
+    let top = state.units.top_unit(viewer.scope());
+    Some(top.and_then(|t| state.kpis.clock_of(t)))
+}
+
+/// The instant "open", "due soon" and "overdue" were judged at: the fold's
+/// newest event time (the viewer's clock, see [`subtree_fold`]).
 fn as_of(fold: &Fold) -> Option<String> {
     time(fold.span?.1)
 }
@@ -306,8 +327,21 @@ pub async fn kpis(
     } = ReportQuery::parse(q, unit_level, state.config.engine.batch_max)?;
     // Read before the state: the engine publishes a watermark only after
     // folding the events behind it, so every period this calls final is.
-    let final_before = final_before(&state);
-    let fold = subtree_fold(&state, &code).await?;
+    let global_final = state
+        .kpis
+        .watermarks()
+        .watermark(&state.config.engine.lateness());
+    let fold = subtree_fold(&state, &viewer, &code).await?;
+    // A locality's periods are final behind its own clock less the allowed
+    // lateness, and never later than the engine's watermark.
+    let final_before = match viewer_clock(&state, &viewer) {
+        None => global_final,
+        Some(clock) => clock
+            .map(|c| c - state.config.engine.allowed_lateness_secs)
+            .zip(global_final)
+            .map(|(own, global)| own.min(global)),
+    }
+    .and_then(time);
     let as_of = as_of(&fold);
     let st = state.clone();
     let rows = blocking(move || {
@@ -346,12 +380,6 @@ pub async fn kpis(
         "score_766": score_766_legend(),
     }))
     .into_response())
-}
-
-/// The engine's global watermark in UTC+7, if any event was folded.
-fn final_before(state: &AppState) -> Option<String> {
-    let lateness = state.config.engine.lateness();
-    time(state.kpis.watermarks().watermark(&lateness)?)
 }
 
 /// What the rows' `score_766` is made of, and what it cannot include.
@@ -477,7 +505,7 @@ pub async fn backlog(
     let page = p.int("page", 1, 1, 1_000_000)? as usize;
     let per_page = p.int("per_page", 100, 1, 1000)? as usize;
     let csv = p.format_csv()?;
-    let fold = subtree_fold(&state, &code).await?;
+    let fold = subtree_fold(&state, &viewer, &code).await?;
     let st = state.clone();
     let (as_of, open) = blocking(move || {
         let Some((_, as_of)) = fold.span else {

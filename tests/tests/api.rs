@@ -338,9 +338,34 @@ async fn csv_parquet_and_gzip_bodies_are_ingested_like_ndjson() {
     let (status, _) = post(&app, "application/x-ndjson", Some("br"), b"{}".to_vec()).await;
     assert_eq!(status, 415);
 
+    // `cat a.gz b.gz`: every member is read.
+    let gzip = |id: &str| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(accepted_event(id, "2025-11-20T08:00:00+07:00", "00070", "online").as_bytes())
+            .unwrap();
+        gz.write_all(b"\n").unwrap();
+        gz.finish().unwrap()
+    };
+    let mut two = gzip("m1");
+    two.extend(gzip("m2"));
+    let (status, report) = post(&app, "application/x-ndjson", Some("gzip"), two.clone()).await;
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (200, Some(2)),
+        "{report}"
+    );
+    two.extend(b"trailing junk");
+    let (status, report) = post(&app, "application/x-ndjson", Some("gzip"), two).await;
+    assert_eq!(status, 400, "{report}");
+    let message = report["error"].as_str().unwrap();
+    assert!(
+        message.contains("Content-Encoding") && message.contains("trailing"),
+        "{message}"
+    );
+
     app.settle().await.unwrap();
     let overview = app.get_json("/api/v1/overview").await.unwrap();
-    assert_eq!(row(&overview, "01").unwrap()["accepted"], 3);
+    assert_eq!(row(&overview, "01").unwrap()["accepted"], 5);
 }
 
 #[tokio::test]

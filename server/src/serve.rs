@@ -2,7 +2,7 @@
 //! an empty log, start the engine and the web server.
 
 use crate::app::{AppState, router};
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::ingest;
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -32,18 +32,24 @@ impl std::fmt::Debug for Running {
 
 /// Open the data directory, load the sample into an empty log, start the
 /// engine and the web server. Prints the URL to open once listening.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
+pub async fn start(mut config: Config) -> anyhow::Result<Running> {
+    // Flags were applied after `Config::load` checked the rest.
+    config.validate()?;
+    let addr: SocketAddr = config.server.addr.parse().context("server.addr")?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let addr = listener.local_addr()?;
+    // Only now is the port known (port 0 picks one).
+    if config.server.public_origins.is_empty() {
+        config.server.public_origins = ServerConfig::default_origins(addr);
+    }
     let state = AppState::open(config)?;
     first_admin(&state)?;
     load_sample(&state).await?;
     let engine = state.spawn_engine();
     let nats = state.spawn_nats();
     tokio::spawn(crate::archive::run(state.clone()));
-    let addr: SocketAddr = state.config.server.addr.parse().context("server.addr")?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let addr = listener.local_addr()?;
     println!("govpulse listening on http://{addr}/");
     tracing::info!(data_dir = %state.config.server.data_dir.display(), "serving");
     let app = router(state.clone());

@@ -83,6 +83,9 @@ pub struct AppOptions {
     /// Start with no accounts (the server then creates `admin` and prints
     /// its password) instead of the committee account [`E2E_USER`].
     pub no_users: bool,
+    /// Configure no `/metrics` scrape token (by default one is set through
+    /// [`METRICS_TOKEN_ENV`] and kept in [`TestApp::metrics_token`]).
+    pub no_metrics_token: bool,
 }
 
 /// The committee account every [`spawn_app`] server has (unless
@@ -171,6 +174,10 @@ pub struct TestApp {
     pub cookie: Option<String>,
     /// Standard output lines before the address line.
     pub startup: Vec<String>,
+    /// The scrape token of `/metrics` and the full `/healthz`
+    /// (`GOVPULSE__METRICS__TOKEN`, set by [`spawn_app`] unless
+    /// [`AppOptions::env`] sets it).
+    pub metrics_token: String,
 }
 
 /// An HTTP answer: status, headers and body text.
@@ -186,6 +193,9 @@ impl Answer {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
 }
+
+/// The environment variable of the `/metrics` scrape token.
+pub const METRICS_TOKEN_ENV: &str = "GOVPULSE__METRICS__TOKEN";
 
 /// Start `govpulse serve --addr 127.0.0.1:0` and wait for its URL line.
 pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
@@ -216,6 +226,15 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
     if !opts.sample {
         cmd.arg("--no-sample");
     }
+    let metrics_token = match opts.env.iter().find(|(k, _)| k == METRICS_TOKEN_ENV) {
+        Some((_, t)) => t.clone(),
+        None if opts.no_metrics_token => String::new(),
+        None => {
+            let t = format!("e2e-metrics-token-{}", std::process::id());
+            cmd.env(METRICS_TOKEN_ENV, &t);
+            t
+        }
+    };
     cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd
         .spawn()
@@ -248,6 +267,7 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
         http: reqwest::Client::new(),
         cookie: None,
         startup,
+        metrics_token,
     };
     if !opts.no_users {
         app.cookie = Some(app.login(E2E_USER, E2E_PASSWORD).await?);
@@ -374,10 +394,43 @@ impl TestApp {
         Ok(r.send().await?.error_for_status()?.json().await?)
     }
 
+    /// GET with the scrape token as a bearer token (`/metrics`, `/healthz`).
+    pub async fn get_operator(&self, path: &str) -> Result<Answer> {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.metrics_token)
+            .send()
+            .await?;
+        Ok(Answer {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.text().await?,
+        })
+    }
+
+    /// The `/metrics` text, read with the scrape token.
+    pub async fn metrics(&self) -> Result<String> {
+        let a = self.get_operator("/metrics").await?;
+        if a.status != 200 {
+            bail!("/metrics: {} {}", a.status, a.body);
+        }
+        Ok(a.body)
+    }
+
+    /// The full `/healthz` counters, read with the scrape token.
+    pub async fn health(&self) -> Result<serde_json::Value> {
+        let a = self.get_operator("/healthz").await?;
+        if a.status != 200 {
+            bail!("/healthz: {} {}", a.status, a.body);
+        }
+        Ok(a.json())
+    }
+
     /// Wait until the engine has read everything the log committed.
     pub async fn settle(&self) -> Result<serde_json::Value> {
         for _ in 0..400 {
-            let h = self.get_json("/healthz").await?;
+            let h = self.health().await?;
             if h["engine_offset"] == h["log_bytes"] {
                 return Ok(h);
             }

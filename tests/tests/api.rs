@@ -244,6 +244,17 @@ async fn a_cross_origin_websocket_handshake_is_refused() {
             .await
             .unwrap_err();
     assert_eq!(status(err), 401, "a made-up session id");
+    // DNS rebinding: Origin and Host agree, but name another site.
+    let port = app.addr.rsplit(':').next().unwrap();
+    let mut req = app.ws_request(app.cookie.as_deref());
+    req.headers_mut().insert(
+        "origin",
+        format!("http://evil.example:{port}").parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("host", format!("evil.example:{port}").parse().unwrap());
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert_eq!(status(err), 403, "a rebound name is not this server");
     let mut req = app.ws_request(app.cookie.as_deref());
     req.headers_mut()
         .insert("origin", app.origin().parse().unwrap());
@@ -412,6 +423,18 @@ async fn ingest_needs_a_live_token_and_stays_inside_its_units() {
     let (status, report) = app.ingest_as(&hanoi, &body).await.unwrap();
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["accepted"], 2, "{report}");
+    // The scheme is case-insensitive (RFC 9110): an accepted event again,
+    // a duplicate, with `bearer` in lower case.
+    let r = app
+        .http
+        .post(app.url("/api/v1/events"))
+        .header("content-type", "application/x-ndjson")
+        .header("authorization", format!("bearer {hanoi}"))
+        .body(accepted_event("in-1", at, "00070", "online"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "lower-case bearer scheme");
     let rejected = &report["rejected"][0];
     assert_eq!(rejected["line"], 2);
     assert_eq!(rejected["event_id"], "out-1");
@@ -456,7 +479,7 @@ async fn ingest_needs_a_live_token_and_stays_inside_its_units() {
 
 /// `govpulse_checkpoint_offset_bytes` from `/metrics`.
 async fn checkpoint_offset(app: &e2e::TestApp) -> f64 {
-    let m = app.get_as(None, "/metrics").await.unwrap().body;
+    let m = app.metrics().await.unwrap();
     m.lines()
         .find_map(|l| l.strip_prefix("govpulse_checkpoint_offset_bytes "))
         .and_then(|v| v.parse().ok())
@@ -631,7 +654,7 @@ async fn late_events_are_corrections_and_too_late_ones_are_counted_not_folded() 
         "{kpis}"
     );
     assert_eq!(kpis["final_before"], "2025-11-20T10:00:00+07:00");
-    let metrics = app.get_as(None, "/metrics").await.unwrap().body;
+    let metrics = app.metrics().await.unwrap();
     assert!(
         metrics.contains("govpulse_events_too_late_total 1\n"),
         "{metrics}"
@@ -730,7 +753,7 @@ async fn finished_dossiers_past_the_horizon_are_folded_into_sums_with_the_same_n
     .join("\n");
     assert_eq!(app.ingest(&body).await.unwrap().0, 200);
     app.settle().await.unwrap();
-    let metrics = app.get_as(None, "/metrics").await.unwrap().body;
+    let metrics = app.metrics().await.unwrap();
     assert!(
         metrics.contains("govpulse_dossiers_held 2\n"),
         "c and d are held, a and b folded away: {metrics}"

@@ -86,12 +86,7 @@ async fn authenticate(
         );
         r
     };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned())
-    else {
+    let Some(token) = crate::auth::bearer_token(headers).map(str::to_owned) else {
         return Err(unauthorized(
             "send the source token as 'Authorization: Bearer <token>' (create one with `govpulse sources add`)",
         ));

@@ -83,6 +83,8 @@ pub struct AppOptions {
     /// Start with no accounts (the server then creates `admin` and prints
     /// its password) instead of the committee account [`E2E_USER`].
     pub no_users: bool,
+    /// Serve this dashboard directory instead of [`web_dir`].
+    pub web_dir: Option<PathBuf>,
     /// Configure no `/metrics` scrape token (by default one is set through
     /// [`METRICS_TOKEN_ENV`] and kept in [`TestApp::metrics_token`]).
     pub no_metrics_token: bool,
@@ -219,7 +221,7 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(&data_dir)
         .arg("--web")
-        .arg(web_dir())
+        .arg(opts.web_dir.clone().unwrap_or_else(web_dir))
         .env("GOVPULSE_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -784,6 +784,88 @@ async fn finished_dossiers_past_the_horizon_are_folded_into_sums_with_the_same_n
 }
 
 #[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let web = tempfile::tempdir().unwrap();
+    std::fs::write(
+        web.path().join("index.html"),
+        "<!doctype html><title>t</title><script type=\"module\" src=\"/boot.js\"></script>",
+    )
+    .unwrap();
+    std::fs::write(web.path().join("style.css"), "body { margin: 0 }").unwrap();
+    let app = spawn_app(AppOptions {
+        web_dir: Some(web.path().to_owned()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cookie = app.cookie.as_deref();
+    for (path, status) in [
+        ("/", 200),
+        ("/style.css", 200),
+        ("/some/page", 200),
+        ("/api/v1/schema", 200),
+        ("/api/v1/units/01/kpis", 200),
+        ("/api/v1/units/nope", 404),
+        ("/api/v1/units/01/kpis?bad=1", 400),
+    ] {
+        let a = app.get_as(cookie, path).await.unwrap();
+        assert_eq!(a.status, status, "{path}: {}", a.body);
+        let h = |name: &str| {
+            a.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{path}: no {name}"))
+                .to_owned()
+        };
+        let csp = h("content-security-policy");
+        for rule in [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(rule), "{path}: {rule} not in {csp}");
+        }
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+        assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "{path}");
+    }
+    // An anonymous refusal and a refused ingest are answers too.
+    let a = app.get_as(None, "/api/v1/overview").await.unwrap();
+    assert_eq!(a.status, 401);
+    assert!(a.headers.contains_key("content-security-policy"));
+    let r = app
+        .http
+        .post(app.url("/api/v1/events"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+}
+
+#[test]
+fn the_dashboard_page_has_no_inline_script() {
+    let index =
+        std::fs::read_to_string(e2e::workspace_root().join("frontend/static/index.html")).unwrap();
+    let mut rest = index.as_str();
+    while let Some(i) = rest.find("<script") {
+        let tag_end = rest[i..].find('>').unwrap() + i;
+        let tag = &rest[i..=tag_end];
+        assert!(tag.contains(" src="), "inline script: {tag}");
+        let close = rest[tag_end..].find("</script>").unwrap() + tag_end;
+        assert!(
+            rest[tag_end + 1..close].trim().is_empty(),
+            "inline script body"
+        );
+        rest = &rest[close..];
+    }
+}
+
+#[tokio::test]
 async fn csv_exports_carry_no_spreadsheet_formulas() {
     let app = spawn_app(AppOptions::default()).await.unwrap();
     let ids = [

@@ -148,6 +148,13 @@ async fn a_live_number_changes_after_an_ingest() {
         .wait_text("#login-button", Duration::from_secs(30), |t| t == "Sign in")
         .await
         .unwrap();
+    // The whole visit, boot included, ran under the server's
+    // Content-Security-Policy without breaking any of its rules.
+    assert_eq!(
+        browser.csp_violations().await.unwrap(),
+        Vec::<String>::new(),
+        "CSP violations"
+    );
 }
 
 /// Fill in and submit the login form.
@@ -227,4 +234,9 @@ async fn a_province_officer_sees_its_province_and_its_backlog_only() {
         .await
         .unwrap();
     save_screenshot(&mut browser, "locality.png").await;
+    assert_eq!(
+        browser.csp_violations().await.unwrap(),
+        Vec::<String>::new(),
+        "CSP violations"
+    );
 }

@@ -224,10 +224,11 @@ impl Default for NatsConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SampleConfig {
-    /// Load sample events into an empty event log at start.
+    /// Load sample events into an empty event log at start (`govpulse
+    /// serve --sample`); refused on a data directory that has sources.
     pub load: bool,
     /// NDJSON file to load instead of the embedded demo slice.
     pub file: Option<PathBuf>,
@@ -262,15 +263,6 @@ impl Default for EngineConfig {
 impl Default for LiveConfig {
     fn default() -> Self {
         Self { heartbeat_secs: 15 }
-    }
-}
-
-impl Default for SampleConfig {
-    fn default() -> Self {
-        Self {
-            load: true,
-            file: None,
-        }
     }
 }
 

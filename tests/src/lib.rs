@@ -71,7 +71,11 @@ pub fn web_dir() -> PathBuf {
 /// Options for [`spawn_app`].
 #[derive(Debug, Clone, Default)]
 pub struct AppOptions {
-    /// Load the embedded sample stream (the default of `govpulse serve`).
+    /// Start with `--sample`: the embedded sample stream is loaded into an
+    /// empty log. Such a data directory may have no source, so none is
+    /// created and [`TestApp::token`] is empty (unless `token` is given);
+    /// a test that needs the sample numbers and a source ingests
+    /// [`sample_ndjson`] instead.
     pub sample: bool,
     /// Reuse this data directory instead of a fresh one.
     pub data_dir: Option<PathBuf>,
@@ -162,6 +166,13 @@ pub fn add_source(data_dir: &Path, name: &str, units: &str) -> Result<String> {
     Ok(token.to_owned())
 }
 
+/// The embedded sample stream (`sample-data/demo/slice.ndjson`: 120
+/// dossiers), for tests that ingest it as a real source would.
+pub fn sample_ndjson() -> Result<String> {
+    let path = workspace_root().join("sample-data/demo/slice.ndjson");
+    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+}
+
 /// A running server. Killed when dropped.
 #[derive(Debug)]
 pub struct TestApp {
@@ -212,6 +223,7 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
     };
     let token = match opts.token {
         Some(t) => t,
+        None if opts.sample => String::new(),
         None => add_source(&data_dir, "e2e", "VN")?,
     };
     if !opts.no_users {
@@ -225,8 +237,8 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
         .env("GOVPULSE_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if !opts.sample {
-        cmd.arg("--no-sample");
+    if opts.sample {
+        cmd.arg("--sample");
     }
     let metrics_token = match opts.env.iter().find(|(k, _)| k == METRICS_TOKEN_ENV) {
         Some((_, t)) => t.clone(),

@@ -19,12 +19,15 @@
 //!   they fold into ([`kpi::fold`]), the report over it, and the batch
 //!   driver that folds a file on every core ([`kpi::batch`]).
 //! * [`keys`]: 128-bit keys of string pairs (dedup, dossiers).
+//! * [`csv_cell`]: the rule every CSV text cell written for people follows
+//!   (no spreadsheet formulas), shared with the server's exports.
 //!
 //! The engine owns no network I/O and, outside [`kpi::batch`] and the
 //! dossier facts of a report (shared out between the cores), no threads:
 //! the server feeds it batches read from its durable log, and tests feed it
 //! files.
 
+pub mod csv_cell;
 pub mod error;
 pub mod keys;
 pub mod kpi;

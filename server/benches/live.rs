@@ -70,6 +70,9 @@ fn cli(args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// The scrape token of `/metrics` and the full `/healthz` for this run.
+const METRICS_TOKEN: &str = "bench-metrics-token-not-secret";
+
 impl Server {
     async fn start() -> anyhow::Result<Self> {
         let data = tempfile::tempdir()?;
@@ -100,15 +103,9 @@ impl Server {
             Some(&format!("{PASSWORD}\n")),
         )?;
         let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--no-sample",
-                "--data",
-                &dir,
-            ])
+            .args(["serve", "--addr", "127.0.0.1:0", "--data", &dir])
             .env("GOVPULSE_LOG", "warn")
+            .env("GOVPULSE__METRICS__TOKEN", METRICS_TOKEN)
             .stdout(Stdio::piped())
             .spawn()?;
         let stdout = child
@@ -169,6 +166,7 @@ impl Server {
             let h: serde_json::Value = self
                 .http
                 .get(format!("http://{}/healthz", self.addr))
+                .bearer_auth(METRICS_TOKEN)
                 .send()
                 .await?
                 .json()
@@ -492,6 +490,7 @@ async fn main() -> anyhow::Result<()> {
     let metrics = app
         .http
         .get(format!("http://{}/metrics", app.addr))
+        .bearer_auth(METRICS_TOKEN)
         .send()
         .await?
         .text()

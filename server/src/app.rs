@@ -208,7 +208,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(api::metrics::metrics))
         .route("/healthz", get(api::health))
         // Everything above may be called with the session cookie.
-        .layer(axum::middleware::from_fn(crate::auth::check_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::check_origin,
+        ))
         // Ingest authenticates with source tokens only, never the cookie,
         // so a forged cross-site request there carries no authority.
         .route("/api/v1/events", post(ingest::http::post_events))
@@ -218,7 +221,41 @@ pub fn router(state: AppState) -> Router {
     } else {
         api.fallback(api::no_bundle)
     };
-    app.with_state(state)
+    // Last, so that pages, static files, API answers and errors alike
+    // carry the headers.
+    app.layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// The Content-Security-Policy of every answer. The dashboard is a WASM
+/// module loaded by `/boot.js` (no inline script): `'wasm-unsafe-eval'`
+/// lets it compile WebAssembly, nothing else; `connect-src 'self'` covers
+/// the REST API and the same-origin websocket. Leptos sets `style="…"`
+/// attributes for the bar widths, hence inline style *attributes* only
+/// (`style-src-attr`), never inline `<style>` elements.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     connect-src 'self'; img-src 'self' data:; style-src 'self'; style-src-attr 'unsafe-inline'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Security headers on every answer: the CSP above, no framing, no MIME
+/// sniffing, no referrer leaving the dashboard.
+async fn security_headers(mut r: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  request ─► check_origin (POST/PUT/PATCH/DELETE on the cookie routes
-//!  │            must carry an Origin equal to the Host it was sent to)
+//!  │            must carry an Origin among server.public_origins)
 //!  ▼
 //!  handler(Viewer) ─► cookie __Host-govpulse ─► Store::session_user ─► User
 //!                       none / expired / disabled ─► 401
@@ -17,7 +17,7 @@
 use crate::api::error::{ApiError, blocking};
 use crate::app::AppState;
 use crate::store::{Role, User};
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
@@ -134,36 +134,43 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// Whether the request's `Origin` names the host it was sent to: `None`
-/// without an Origin header.
-pub fn origin_matches(headers: &HeaderMap) -> Option<bool> {
+/// Whether the request's `Origin` is one of this server's public origins
+/// (`server.public_origins`, or the bound address's; see
+/// [`crate::config::ServerConfig::default_origins`]): `None` without an
+/// Origin header. The request's own `Host` is not trusted: a page on a
+/// rebound DNS name would send an Origin matching the Host it chose.
+pub fn origin_matches(headers: &HeaderMap, allowed: &[String]) -> Option<bool> {
     let origin = headers.get(header::ORIGIN)?;
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return Some(false);
-    };
     let origin = origin.to_str().unwrap_or_default();
-    let authority = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    Some(authority == Some(host))
+    Some(allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)))
 }
 
 /// Middleware on the routes that take the session cookie: refuse a
 /// state-changing request that a browser could have been tricked into
-/// sending (no matching Origin). Ingest is routed outside it.
-pub async fn check_origin(req: Request, next: Next) -> Response {
+/// sending (no Origin among the public ones). Ingest is routed outside it.
+pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(
         *req.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if !safe && origin_matches(req.headers()) != Some(true) {
+    if !safe && origin_matches(req.headers(), &state.config.server.public_origins) != Some(true) {
         let mut e = ApiError::forbidden(
-            "Origin: a state-changing request must carry an Origin header naming this server",
+            "Origin: a state-changing request must carry an Origin header naming this server (server.public_origins)",
         );
         e.field = Some("Origin".into());
         return e.into_response();
     }
     next.run(req).await
+}
+
+/// The token of an `Authorization: Bearer <token>` header. The scheme is
+/// matched without regard to case (RFC 9110, section 11.1), as clients and
+/// Prometheus may spell it either way.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Failed-login counting per account and per client over a sliding window.
@@ -185,7 +192,9 @@ struct Failures {
 
 const SWEEP_ABOVE: usize = 10_000;
 
-fn account_key(name: &str) -> String {
+/// An account name as the limiter and the audit log of refusals keep it:
+/// at most 64 characters, so a client cannot make either hold megabytes.
+pub fn account_key(name: &str) -> String {
     name.chars().take(64).collect()
 }
 
@@ -282,24 +291,62 @@ mod tests {
     }
 
     #[test]
-    fn origin_must_name_the_host() {
+    fn origin_must_be_a_public_origin_not_the_host() {
+        let allowed =
+            crate::config::ServerConfig::default_origins("127.0.0.1:8080".parse().unwrap());
         let host = "127.0.0.1:8080";
-        assert_eq!(origin_matches(&headers(None, host)), None);
-        assert_eq!(
-            origin_matches(&headers(Some("http://127.0.0.1:8080"), host)),
-            Some(true)
-        );
-        assert_eq!(
-            origin_matches(&headers(Some("https://127.0.0.1:8080"), host)),
-            Some(true)
-        );
+        assert_eq!(origin_matches(&headers(None, host), &allowed), None);
+        for good in [
+            "http://127.0.0.1:8080",
+            "https://127.0.0.1:8080",
+            "http://localhost:8080",
+            "HTTPS://LOCALHOST:8080",
+        ] {
+            assert_eq!(
+                origin_matches(&headers(Some(good), host), &allowed),
+                Some(true),
+                "{good}"
+            );
+        }
         for bad in ["http://evil.example", "http://127.0.0.1:8081", "null", ""] {
             assert_eq!(
-                origin_matches(&headers(Some(bad), host)),
+                origin_matches(&headers(Some(bad), host), &allowed),
                 Some(false),
                 "{bad}"
             );
         }
+        // DNS rebinding: the Origin names the Host the request was sent
+        // with, but neither is this server's.
+        let rebound = headers(Some("http://evil.example:8080"), "evil.example:8080");
+        assert_eq!(origin_matches(&rebound, &allowed), Some(false));
+        let configured = vec!["https://govpulse.example.gov.vn".to_owned()];
+        assert_eq!(
+            origin_matches(
+                &headers(Some("https://govpulse.example.gov.vn"), "x"),
+                &configured
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            origin_matches(&headers(Some("http://127.0.0.1:8080"), host), &configured),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_without_case() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, v.parse().unwrap());
+            h
+        };
+        for v in ["Bearer abc", "bearer abc", "BEARER  abc ", "bEaReR abc"] {
+            assert_eq!(bearer_token(&with(v)), Some("abc"), "{v}");
+        }
+        for v in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc"] {
+            assert_eq!(bearer_token(&with(v)), None, "{v}");
+        }
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub archive: ArchiveConfig,
     pub rejected: RejectedConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// Rejected records: what an ingest answer lists, what the rejected store
@@ -59,6 +60,26 @@ impl RejectedConfig {
             retention_days: self.retention_days,
             max_kept_bytes: self.max_kept_mb.saturating_mul(1 << 20),
         }
+    }
+}
+
+/// Who may read `/metrics` and the full `/healthz`: a scraper sending
+/// `Authorization: Bearer <token>` (Prometheus' `authorization` setting),
+/// or a committee or admin session. Without a token, only those sessions.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The scrape token (`GOVPULSE__METRICS__TOKEN`): 16 to 256 visible
+    /// ASCII characters.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("MetricsConfig")
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
     }
 }
 
@@ -125,6 +146,46 @@ pub struct ServerConfig {
     pub web_dir: PathBuf,
     /// Largest ingest request body, in bytes.
     pub max_body_bytes: usize,
+    /// The origins (`scheme://host[:port]`) people open the dashboard at;
+    /// a state-changing request or a websocket from a browser must carry
+    /// one of them as its `Origin`. Empty: the origins of the address
+    /// actually bound ([`ServerConfig::default_origins`]); required when
+    /// listening on every interface (0.0.0.0, ::), or behind a proxy.
+    pub public_origins: Vec<String>,
+}
+
+impl ServerConfig {
+    /// The origins a browser uses for a server bound to `addr`: `http://`
+    /// and `https://` of `IP:PORT`, and of `localhost:PORT` for a loopback
+    /// address.
+    pub fn default_origins(addr: std::net::SocketAddr) -> Vec<String> {
+        let port = addr.port();
+        let mut hosts = vec![addr.to_string()];
+        if addr.ip().is_loopback() {
+            hosts.push(format!("localhost:{port}"));
+        }
+        hosts
+            .iter()
+            .flat_map(|h| [format!("http://{h}"), format!("https://{h}")])
+            .collect()
+    }
+}
+
+/// Why `origin` is not a `scheme://host[:port]` origin, if it is not.
+fn origin_problem(origin: &str) -> Option<&'static str> {
+    let Some(authority) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return Some("must start with http:// or https://");
+    };
+    if authority.is_empty() {
+        return Some("has no host");
+    }
+    if authority.contains(['/', '?', '#', '@', ' ']) {
+        return Some("must be scheme://host[:port] with no path, query, user or trailing '/'");
+    }
+    None
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,10 +267,11 @@ impl Default for NatsConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SampleConfig {
-    /// Load sample events into an empty event log at start.
+    /// Load sample events into an empty event log at start (`govpulse
+    /// serve --sample`); refused on a data directory that has sources.
     pub load: bool,
     /// NDJSON file to load instead of the embedded demo slice.
     pub file: Option<PathBuf>,
@@ -222,6 +284,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data"),
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../frontend/dist")),
             max_body_bytes: 64 * 1024 * 1024,
+            public_origins: Vec::new(),
         }
     }
 }
@@ -243,15 +306,6 @@ impl Default for EngineConfig {
 impl Default for LiveConfig {
     fn default() -> Self {
         Self { heartbeat_secs: 15 }
-    }
-}
-
-impl Default for SampleConfig {
-    fn default() -> Self {
-        Self {
-            load: true,
-            file: None,
-        }
     }
 }
 
@@ -316,13 +370,36 @@ impl Config {
         }
     }
 
+    /// Check a configuration changed after [`Config::load`] (by
+    /// command-line flags), reporting every problem together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+
     fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if self.server.addr.parse::<std::net::SocketAddr>().is_err() {
-            p.push(format!(
+        match self.server.addr.parse::<std::net::SocketAddr>() {
+            Err(_) => p.push(format!(
                 "server.addr {:?} must be HOST:PORT with an IP address",
                 self.server.addr
-            ));
+            )),
+            Ok(a) if a.ip().is_unspecified() && self.server.public_origins.is_empty() => {
+                p.push(format!(
+                    "server.public_origins must list the origins people open the dashboard at (e.g. [\"https://govpulse.example.gov.vn\"]) when server.addr {:?} listens on every interface",
+                    self.server.addr
+                ));
+            }
+            Ok(_) => {}
+        }
+        for o in &self.server.public_origins {
+            if let Some(rule) = origin_problem(o) {
+                p.push(format!("server.public_origins: {o:?} {rule}"));
+            }
         }
         if self.server.max_body_bytes < 1024 {
             p.push("server.max_body_bytes must be at least 1024".into());
@@ -341,6 +418,14 @@ impl Config {
                 "nats.subjects {:?} must end in '.>' (the next token names the source)",
                 self.nats.subjects
             ));
+        }
+        if let Some(t) = &self.metrics.token {
+            let n = t.chars().count();
+            if !(16..=256).contains(&n) || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                p.push(format!(
+                    "metrics.token must be 16 to 256 visible ASCII characters without spaces (got {n} characters)"
+                ));
+            }
         }
         if self.live.heartbeat_secs == 0 {
             p.push("live.heartbeat_secs must be at least 1".into());
@@ -424,6 +509,75 @@ mod tests {
         assert!(text.contains("server.addr"), "{text}");
         assert!(text.contains("engine.batch_max"), "{text}");
         assert!(text.contains("[nope]"), "{text}");
+    }
+
+    #[test]
+    fn listening_everywhere_needs_public_origins() {
+        let err = Config::load(
+            None,
+            env(&[
+                ("GOVPULSE__SERVER__ADDR", "0.0.0.0:8080"),
+                ("GOVPULSE__ENGINE__BATCH_MAX", "0"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("server.public_origins"), "{err}");
+        assert!(err.contains("engine.batch_max"), "{err}");
+        let mut c = Config::default();
+        c.server.addr = "[::]:8080".into();
+        assert!(c.validate().is_err());
+        c.server.public_origins = vec!["https://govpulse.example.gov.vn".into()];
+        c.validate().unwrap();
+        for bad in [
+            "govpulse.example",
+            "https://x.example/",
+            "https://",
+            "ftp://x",
+        ] {
+            c.server.public_origins = vec![bad.into()];
+            let err = c.validate().unwrap_err().to_string();
+            assert!(
+                err.contains("server.public_origins") && err.contains(bad),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_origins_are_those_of_the_bound_address() {
+        let o = ServerConfig::default_origins("127.0.0.1:4000".parse().unwrap());
+        assert_eq!(
+            o,
+            [
+                "http://127.0.0.1:4000",
+                "https://127.0.0.1:4000",
+                "http://localhost:4000",
+                "https://localhost:4000"
+            ]
+        );
+        let o = ServerConfig::default_origins("10.1.2.3:80".parse().unwrap());
+        assert_eq!(o, ["http://10.1.2.3:80", "https://10.1.2.3:80"]);
+        let o = ServerConfig::default_origins("[::1]:9".parse().unwrap());
+        assert!(
+            o.contains(&"http://[::1]:9".to_owned())
+                && o.contains(&"http://localhost:9".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_metrics_token_is_checked_and_never_printed() {
+        let c = Config::load(
+            None,
+            env(&[("GOVPULSE__METRICS__TOKEN", "scrape-token-0123456789")]),
+        )
+        .unwrap();
+        assert_eq!(c.metrics.token.as_deref(), Some("scrape-token-0123456789"));
+        assert!(!format!("{c:?}").contains("scrape-token"));
+        for bad in ["short", "has a space in it, long enough"] {
+            let err = Config::load(None, env(&[("GOVPULSE__METRICS__TOKEN", bad)])).unwrap_err();
+            assert!(err.to_string().contains("metrics.token"), "{err}");
+        }
     }
 
     #[test]

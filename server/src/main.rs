@@ -32,9 +32,12 @@ enum Command {
         /// Directory of the built dashboard bundle.
         #[arg(long)]
         web: Option<PathBuf>,
-        /// Do not load sample events into an empty event log.
+        /// Load the embedded sample stream (120 invented dossiers) into an
+        /// empty event log, for trying govpulse out. Refused on a data
+        /// directory that has sources: invented events must never mix with
+        /// real ones (`govpulse demo` needs no data directory at all).
         #[arg(long)]
-        no_sample: bool,
+        sample: bool,
     },
     /// Write a seeded, calibrated national event stream to a file.
     Generate(govpulse::commands::generate::Args),
@@ -76,7 +79,7 @@ fn main() -> anyhow::Result<()> {
             data,
             config,
             web,
-            no_sample,
+            sample,
         } => {
             let mut cfg = Config::load(config.as_deref(), std::env::vars())?;
             if let Some(a) = addr {
@@ -88,8 +91,8 @@ fn main() -> anyhow::Result<()> {
             if let Some(w) = web {
                 cfg.server.web_dir = w;
             }
-            if no_sample {
-                cfg.sample.load = false;
+            if sample {
+                cfg.sample.load = true;
             }
             let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
             rt.block_on(govpulse::serve::run(cfg))

@@ -1,8 +1,9 @@
 //! `govpulse serve`: open the data directory, load the sample stream into
-//! an empty log, start the engine and the web server.
+//! an empty log when asked to (`--sample`, never beside real sources),
+//! start the engine and the web server.
 
 use crate::app::{AppState, router};
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::ingest;
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -32,18 +33,24 @@ impl std::fmt::Debug for Running {
 
 /// Open the data directory, load the sample into an empty log, start the
 /// engine and the web server. Prints the URL to open once listening.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
+pub async fn start(mut config: Config) -> anyhow::Result<Running> {
+    // Flags were applied after `Config::load` checked the rest.
+    config.validate()?;
+    let addr: SocketAddr = config.server.addr.parse().context("server.addr")?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let addr = listener.local_addr()?;
+    // Only now is the port known (port 0 picks one).
+    if config.server.public_origins.is_empty() {
+        config.server.public_origins = ServerConfig::default_origins(addr);
+    }
     let state = AppState::open(config)?;
     first_admin(&state)?;
     load_sample(&state).await?;
     let engine = state.spawn_engine();
     let nats = state.spawn_nats();
     tokio::spawn(crate::archive::run(state.clone()));
-    let addr: SocketAddr = state.config.server.addr.parse().context("server.addr")?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let addr = listener.local_addr()?;
     println!("govpulse listening on http://{addr}/");
     tracing::info!(data_dir = %state.config.server.data_dir.display(), "serving");
     let app = router(state.clone());
@@ -127,14 +134,32 @@ fn first_admin(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With `--sample`, load the sample stream into an empty log. Refused on a
+/// data directory that has any source: a real source could then write
+/// into a log that holds invented events, and no report could tell them
+/// apart.
 async fn load_sample(state: &AppState) -> anyhow::Result<()> {
     let sample = &state.config.sample;
+    if !sample.load {
+        return Ok(());
+    }
+    let sources = state.store.sources()?;
+    if !sources.is_empty() {
+        let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+        anyhow::bail!(
+            "--sample: the data directory {} has sources ({}), so it holds or will hold real events; \
+             sample events are invented and must not mix with them. Leave out --sample, \
+             or try govpulse with `govpulse demo` or `govpulse serve --sample --data NEW_EMPTY_DIR`",
+            state.config.server.data_dir.display(),
+            names.join(", ")
+        );
+    }
     let empty = state
         .log
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .is_empty();
-    if !sample.load || !empty {
+    if !empty {
         return Ok(());
     }
     let body = match &sample.file {
@@ -156,6 +181,18 @@ async fn load_sample(state: &AppState) -> anyhow::Result<()> {
         "sample events loaded"
     );
     Ok(())
+}
+
+/// Whether the event log in `data_dir` holds sample events. The sample is
+/// only ever loaded into an empty log, so its first record tells; the name
+/// [`SAMPLE_SOURCE`] is refused for real sources.
+pub fn holds_sample(data_dir: &std::path::Path) -> anyhow::Result<bool> {
+    let path = data_dir.join(crate::log::FILE_NAME);
+    if !path.exists() {
+        return Ok(false);
+    }
+    let first = crate::log::LogReader::new(path, 0).read(u64::MAX, 1)?;
+    Ok(first.first().is_some_and(|r| r.source == SAMPLE_SOURCE))
 }
 
 async fn shutdown_signal() {

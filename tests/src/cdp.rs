@@ -32,6 +32,12 @@ pub fn chromium_path() -> Option<String> {
         })
 }
 
+/// Collects the page's CSP violations into `window.__cspViolations`.
+const CSP_LISTENER: &str = "window.__cspViolations = []; \
+    document.addEventListener('securitypolicyviolation', e => \
+      window.__cspViolations.push(e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') \
+        + ' at ' + e.sourceFile + ':' + e.lineNumber));";
+
 /// A headless Chromium with one page attached.
 #[derive(Debug)]
 pub struct Browser {
@@ -124,8 +130,26 @@ impl Browser {
         )
         .await?;
         b.call("Page.enable", json!({}), true).await?;
+        // Installed before any of the page's own scripts run, so that a
+        // violation while the page boots is caught too.
+        b.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": CSP_LISTENER }),
+            true,
+        )
+        .await?;
         b.call("Page.navigate", json!({ "url": url }), true).await?;
         Ok(b)
+    }
+
+    /// Every Content-Security-Policy violation the page reported since it
+    /// loaded (`securitypolicyviolation` events): directive and blocked URI.
+    pub async fn csp_violations(&mut self) -> Result<Vec<String>> {
+        let v = self
+            .eval("JSON.stringify(window.__cspViolations || null)")
+            .await?;
+        let list: Option<Vec<String>> = serde_json::from_str(v.as_str().unwrap_or("null"))?;
+        list.context("the CSP listener is not installed in the page")
     }
 
     async fn call(&mut self, method: &str, params: Value, in_page: bool) -> Result<Value> {

@@ -71,7 +71,11 @@ pub fn web_dir() -> PathBuf {
 /// Options for [`spawn_app`].
 #[derive(Debug, Clone, Default)]
 pub struct AppOptions {
-    /// Load the embedded sample stream (the default of `govpulse serve`).
+    /// Start with `--sample`: the embedded sample stream is loaded into an
+    /// empty log. Such a data directory may have no source, so none is
+    /// created and [`TestApp::token`] is empty (unless `token` is given);
+    /// a test that needs the sample numbers and a source ingests
+    /// [`sample_ndjson`] instead.
     pub sample: bool,
     /// Reuse this data directory instead of a fresh one.
     pub data_dir: Option<PathBuf>,
@@ -83,6 +87,11 @@ pub struct AppOptions {
     /// Start with no accounts (the server then creates `admin` and prints
     /// its password) instead of the committee account [`E2E_USER`].
     pub no_users: bool,
+    /// Serve this dashboard directory instead of [`web_dir`].
+    pub web_dir: Option<PathBuf>,
+    /// Configure no `/metrics` scrape token (by default one is set through
+    /// [`METRICS_TOKEN_ENV`] and kept in [`TestApp::metrics_token`]).
+    pub no_metrics_token: bool,
 }
 
 /// The committee account every [`spawn_app`] server has (unless
@@ -157,6 +166,13 @@ pub fn add_source(data_dir: &Path, name: &str, units: &str) -> Result<String> {
     Ok(token.to_owned())
 }
 
+/// The embedded sample stream (`sample-data/demo/slice.ndjson`: 120
+/// dossiers), for tests that ingest it as a real source would.
+pub fn sample_ndjson() -> Result<String> {
+    let path = workspace_root().join("sample-data/demo/slice.ndjson");
+    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+}
+
 /// A running server. Killed when dropped.
 #[derive(Debug)]
 pub struct TestApp {
@@ -171,6 +187,10 @@ pub struct TestApp {
     pub cookie: Option<String>,
     /// Standard output lines before the address line.
     pub startup: Vec<String>,
+    /// The scrape token of `/metrics` and the full `/healthz`
+    /// (`GOVPULSE__METRICS__TOKEN`, set by [`spawn_app`] unless
+    /// [`AppOptions::env`] sets it).
+    pub metrics_token: String,
 }
 
 /// An HTTP answer: status, headers and body text.
@@ -187,6 +207,9 @@ impl Answer {
     }
 }
 
+/// The environment variable of the `/metrics` scrape token.
+pub const METRICS_TOKEN_ENV: &str = "GOVPULSE__METRICS__TOKEN";
+
 /// Start `govpulse serve --addr 127.0.0.1:0` and wait for its URL line.
 pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
     let bin = govpulse_bin()?;
@@ -200,6 +223,7 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
     };
     let token = match opts.token {
         Some(t) => t,
+        None if opts.sample => String::new(),
         None => add_source(&data_dir, "e2e", "VN")?,
     };
     if !opts.no_users {
@@ -209,13 +233,22 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(&data_dir)
         .arg("--web")
-        .arg(web_dir())
+        .arg(opts.web_dir.clone().unwrap_or_else(web_dir))
         .env("GOVPULSE_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if !opts.sample {
-        cmd.arg("--no-sample");
+    if opts.sample {
+        cmd.arg("--sample");
     }
+    let metrics_token = match opts.env.iter().find(|(k, _)| k == METRICS_TOKEN_ENV) {
+        Some((_, t)) => t.clone(),
+        None if opts.no_metrics_token => String::new(),
+        None => {
+            let t = format!("e2e-metrics-token-{}", std::process::id());
+            cmd.env(METRICS_TOKEN_ENV, &t);
+            t
+        }
+    };
     cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd
         .spawn()
@@ -248,6 +281,7 @@ pub async fn spawn_app(opts: AppOptions) -> Result<TestApp> {
         http: reqwest::Client::new(),
         cookie: None,
         startup,
+        metrics_token,
     };
     if !opts.no_users {
         app.cookie = Some(app.login(E2E_USER, E2E_PASSWORD).await?);
@@ -374,10 +408,43 @@ impl TestApp {
         Ok(r.send().await?.error_for_status()?.json().await?)
     }
 
+    /// GET with the scrape token as a bearer token (`/metrics`, `/healthz`).
+    pub async fn get_operator(&self, path: &str) -> Result<Answer> {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.metrics_token)
+            .send()
+            .await?;
+        Ok(Answer {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.text().await?,
+        })
+    }
+
+    /// The `/metrics` text, read with the scrape token.
+    pub async fn metrics(&self) -> Result<String> {
+        let a = self.get_operator("/metrics").await?;
+        if a.status != 200 {
+            bail!("/metrics: {} {}", a.status, a.body);
+        }
+        Ok(a.body)
+    }
+
+    /// The full `/healthz` counters, read with the scrape token.
+    pub async fn health(&self) -> Result<serde_json::Value> {
+        let a = self.get_operator("/healthz").await?;
+        if a.status != 200 {
+            bail!("/healthz: {} {}", a.status, a.body);
+        }
+        Ok(a.json())
+    }
+
     /// Wait until the engine has read everything the log committed.
     pub async fn settle(&self) -> Result<serde_json::Value> {
         for _ in 0..400 {
-            let h = self.get_json("/healthz").await?;
+            let h = self.health().await?;
             if h["engine_offset"] == h["log_bytes"] {
                 return Ok(h);
             }

@@ -74,7 +74,7 @@ async fn seeded() -> TestApp {
     let log_bytes = app.settle().await.unwrap()["log_bytes"].as_f64().unwrap();
     // History reads the Parquet archive: wait for it to catch up.
     for _ in 0..200 {
-        let m = app.get_as(None, "/metrics").await.unwrap().body;
+        let m = app.metrics().await.unwrap();
         let archived = m
             .lines()
             .find_map(|l| l.strip_prefix("govpulse_archive_offset_bytes "))
@@ -428,6 +428,31 @@ async fn state_changes_need_this_servers_origin() {
             .unwrap();
         assert_eq!(a.status, 403, "logout with Origin {origin:?}");
     }
+    // DNS rebinding: a page on another name that resolves to this server
+    // sends an Origin matching the Host it used; neither is this server's.
+    let port = app.addr.rsplit(':').next().unwrap();
+    let rebound = app
+        .http
+        .post(app.url("/api/v1/session"))
+        .header("host", format!("evil.example:{port}"))
+        .header("origin", format!("http://evil.example:{port}"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403, "Origin equal to a foreign Host");
+    // localhost is this server too.
+    let local = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(&format!("http://localhost:{port}")),
+            Some(creds.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(local.status, 200, "{}", local.body);
     assert_eq!(
         app.session_status(&cookie).await.unwrap(),
         200,
@@ -562,6 +587,42 @@ async fn failed_logins_are_rate_limited_per_account() {
         app.login("other", E2E_PASSWORD).await.is_ok(),
         "another account from the same client is not locked"
     );
+    // A long name is kept as the limiter keys it: 64 characters.
+    let long = format!("{}{}", "z".repeat(64), "1".repeat(40));
+    for _ in 0..3 {
+        assert!(app.login(&long, "wrong password!").await.is_err());
+    }
+    let refused = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(&app.origin()),
+            Some(json!({ "username": long, "password": "wrong password!" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 429);
+    add_user(&app.data_dir, "root", "admin", None).unwrap();
+    let root = app.login("root", E2E_PASSWORD).await.unwrap();
+    let log = app
+        .get_as(Some(&root), "/api/v1/audit?limit=1000")
+        .await
+        .unwrap()
+        .json();
+    let refusals: Vec<(&str, &str)> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "login_refused")
+        .map(|e| (e["target"].as_str().unwrap(), e["client"].as_str().unwrap()))
+        .collect();
+    let z64 = "z".repeat(64);
+    assert_eq!(
+        refusals,
+        [(e2e::E2E_USER, "127.0.0.1"), (z64.as_str(), "127.0.0.1")],
+        "{log}"
+    );
 }
 
 #[tokio::test]
@@ -677,7 +738,7 @@ async fn metrics_are_valid_prometheus_text() {
         .collect();
     app.ingest(&lines.join("\n")).await.unwrap();
     app.settle().await.unwrap();
-    let a = app.get_as(None, "/metrics").await.unwrap();
+    let a = app.get_operator("/metrics").await.unwrap();
     assert_eq!(a.status, 200);
     assert!(
         a.headers["content-type"]
@@ -727,4 +788,83 @@ async fn metrics_are_valid_prometheus_text() {
         }
         v => panic!("latency is not a histogram: {v:?}"),
     }
+}
+
+#[tokio::test]
+async fn metrics_need_the_scrape_token_or_a_national_session() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    add_user(&app.data_dir, "hanoi", "locality", Some("01")).unwrap();
+    let hanoi = app.login("hanoi", E2E_PASSWORD).await.unwrap();
+    let with_auth = |value: String| {
+        let r = app.http.get(app.url("/metrics"));
+        async move {
+            let r = r.header("authorization", value).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let token = &app.metrics_token;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (status, body) = with_auth(format!("{scheme} {token}")).await;
+        assert_eq!(status, 200, "{scheme}: {body}");
+        assert!(body.contains("govpulse_events_accepted_total"));
+    }
+    for refused in [
+        format!("Bearer {token}x"),
+        format!("Basic {token}"),
+        "Bearer ".to_owned(),
+    ] {
+        assert_eq!(with_auth(refused.clone()).await.0, 401, "{refused}");
+    }
+    let committee = app.get_as(app.cookie.as_deref(), "/metrics").await.unwrap();
+    assert_eq!(committee.status, 200, "a committee session reads it");
+    for (who, cookie) in [("anonymous", None), ("locality", Some(hanoi.as_str()))] {
+        let a = app.get_as(cookie, "/metrics").await.unwrap();
+        assert_eq!(a.status, 401, "{who}: {}", a.body);
+        assert!(
+            a.headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer"),
+            "{who}"
+        );
+        assert!(!a.body.contains("govpulse_source"), "{who}: {}", a.body);
+        // Liveness only: no counters.
+        let h = app.get_as(cookie, "/healthz").await.unwrap();
+        assert_eq!(
+            (h.status, h.json()),
+            (200, json!({ "status": "ok" })),
+            "{who}"
+        );
+    }
+    let full = app.health().await.unwrap();
+    assert_eq!(full["status"], "ok");
+    assert!(full["engine_offset"].is_number(), "{full}");
+    let by_session = app.get_as(app.cookie.as_deref(), "/healthz").await.unwrap();
+    assert!(
+        by_session.json()["log_bytes"].is_number(),
+        "{}",
+        by_session.body
+    );
+}
+
+#[tokio::test]
+async fn without_a_scrape_token_only_national_sessions_read_metrics() {
+    let app = spawn_app(AppOptions {
+        no_metrics_token: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(app.get_operator("/metrics").await.unwrap().status, 401);
+    let committee = app.get_as(app.cookie.as_deref(), "/metrics").await.unwrap();
+    assert_eq!(committee.status, 200);
+    let empty = spawn_app(AppOptions {
+        env: vec![(e2e::METRICS_TOKEN_ENV.into(), String::new())],
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        empty.is_err(),
+        "an empty metrics.token is a configuration error"
+    );
 }

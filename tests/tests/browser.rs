@@ -4,8 +4,8 @@
 
 use e2e::cdp::Browser;
 use e2e::{
-    AppOptions, E2E_PASSWORD, E2E_USER, accepted_event, add_user, spawn_app, web_dir,
-    workspace_root,
+    AppOptions, E2E_PASSWORD, E2E_USER, accepted_event, add_user, sample_ndjson, spawn_app,
+    web_dir, workspace_root,
 };
 use std::time::Duration;
 
@@ -24,12 +24,11 @@ async fn a_live_number_changes_after_an_ingest() {
         "the WASM bundle is not built in {}: run ./scripts/build-web",
         web_dir().display()
     );
-    let app = spawn_app(AppOptions {
-        sample: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    // The sample numbers, sent by a source as real events are, so that
+    // the same source can then send more.
+    let app = spawn_app(AppOptions::default()).await.unwrap();
+    let (status, report) = app.ingest(&sample_ndjson().unwrap()).await.unwrap();
+    assert_eq!(status, 200, "{report}");
     app.settle().await.unwrap();
     let mut browser = Browser::launch(&app.url("/"), 1440, 1500).await.unwrap();
     sign_in(&mut browser, "wrong-user", "wrong password").await;
@@ -148,6 +147,13 @@ async fn a_live_number_changes_after_an_ingest() {
         .wait_text("#login-button", Duration::from_secs(30), |t| t == "Sign in")
         .await
         .unwrap();
+    // The whole visit, boot included, ran under the server's
+    // Content-Security-Policy without breaking any of its rules.
+    assert_eq!(
+        browser.csp_violations().await.unwrap(),
+        Vec::<String>::new(),
+        "CSP violations"
+    );
 }
 
 /// Fill in and submit the login form.
@@ -227,4 +233,9 @@ async fn a_province_officer_sees_its_province_and_its_backlog_only() {
         .await
         .unwrap();
     save_screenshot(&mut browser, "locality.png").await;
+    assert_eq!(
+        browser.csp_violations().await.unwrap(),
+        Vec::<String>::new(),
+        "CSP violations"
+    );
 }

@@ -389,3 +389,105 @@ fn replay_loads_a_stopped_servers_data_directory_within_the_sources_scope() {
     );
     drop(app);
 }
+
+#[test]
+fn serve_loads_no_sample_unless_asked_and_never_beside_sources() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A directory set up for real use (a source, an account), log empty:
+    // a plain `serve` leaves the log empty.
+    let app = rt.block_on(spawn_app(AppOptions::default())).unwrap();
+    let h = rt.block_on(app.health()).unwrap();
+    assert_eq!(h["events_logged"], 0, "{h}");
+    let mut app = app;
+    app.kill();
+
+    // `--sample` on it is refused, naming the flag and the sources.
+    let out = Command::new(govpulse_bin().unwrap())
+        .args(["serve", "--sample", "--addr", "127.0.0.1:0", "--data"])
+        .arg(&app.data_dir)
+        .env("GOVPULSE_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--sample") && stderr.contains("has sources (e2e)"),
+        "{stderr}"
+    );
+
+    // A sample directory takes no source.
+    let sample = rt
+        .block_on(spawn_app(AppOptions {
+            sample: true,
+            ..Default::default()
+        }))
+        .unwrap();
+    assert_eq!(rt.block_on(sample.settle()).unwrap()["events_logged"], 240);
+    let err = e2e::add_source(&sample.data_dir, "real-source", "01")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("holds sample events") && err.contains("clean data directory"),
+        "{err}"
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    let err = e2e::add_source(fresh.path(), "sample", "01")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reserved for the sample stream"), "{err}");
+    e2e::add_source(fresh.path(), "real-source", "01").unwrap();
+}
+
+#[test]
+fn demo_serves_generated_events_on_its_own_directory() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(govpulse_bin().unwrap())
+        .args([
+            "demo",
+            "--addr",
+            "127.0.0.1:0",
+            "--scale",
+            "0.002",
+            "--lead",
+            "1",
+        ])
+        .env("GOVPULSE_LOG", "warn")
+        .env(e2e::METRICS_TOKEN_ENV, "demo-metrics-token-0123")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = lines
+        .by_ref()
+        .find_map(|l| {
+            l.ok()?
+                .strip_prefix("govpulse listening on http://")
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("the demo prints its address");
+    std::thread::spawn(move || for _ in lines {});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let logged = rt.block_on(async {
+        let http = reqwest::Client::new();
+        for _ in 0..600 {
+            let h: Value = http
+                .get(format!("http://{addr}/healthz"))
+                .bearer_auth("demo-metrics-token-0123")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if h["events_logged"].as_u64().unwrap_or(0) > 0 {
+                return h["events_logged"].as_u64().unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        0
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(logged > 0, "the demo fed no events");
+}

@@ -186,7 +186,7 @@ async fn a_client_that_never_reads_costs_bounded_memory() {
     send(&mut stalled, subscribe("overview")).await;
     let (target, grown_stalled) = phase(&mut reader, seq).await;
 
-    let metrics = app.get_as(None, "/metrics").await.unwrap().body;
+    let metrics = app.metrics().await.unwrap();
     let coalesced = metric(&metrics, "govpulse_ws_coalesced_updates_total");
     let updates = target - seq;
     let unbounded = updates * snapshot_bytes as u64;

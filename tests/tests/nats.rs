@@ -125,7 +125,7 @@ async fn jetstream_events_land_once_through_retries_redelivery_and_a_crash() {
     .unwrap();
     // kill -9 in the middle of consumption, then restart.
     for _ in 0..200 {
-        let h = app.get_json("/healthz").await.unwrap();
+        let h = app.health().await.unwrap();
         if h["nats"]["acked"].as_i64().unwrap() > 60 {
             break;
         }

@@ -1102,8 +1102,11 @@ impl CsvLine {
         }
     }
 
+    /// A text cell, neutralised against spreadsheet formulas
+    /// ([`crate::csv_cell`]).
     fn text(&mut self, s: &str) {
         self.sep();
+        let s = crate::csv_cell::text(s);
         if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
             self.out.push(b'"');
             for b in s.bytes() {
@@ -1179,6 +1182,11 @@ mod tests {
             "Thành phố Hà Nội",
             "'quote'",
             ";",
+            "=1+1",
+            "@SUM(A1)",
+            "-x,y",
+            "+1",
+            "\r=1",
         ];
         for t in texts {
             let mut line = CsvLine {
@@ -1191,6 +1199,9 @@ mod tests {
             line.fixed(Some(2.0 / 3.0), 2);
             line.fixed(None, 1);
             line.end();
+            // Text cells are neutralised as every CSV export's are;
+            // numbers are not.
+            let t: &str = &crate::csv_cell::text(t);
             let want = csv_lines(&["x", t, "-12", "0.67", ""].map(String::from)).unwrap();
             assert_eq!(
                 String::from_utf8(line.out).unwrap(),

@@ -1,11 +1,15 @@
 //! `GET /metrics`: Prometheus text format (version 0.0.4). Server-wide
-//! counters and per-source feed health; no unit-level data, so it reveals
-//! nothing a locality may not see.
+//! counters and per-source feed health (source names, totals, lateness,
+//! watermarks): what `/api/v1/sources` keeps to the committee, so only the
+//! scrape token (`metrics.token`) or a committee or admin session reads it.
 
+use crate::api::error::{ApiError, blocking};
 use crate::app::{AppState, LATENCY_BUCKETS};
+use crate::auth::{SESSION_COOKIE, bearer_token, session_cookie};
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
@@ -49,7 +53,58 @@ impl Out {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Whether `a` and `b` are equal, in time that depends on neither: both are
+/// hashed first (hiding their lengths), then every byte is compared.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    let diff = x
+        .iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q));
+    std::hint::black_box(diff) == 0
+}
+
+/// Whether the caller may read the operator's counters: the configured
+/// scrape token as a bearer token, or a committee or admin session.
+pub async fn operator(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
+    if let (Some(sent), Some(token)) = (bearer_token(headers), &state.config.metrics.token)
+        && same_secret(sent, token)
+    {
+        return Ok(true);
+    }
+    let Some(id) = session_cookie(headers) else {
+        return Ok(false);
+    };
+    let store = state.store.clone();
+    let limits = state.config.auth.session_limits();
+    let user = blocking(move || Ok(store.session_user(&id, limits)?)).await?;
+    Ok(user.is_some_and(|u| u.is_national()))
+}
+
+/// `GET /metrics` for the scrape token or a committee or admin session;
+/// 401 with a `WWW-Authenticate` challenge for anyone else.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match operator(&state, &headers).await {
+        Ok(true) => render(&state),
+        Ok(false) => {
+            let mut r = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "send the scrape token (metrics.token) as 'Authorization: Bearer <token>', or log in as committee or admin ({SESSION_COOKIE} cookie)"
+                ),
+            )
+            .into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"govpulse metrics\""),
+            );
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn render(state: &AppState) -> Response {
     let m = &state.metrics;
     let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed) as f64;
     let (logged, committed) = {
@@ -286,6 +341,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         o.0,
     )
+        .into_response()
 }
 
 /// A per-source series read off the engine's clock: name, kind, help, value.
@@ -295,3 +351,25 @@ type PerClock = (
     &'static str,
     fn(&pipelines::windows::watermark::SourceClock) -> u64,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(
+            "scrape-token-0123456789",
+            "scrape-token-0123456789"
+        ));
+        assert!(!same_secret(
+            "scrape-token-0123456789",
+            "scrape-token-012345678"
+        ));
+        assert!(!same_secret(
+            "scrape-token-0123456789",
+            "Scrape-token-0123456789"
+        ));
+        assert!(!same_secret("", "x"));
+    }
+}

@@ -70,6 +70,15 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let Login { username, password } = parse_body(&body)?;
     if let Some(wait) = state.limiter.blocked(&username, &client) {
+        // Refusals are what a guessing run looks like from outside: the
+        // audit log keeps them, with the name cut as the limiter cuts it.
+        let store = state.store.clone();
+        let (name, cl) = (auth::account_key(&username), client.clone());
+        blocking(move || {
+            let detail = json!({ "retry_after_secs": wait.as_secs().max(1) });
+            Ok(store.audit(None, "login_refused", Some(&name), Some(&cl), detail)?)
+        })
+        .await?;
         return Err(too_many(wait));
     }
     let old = auth::session_cookie(&headers);
@@ -80,7 +89,8 @@ pub async fn login(
         let user = match store.verify_login(&name, &password) {
             Ok(u) => u,
             Err(LoginError::Invalid) => {
-                store.audit(None, "login_failed", Some(&name), Some(&cl), json!({}))?;
+                let tried = auth::account_key(&name);
+                store.audit(None, "login_failed", Some(&tried), Some(&cl), json!({}))?;
                 return Ok(None);
             }
             Err(LoginError::Store(e)) => return Err(e.into()),

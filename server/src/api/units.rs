@@ -397,6 +397,11 @@ fn score_766_legend() -> Value {
     })
 }
 
+/// A CSV text cell, neutralised against spreadsheet formulas.
+fn cell(text: &str) -> std::borrow::Cow<'_, str> {
+    pipelines::csv_cell::text(text)
+}
+
 fn csv_response(body: Vec<u8>, file: &str) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
@@ -554,16 +559,20 @@ pub async fn backlog(
         ])
         .map_err(io)?;
         for d in &matching {
+            let accepted = time(d.accepted_at).unwrap_or_default();
+            let due = d.due_at.and_then(time).unwrap_or_default();
+            let age = format!("{:.2}", (as_of_t - d.accepted_at) as f64 / 86_400.0);
+            // Text cells come from sources (ids, codes): no formulas.
             w.write_record([
-                d.dossier_id.as_str(),
-                d.unit.as_str(),
-                state.units.name(&d.unit),
-                d.procedure_code.as_deref().unwrap_or(""),
-                d.channel.unwrap_or(""),
-                &time(d.accepted_at).unwrap_or_default(),
-                &d.due_at.and_then(time).unwrap_or_default(),
-                d.state.as_str(),
-                &format!("{:.2}", (as_of_t - d.accepted_at) as f64 / 86_400.0),
+                &*cell(&d.dossier_id),
+                &cell(d.unit.as_str()),
+                &cell(state.units.name(&d.unit)),
+                &cell(d.procedure_code.as_deref().unwrap_or("")),
+                &cell(d.channel.unwrap_or("")),
+                &cell(&accepted),
+                &cell(&due),
+                &cell(d.state.as_str()),
+                &age,
             ])
             .map_err(io)?;
         }
@@ -637,12 +646,15 @@ pub async fn history(
         }
         w.write_record(&header).map_err(io)?;
         for r in &rows {
-            let mut rec = vec![
+            let mut rec: Vec<String> = [
                 r.period.to_string(),
                 r.period_start.to_string(),
                 r.unit.to_string(),
                 r.name.to_string(),
-            ];
+            ]
+            .iter()
+            .map(|t| cell(t).into_owned())
+            .collect();
             for k in &kpis {
                 let v = &r.kpis[k];
                 rec.extend([

@@ -120,18 +120,21 @@ pub fn run(args: Args) -> Result<()> {
                             out.write_all(b"\n")?;
                         }
                         // One row per broken rule, so a spreadsheet can filter by rule.
+                        // Text cells hold what a source sent (ids, raw
+                        // records): no spreadsheet formulas.
                         Sink::Csv(w) => {
+                            use pipelines::csv_cell::text;
                             for e in &r.record.errors {
                                 w.write_record([
                                     r.id.to_string().as_str(),
-                                    &r.at.to_rfc3339(),
-                                    &r.source,
+                                    &text(&r.at.to_rfc3339()),
+                                    &text(&r.source),
                                     &r.record.line.to_string(),
-                                    r.record.event_id.as_deref().unwrap_or_default(),
-                                    &e.field,
-                                    &e.rule,
-                                    &e.message,
-                                    &r.record.raw,
+                                    &text(r.record.event_id.as_deref().unwrap_or_default()),
+                                    &text(&e.field),
+                                    &text(&e.rule),
+                                    &text(&e.message),
+                                    &text(&r.record.raw),
                                 ])?;
                             }
                         }

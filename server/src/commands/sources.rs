@@ -48,6 +48,17 @@ pub enum Command {
 pub fn run(args: Args) -> Result<()> {
     match args.command {
         Command::Add { name, units, data } => {
+            anyhow::ensure!(
+                name != crate::serve::SAMPLE_SOURCE,
+                "--name: {name:?} is reserved for the sample stream; choose another name"
+            );
+            anyhow::ensure!(
+                !crate::serve::holds_sample(&data)?,
+                "the event log in {} holds sample events (`govpulse serve --sample`), which are invented; \
+                 a real source must not write beside them. Start a clean data directory for real use \
+                 (e.g. `govpulse sources add --data NEW_EMPTY_DIR …`, then `govpulse serve --data NEW_EMPTY_DIR`)",
+                data.display()
+            );
             let codes = units
                 .iter()
                 .map(|u| UnitCode::parse(u.trim()).with_context(|| format!("--units: {u:?}")))

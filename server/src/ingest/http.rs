@@ -96,12 +96,7 @@ async fn authenticate(
         );
         r
     };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned())
-    else {
+    let Some(token) = crate::auth::bearer_token(headers).map(str::to_owned) else {
         return Err(unauthorized(
             "send the source token as 'Authorization: Bearer <token>' (create one with `govpulse sources add`)",
         ));
@@ -131,25 +126,103 @@ async fn authenticate(
 
 /// Inflate a gzip body, refusing anything that inflates past `limit` bytes
 /// (the same limit as an uncompressed body, so a small bomb cannot fill memory).
+/// Every member of a multi-member body is read (RFC 1952 allows
+/// concatenated members; `cat a.gz b.gz` makes them), and bytes after the
+/// last member that do not start another one are refused: silently dropping
+/// either would lose records the source believes were sent.
 fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, (StatusCode, String)> {
     use std::io::Read;
-    let mut out = Vec::new();
-    let mut reader = flate2::read::GzDecoder::new(body).take(limit as u64 + 1);
-    if let Err(e) = reader.read_to_end(&mut out) {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            format!("the gzip body does not inflate: {e}"),
-        ));
-    }
-    if out.len() > limit {
-        return Err((
+    const MAGIC: [u8; 2] = [0x1f, 0x8b];
+    let too_large = || {
+        (
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body inflates past {limit} bytes; send smaller batches"),
-        ));
+        )
+    };
+    let mut out = Vec::new();
+    let mut rest = body;
+    let mut member = 0usize;
+    loop {
+        member += 1;
+        // `bufread` decoders consume exactly one member from the slice, so
+        // what is left afterwards is the next member or trailing data.
+        let mut decoder = flate2::bufread::GzDecoder::new(rest);
+        let room = (limit + 1).saturating_sub(out.len()) as u64;
+        if let Err(e) = decoder.by_ref().take(room).read_to_end(&mut out) {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!("Content-Encoding: gzip member {member} of the body does not inflate: {e}"),
+            ));
+        }
+        if out.len() > limit {
+            return Err(too_large());
+        }
+        rest = decoder.into_inner();
+        if rest.is_empty() {
+            return Ok(out.into());
+        }
+        if !rest.starts_with(&MAGIC) {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Content-Encoding: gzip body has {} bytes of trailing data after member {member} that are not another gzip member; send only gzip members",
+                    rest.len()
+                ),
+            ));
+        }
     }
-    Ok(out.into())
 }
 
 fn error(status: StatusCode, message: String) -> Response {
     ApiError::new(status, message).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn every_gzip_member_is_read() {
+        let mut body = gz(b"line one\n");
+        body.extend(gz(b"line two\n"));
+        body.extend(gz(b""));
+        body.extend(gz(b"line three\n"));
+        let out = gunzip(&body, 1024).unwrap();
+        assert_eq!(&out[..], b"line one\nline two\nline three\n");
+    }
+
+    #[test]
+    fn trailing_garbage_is_refused_naming_the_encoding() {
+        let mut body = gz(b"line one\n");
+        body.extend(b"junk");
+        let (status, message) = gunzip(&body, 1024).unwrap_err();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(message.starts_with("Content-Encoding"), "{message}");
+        assert!(message.contains("4 bytes of trailing data"), "{message}");
+        // A truncated second member is a broken member, not trailing data.
+        let mut body = gz(b"line one\n");
+        let second = gz(b"line two\n");
+        body.extend(&second[..second.len() - 3]);
+        let (status, message) = gunzip(&body, 1024).unwrap_err();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(message.contains("member 2"), "{message}");
+    }
+
+    #[test]
+    fn the_inflate_limit_counts_every_member() {
+        let mut body = gz(&[b'a'; 600]);
+        body.extend(gz(&[b'b'; 600]));
+        assert_eq!(
+            gunzip(&body, 1000).unwrap_err().0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(gunzip(&body, 1200).unwrap().len(), 1200);
+    }
 }

@@ -26,7 +26,7 @@ pub async fn handler(
     viewer: Result<Viewer, ApiError>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if origin_matches(&headers) == Some(false) {
+    if origin_matches(&headers, &state.config.server.public_origins) == Some(false) {
         return ApiError::forbidden("cross-origin websocket refused").into_response();
     }
     if let Err(e) = viewer {

@@ -2,8 +2,10 @@
 //! as sources (DESIGN.md, "Access and security").
 //!
 //! * Passwords are hashed with Argon2id (the `argon2` crate's defaults:
-//!   19 MiB, two passes, one lane) in PHC strings; a login for an unknown
-//!   name still runs one hash, so timing does not tell names apart.
+//!   19 MiB, two passes, one lane) in PHC strings. Every login runs exactly
+//!   one verification of that cost (an unknown name, a disabled account or
+//!   a too-long password against a dummy hash), so timing does not tell
+//!   names apart.
 //! * A session id is 256 random bits, sent only in the cookie; the database
 //!   keeps its SHA-256. A session ends after `idle` without a request or
 //!   `absolute` after login, whichever comes first; logout, a password
@@ -18,7 +20,6 @@ use model::UnitCode;
 use pipelines::units::UnitRegistry;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
-use std::sync::OnceLock;
 
 /// What a user may see and do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -138,19 +139,42 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Hash(e.to_string()))
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+/// One Argon2id verification; the only place a login runs Argon2, so that
+/// tests can count the runs of each path.
+fn verify_password(password: &str, phc: &PasswordHash<'_>) -> bool {
+    #[cfg(test)]
+    VERIFICATIONS.with(|n| n.set(n.get() + 1));
+    Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
 }
 
-/// A hash of nothing in particular, verified against when the user does
-/// not exist so that both paths cost one Argon2id run.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("govpulse-no-such-user").unwrap_or_default())
+#[cfg(test)]
+thread_local! {
+    /// Argon2 verifications run on this thread (tests only).
+    static VERIFICATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The Argon2id hash (with the `argon2` crate's default cost, as every
+/// stored hash) that a login is verified against when it cannot succeed:
+/// unknown or disabled user, password too long, unreadable stored hash.
+/// A constant, so that no path ever pays for making it; a test checks that
+/// its cost is the default one.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$GesP1H0YCzQUAILk5MD0nA$WkNdtdLbbiUrAqs17f+qS6ezqRi9QNftwQpAwgnhle0";
+
+fn dummy_hash() -> PasswordHash<'static> {
+    // Checked by `the_dummy_hash_costs_what_a_stored_hash_costs`.
+    PasswordHash::new(DUMMY_HASH).expect("DUMMY_HASH is a PHC string")
+}
+
+/// The first `MAX_PASSWORD_CHARS` characters of `password`: what a too-long
+/// password is verified as (against the dummy hash), so its cost does not
+/// grow with its length.
+fn cut_password(password: &str) -> &str {
+    password
+        .char_indices()
+        .nth(MAX_PASSWORD_CHARS)
+        .map_or(password, |(i, _)| &password[..i])
 }
 
 /// User names: 1–64 of `a-z 0-9 . _ - @`, starting with a letter or digit.
@@ -317,13 +341,17 @@ impl Store {
     }
 
     /// Check a name and password. Disabled users cannot log in.
+    ///
+    /// Every path runs exactly one Argon2id verification of the same cost,
+    /// whatever the name, the password's length or the account's state, so
+    /// the answer's timing does not tell names apart: a login that cannot
+    /// succeed is verified against [`DUMMY_HASH`] and then refused.
     pub fn verify_login(&self, name: &str, password: &str) -> Result<User, LoginError> {
         let found = {
             let conn = self.conn();
             let mut stmt = conn
                 .prepare_cached(&format!(
-                    "SELECT {USER_COLUMNS}, u.password_hash FROM users u
-                     WHERE u.name = ?1 AND u.disabled_at IS NULL"
+                    "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.name = ?1"
                 ))
                 .map_err(|e| self.sql(e))?;
             stmt.query_row([name], |r| Ok((user_row(r)?, r.get::<_, String>(6)?)))
@@ -332,11 +360,16 @@ impl Store {
         };
         // Hash outside the lock: Argon2id takes tens of milliseconds.
         let too_long = password.chars().count() > MAX_PASSWORD_CHARS;
-        match found {
-            Some((user, phc)) if !too_long && verify_password(password, &phc) => Ok(user),
+        let candidate = found.as_ref().and_then(|(user, phc)| {
+            let hash = PasswordHash::new(phc).ok()?;
+            (user.disabled_at.is_none() && !too_long).then_some((user, hash))
+        });
+        let password = cut_password(password);
+        match candidate {
+            Some((user, hash)) if verify_password(password, &hash) => Ok(user.clone()),
             Some(_) => Err(LoginError::Invalid),
             None => {
-                let _ = verify_password(password, dummy_hash());
+                let _ = verify_password(password, &dummy_hash());
                 Err(LoginError::Invalid)
             }
         }
@@ -571,6 +604,74 @@ mod tests {
             store.verify_login("nobody", "correct horse battery"),
             Err(LoginError::Invalid)
         ));
+    }
+
+    /// Argon2 verifications `f` runs on this thread.
+    fn verifications(f: impl FnOnce()) -> usize {
+        VERIFICATIONS.with(|n| n.set(0));
+        f();
+        VERIFICATIONS.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn every_login_path_runs_one_verification() {
+        let (_d, store, reg) = open();
+        let pw = "correct horse battery";
+        store
+            .add_user("ana", Role::Committee, None, pw, &reg)
+            .unwrap();
+        store
+            .add_user("off", Role::Committee, None, pw, &reg)
+            .unwrap();
+        assert!(store.disable_user("off").unwrap());
+        let long = format!("{pw}{}", "x".repeat(MAX_PASSWORD_CHARS));
+        // The longest password there may be, and the same with one more
+        // character: refused, although it is cut to the right password.
+        let max = "é".repeat(MAX_PASSWORD_CHARS);
+        store
+            .add_user("max", Role::Admin, None, &max, &reg)
+            .unwrap();
+        let max_plus = format!("{max}x");
+        for (name, password, ok) in [
+            ("ana", pw, true),
+            ("ana", "wrong password here", false),
+            ("ana", long.as_str(), false),
+            ("max", max.as_str(), true),
+            ("max", max_plus.as_str(), false),
+            ("off", pw, false),
+            ("off", long.as_str(), false),
+            ("nobody", pw, false),
+            ("nobody", long.as_str(), false),
+            ("", "", false),
+        ] {
+            let mut result = None;
+            let n = verifications(|| result = Some(store.verify_login(name, password)));
+            assert_eq!(n, 1, "{name} with {} characters", password.chars().count());
+            assert_eq!(result.unwrap().is_ok(), ok, "{name}");
+        }
+        // An unreadable stored hash costs the same and fails.
+        store
+            .conn()
+            .execute(
+                "UPDATE users SET password_hash = 'x' WHERE name = 'ana'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(
+            verifications(|| assert!(store.verify_login("ana", pw).is_err())),
+            1
+        );
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_stored_hash_costs() {
+        let dummy = dummy_hash();
+        let stored = hash_password("any password at all").unwrap();
+        let stored = PasswordHash::new(&stored).unwrap();
+        assert_eq!(dummy.algorithm, stored.algorithm);
+        assert_eq!(dummy.version, stored.version);
+        assert_eq!(dummy.params, stored.params);
+        assert_eq!(dummy.hash.map(|h| h.len()), stored.hash.map(|h| h.len()));
     }
 
     #[test]

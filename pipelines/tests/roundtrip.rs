@@ -71,7 +71,7 @@ fn decode(format: Format, bytes: &[u8], units: &UnitRegistry) -> Vec<Event> {
     assert!(
         d.rejected.is_empty(),
         "{format:?}: {:?}",
-        d.rejected.first()
+        d.rejected.sample().first()
     );
     d.events.into_iter().map(|(_, e)| e).collect()
 }

@@ -211,9 +211,9 @@ fn unknown_source(
     subject: &str,
     payloads: Vec<(Option<String>, bytes::Bytes)>,
 ) -> Decoded {
-    let rejected = payloads
-        .into_iter()
-        .map(|(_, payload)| Rejection {
+    let mut rejected = pipelines::sources::Rejections::default();
+    for (_, payload) in payloads {
+        rejected.push(Rejection {
             line: 0,
             event_id: None,
             errors: vec![FieldError {
@@ -224,8 +224,8 @@ fn unknown_source(
                 ),
             }],
             raw: String::from_utf8_lossy(&payload[..payload.len().min(4096)]).into_owned(),
-        })
-        .collect();
+        });
+    }
     Decoded {
         events: vec![],
         rejected,

@@ -14,7 +14,10 @@ pub mod csv;
 pub mod invariants;
 pub mod ndjson;
 pub mod parquet;
+mod rejections;
 pub mod validate;
+
+pub use rejections::{MAX_RULES, OTHER_FIELDS, Rejections, RuleCount};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +49,8 @@ pub struct Rejection {
 pub struct Decoded {
     /// Valid events with their 1-based line numbers, in input order.
     pub events: Vec<(usize, model::Event)>,
-    pub rejected: Vec<Rejection>,
+    /// The rejections: every one counted, the first few kept in full.
+    pub rejected: Rejections,
 }
 
 /// Where a decoder puts each record it has read: [`Decoded`] keeps line
@@ -57,15 +61,21 @@ pub trait Sink {
     fn reserve(&mut self, n: usize);
     fn event(&mut self, line: usize, event: model::Event);
     fn reject(&mut self, rejection: Rejection);
+    /// The rejections of another decoder, counts and all.
+    fn take_rejections(&mut self, rejections: Rejections);
+    /// Whether the next rejection is kept in full ([`Rejections`]). When it
+    /// is not, only its rules are counted, and a decoder may leave out its
+    /// raw record rather than build it.
+    fn keeps_next(&self) -> bool {
+        true
+    }
 
     /// Everything another decoder made of its input, in its order.
     fn take(&mut self, decoded: Decoded) {
         for (line, event) in decoded.events {
             self.event(line, event);
         }
-        for r in decoded.rejected {
-            self.reject(r);
-        }
+        self.take_rejections(decoded.rejected);
     }
 }
 
@@ -78,6 +88,12 @@ impl Sink for Decoded {
     }
     fn reject(&mut self, rejection: Rejection) {
         self.rejected.push(rejection);
+    }
+    fn take_rejections(&mut self, rejections: Rejections) {
+        self.rejected.extend(rejections);
+    }
+    fn keeps_next(&self) -> bool {
+        self.rejected.keeps_next()
     }
 }
 

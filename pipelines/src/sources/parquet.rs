@@ -41,8 +41,7 @@ pub fn schema() -> SchemaRef {
 pub fn decode(input: bytes::Bytes, units: &UnitRegistry, checks: Checks) -> Decoded {
     let mut out = Decoded::default();
     for d in batches(input, units, checks) {
-        out.events.extend(d.events);
-        out.rejected.extend(d.rejected);
+        out.take(d);
     }
     out
 }
@@ -212,19 +211,18 @@ impl Batches<'_> {
             Some(Err(message)) => {
                 self.state = None;
                 self.line += 1;
-                Some(RawBatch::Failed(Decoded {
-                    events: Vec::new(),
-                    rejected: vec![Rejection {
-                        line: self.line,
-                        event_id: None,
-                        errors: vec![FieldError {
-                            field: "$".into(),
-                            rule: "parquet".into(),
-                            message,
-                        }],
-                        raw: String::new(),
+                let mut failed = Decoded::default();
+                failed.reject(Rejection {
+                    line: self.line,
+                    event_id: None,
+                    errors: vec![FieldError {
+                        field: "$".into(),
+                        rule: "parquet".into(),
+                        message,
                     }],
-                }))
+                    raw: String::new(),
+                });
+                Some(RawBatch::Failed(failed))
             }
         }
     }
@@ -293,11 +291,12 @@ fn validate_batch_with(
         match validate_record(&row, units, checks) {
             Ok(ev) => out.event(line, ev),
             Err(errors) => {
-                // The JSON form of the row is built only for rejections.
-                let raw = row_value(batch, i)
-                    .as_ref()
-                    .map(Value::to_string)
-                    .unwrap_or_default();
+                // The JSON form of the row is built only for rejections
+                // kept in full.
+                let raw = match out.keeps_next().then(|| row_value(batch, i)) {
+                    Some(Ok(v)) => super::cut_raw(v.to_string().as_bytes()),
+                    _ => String::new(),
+                };
                 let event_id = match row.get(f!("event_id")) {
                     Some(FieldValue::Text(t)) => Some(t.to_owned()),
                     _ => None,
@@ -613,9 +612,9 @@ mod tests {
         let a: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
         let b: Vec<_> = back.events.into_iter().map(|(_, e)| e).collect();
         assert_eq!(a, b);
-        assert_eq!(back.rejected.len(), 1);
-        assert_eq!(back.rejected[0].line, 241);
-        assert_eq!(back.rejected[0].event_id.as_deref(), Some("x"));
+        assert_eq!(back.rejected.total(), 1);
+        assert_eq!(back.rejected.sample()[0].line, 241);
+        assert_eq!(back.rejected.sample()[0].event_id.as_deref(), Some("x"));
     }
 
     /// The first Arrow batch of a Parquet file, as written.
@@ -665,7 +664,11 @@ mod tests {
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
         let file = file_of_batch(&batch);
         let got = decode(bytes::Bytes::from(file), &units, Checks::default());
-        assert!(got.rejected.is_empty(), "{:?}", got.rejected.first());
+        assert!(
+            got.rejected.is_empty(),
+            "{:?}",
+            got.rejected.sample().first()
+        );
         let strip =
             |v: Vec<(usize, model::Event)>| v.into_iter().map(|(_, e)| e).collect::<Vec<_>>();
         assert_eq!(strip(got.events), strip(want));
@@ -808,10 +811,15 @@ mod tests {
                 not_after: Some(limit),
             },
         ] {
-            let (mut fast, mut slow) = (Decoded::default(), Decoded::default());
+            // Every rejection kept, to compare them all.
+            let all = || Decoded {
+                events: Vec::new(),
+                rejected: crate::sources::Rejections::with_keep(usize::MAX),
+            };
+            let (mut fast, mut slow) = (all(), all());
             validate_batch_with(&batch, 1, &units, checks, &mut fast, true);
             validate_batch_with(&batch, 1, &units, checks, &mut slow, false);
-            assert_eq!(fast.events.len() + fast.rejected.len(), ROWS);
+            assert_eq!(fast.events.len() + fast.rejected.total() as usize, ROWS);
             assert_eq!(fast.events, slow.events);
             assert_eq!(fast.rejected, slow.rejected);
             // The fast path's share: the dossier events the validator keeps.
@@ -835,14 +843,23 @@ mod tests {
             // A slice that starts inside a byte of the null bitmaps: the
             // rows of the whole batch from its fourth on.
             let part = batch.slice(3, ROWS - 3);
-            let mut sliced = Decoded::default();
+            let mut sliced = all();
             validate_batch_with(&part, 4, &units, checks, &mut sliced, true);
             let from_4 = |d: &Decoded| {
                 let events: Vec<_> = d.events.iter().filter(|(l, _)| *l >= 4).cloned().collect();
-                let rejected: Vec<_> = d.rejected.iter().filter(|r| r.line >= 4).cloned().collect();
+                let rejected: Vec<_> = d
+                    .rejected
+                    .sample()
+                    .iter()
+                    .filter(|r| r.line >= 4)
+                    .cloned()
+                    .collect();
                 (events, rejected)
             };
-            assert_eq!((sliced.events, sliced.rejected), from_4(&slow));
+            assert_eq!(
+                (sliced.events, sliced.rejected.sample().to_vec()),
+                from_4(&slow)
+            );
         }
     }
 
@@ -883,8 +900,8 @@ mod tests {
         let file = file_of_batch(&batch);
         let got = decode(bytes::Bytes::from(file), &units, Checks::default());
         assert_eq!(got.events.len(), 1, "{:?}", got.rejected);
-        assert_eq!(got.rejected.len(), 1);
-        let r = &got.rejected[0];
+        assert_eq!(got.rejected.total(), 1);
+        let r = &got.rejected.sample()[0];
         assert_eq!((r.errors.len(), r.errors[0].rule.as_str()), (1, "enum"));
         assert!(
             r.raw.contains("bogus") && !r.raw.contains("note"),
@@ -901,6 +918,6 @@ mod tests {
             &units,
             Checks::default(),
         );
-        assert_eq!(d.rejected[0].errors[0].rule, "parquet");
+        assert_eq!(d.rejected.sample()[0].errors[0].rule, "parquet");
     }
 }

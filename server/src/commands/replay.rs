@@ -78,7 +78,7 @@ pub async fn run(args: Args) -> Result<()> {
         };
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let d = decode(format, bytes.into(), &units, Checks::default());
-        if let Some(first) = d.rejected.first() {
+        if let Some(first) = d.rejected.sample().first() {
             let why: Vec<String> = first
                 .errors
                 .iter()
@@ -87,7 +87,7 @@ pub async fn run(args: Args) -> Result<()> {
             eprintln!(
                 "{}: {} records fail the contract and are not sent; first at line {}: {}",
                 path.display(),
-                d.rejected.len(),
+                d.rejected.total(),
                 first.line,
                 why.join(", ")
             );
@@ -269,15 +269,15 @@ pub fn load(
                 break;
             }
         };
-        let n = decoded.events.len() + decoded.rejected.len();
+        let n = decoded.events.len() as u64 + decoded.rejected.total();
         let pipelines::sources::Decoded { events, rejected } =
             crate::ingest::enforce_scope(&units, &info, decoded);
         let appended = log.append(&info.name, events.iter().map(|(_, e)| e))?;
-        store.add_rejections(&info.name, &rejected)?;
+        store.add_rejections(&info.name, rejected.sample())?;
         out.accepted += appended.accepted;
         out.duplicates += appended.duplicates;
-        out.rejected += rejected.len();
-        bar.inc(n as u64);
+        out.rejected += usize::try_from(rejected.total()).unwrap_or(usize::MAX);
+        bar.inc(n);
     }
     // The decoder stops at its next send once the receiver is gone.
     let _ = decoder.join();
@@ -321,24 +321,20 @@ fn decode_file(
     }
     send(Chunk::File(memchr_count(&bytes)))?;
     let d = decode(format, bytes, units, checks);
-    let mut rejected = d.rejected.into_iter().peekable();
+    let mut rejected = d.rejected;
     let mut events = d.events.into_iter().peekable();
-    // Cut by line so every rejection travels with the events around it.
-    while events.peek().is_some() || rejected.peek().is_some() {
+    // The file's rejections (all counted, the first few in full) go with
+    // its last events.
+    while events.peek().is_some() || !rejected.is_empty() {
         let chunk: Vec<_> = events.by_ref().take(LOAD_BATCH).collect();
-        let upto = chunk.last().map_or(usize::MAX, |(line, _)| *line);
-        let upto = if events.peek().is_none() {
-            usize::MAX
+        let rejected = if events.peek().is_none() {
+            std::mem::take(&mut rejected)
         } else {
-            upto
+            Default::default()
         };
-        let mut rej = Vec::new();
-        while let Some(r) = rejected.next_if(|r| r.line <= upto) {
-            rej.push(r);
-        }
         send(Chunk::Decoded(pipelines::sources::Decoded {
             events: chunk,
-            rejected: rej,
+            rejected,
         }))?;
     }
     Ok(())

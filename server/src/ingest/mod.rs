@@ -20,6 +20,8 @@ use std::sync::atomic::Ordering;
 pub struct IngestReport {
     pub accepted: usize,
     pub duplicates: usize,
+    /// The rejections kept in full (the first
+    /// [`pipelines::sources::Rejections::DEFAULT_KEEP`]), by line.
     pub rejected: Vec<Rejection>,
 }
 
@@ -119,7 +121,7 @@ pub(crate) fn enforce_scope(
             raw: serde_json::to_string(&e).unwrap_or_default(),
         });
     }
-    rejected.sort_by_key(|r| r.line);
+    rejected.sort_sample_by_line();
     Decoded {
         events: inside,
         rejected,
@@ -144,20 +146,22 @@ pub fn append(
     };
     // After the append: when the log cannot write, the request is retried
     // whole, and its rejections are stored once, by the retry.
-    state.store.add_rejections(&source.name, &rejected)?;
+    state
+        .store
+        .add_rejections(&source.name, rejected.sample())?;
     let m = &state.metrics;
     m.events_accepted
         .fetch_add(accepted as i64, Ordering::Relaxed);
     m.events_duplicate
         .fetch_add(duplicates as i64, Ordering::Relaxed);
-    m.events_rejected
-        .fetch_add(rejected.len() as i64, Ordering::Relaxed);
+    let total = usize::try_from(rejected.total()).unwrap_or(usize::MAX);
+    m.events_rejected.fetch_add(total as i64, Ordering::Relaxed);
     state
         .feeds
-        .record(&source.name, accepted, duplicates, rejected.len(), newest);
+        .record(&source.name, accepted, duplicates, total, newest);
     Ok(IngestReport {
         accepted,
         duplicates,
-        rejected,
+        rejected: rejected.sample().to_vec(),
     })
 }

@@ -419,4 +419,41 @@ mod schema_tests {
             .collect();
         assert_eq!(statuses, known);
     }
+
+    /// The schema's patterns refuse what the validator refuses: control
+    /// characters in every id, and take other text.
+    #[test]
+    fn the_json_schema_refuses_control_characters_in_ids() {
+        let schema: serde_json::Value = serde_json::from_str(JSON_SCHEMA).unwrap();
+        let props = &schema["properties"];
+        let ids = [
+            "event_id",
+            "dossier_id",
+            "doc_id",
+            "report_id",
+            "meeting_id",
+        ];
+        let samples = [
+            ("unit", "00070"),
+            ("procedure_code", "1.001757"),
+            ("event_id", "g1-22 Hồ sơ\u{a0}1"),
+        ];
+        for field in ids.iter().chain(&["unit", "procedure_code"]) {
+            let pattern = props[*field]["pattern"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} has no pattern"));
+            // JSON Schema patterns are ECMA 262; these use only what the
+            // regex crate reads the same way.
+            let re = regex::Regex::new(pattern).unwrap();
+            let good = samples
+                .iter()
+                .find(|(f, _)| f == field)
+                .map_or(samples[2].1, |(_, v)| v);
+            assert!(re.is_match(good), "{field}: {good:?}");
+            for c in ['\u{0}', '\n', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}'] {
+                let bad = format!("{}{c}", &good[..good.len() - 1]);
+                assert!(!re.is_match(&bad), "{field}: {bad:?}");
+            }
+        }
+    }
 }

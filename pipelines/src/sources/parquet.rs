@@ -688,7 +688,12 @@ mod tests {
             .map(|s| s.as_str().to_owned())
             .collect();
         let mut text_pools: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
-            ("event_id", vec!["e1", "g1-22"], vec!["", &long]),
+            // Control characters: C0, DEL and C1 (two bytes in UTF-8).
+            (
+                "event_id",
+                vec!["e1", "g1-22", "Hồ sơ 1"],
+                vec!["", &long, "e\u{1}1", "e1\u{85}"],
+            ),
             (
                 "kind",
                 vec!["dossier"],
@@ -705,8 +710,16 @@ mod tests {
                     "2031-01-01T00:00:00+07:00",
                 ],
             ),
-            ("unit", vec!["00070", "01", "BTC"], vec!["99999", "abc", ""]),
-            ("dossier_id", vec!["D1", "BTC-000137045"], vec!["", &long]),
+            (
+                "unit",
+                vec!["00070", "01", "BTC"],
+                vec!["99999", "abc", "", "0\u{0}070", "BT\u{7f}"],
+            ),
+            (
+                "dossier_id",
+                vec!["D1", "BTC-000137045"],
+                vec!["", &long, "D\u{9f}1", "D\n1"],
+            ),
             (
                 "status",
                 vec!["accepted", "paid", "rated", "resolved"],
@@ -715,7 +728,7 @@ mod tests {
             (
                 "procedure_code",
                 vec!["1.001757", "9.999999"],
-                vec!["1.00175", "", "1-001757"],
+                vec!["1.00175", "", "1-001757", "1.00175\u{1f}", "1.0017\u{80}"],
             ),
             (
                 "channel",
@@ -732,10 +745,10 @@ mod tests {
                     "2101-01-01T00:00:00+07:00",
                 ],
             ),
-            ("doc_id", vec!["DOC1"], vec![""]),
+            ("doc_id", vec!["DOC1"], vec!["", "\u{80}x"]),
             ("direction", vec!["issued"], vec!["sideways"]),
-            ("report_id", vec!["R1"], vec![""]),
-            ("meeting_id", vec!["M1"], vec![""]),
+            ("report_id", vec!["R1"], vec!["", "R\u{7f}"]),
+            ("meeting_id", vec!["M1"], vec!["", "M\t1"]),
             ("mode", vec!["video"], vec!["radio"]),
         ];
         text_pools[5].1.extend(statuses.iter().map(String::as_str));
@@ -840,6 +853,25 @@ mod tests {
             assert_eq!(typed, dossiers);
             assert!(dossiers > ROWS / 50, "only {dossiers} dossier events kept");
             assert!(!fast.rejected.is_empty());
+            // Control characters in the ids are among the reasons.
+            let control: std::collections::BTreeSet<&str> = slow
+                .rejected
+                .sample()
+                .iter()
+                .flat_map(|r| &r.errors)
+                .filter(|e| e.rule == "format" && e.message.contains("control characters"))
+                .map(|e| e.field.as_str())
+                .collect();
+            for field in [
+                "event_id",
+                "unit",
+                "dossier_id",
+                "procedure_code",
+                "doc_id",
+                "meeting_id",
+            ] {
+                assert!(control.contains(field), "{field}: {control:?}");
+            }
             // A slice that starts inside a byte of the null bitmaps: the
             // rows of the whole batch from its fourth on.
             let part = batch.slice(3, ROWS - 3);

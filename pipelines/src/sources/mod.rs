@@ -175,6 +175,8 @@ pub(crate) fn too_long(len: usize) -> FieldError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
     Text,
+    /// An RFC 3339 time as text; in Parquet also a TIMESTAMP column.
+    Time,
     Bool,
     Int,
 }
@@ -185,13 +187,13 @@ pub enum FieldType {
 pub const FIELDS: [(&str, FieldType); 24] = [
     ("event_id", FieldType::Text),
     ("kind", FieldType::Text),
-    ("occurred_at", FieldType::Text),
+    ("occurred_at", FieldType::Time),
     ("unit", FieldType::Text),
     ("dossier_id", FieldType::Text),
     ("status", FieldType::Text),
     ("procedure_code", FieldType::Text),
     ("channel", FieldType::Text),
-    ("due_at", FieldType::Text),
+    ("due_at", FieldType::Time),
     ("reused_data", FieldType::Bool),
     ("from_citizen_store", FieldType::Bool),
     ("digitized", FieldType::Bool),
@@ -401,6 +403,7 @@ mod schema_tests {
             let want = match t {
                 FieldType::Bool => Some("boolean"),
                 FieldType::Int => Some("integer"),
+                FieldType::Time => Some("string"),
                 FieldType::Text => declared
                     .filter(|_| props[name].get("enum").is_none())
                     .map(|_| "string"),

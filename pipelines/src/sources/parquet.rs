@@ -1,16 +1,28 @@
-//! Parquet with the contract's columns: text columns as UTF-8, flags as
-//! booleans, counts as 64-bit integers; times are RFC 3339 text so the
-//! sender's offset survives.
+//! Parquet with the contract's columns, in the physical forms other tools
+//! write: text as UTF-8 (plain, large or dictionary-encoded), flags as
+//! booleans, counts as integers of any width (signed or not), and times
+//! as RFC 3339 text (which keeps the sender's offset) or as TIMESTAMP
+//! columns in any unit, with or without a time zone ([`Instants`]).
+//!
+//! Each batch is first brought to the types the decoder reads
+//! ([`normalise`]: integers to Int64, text to `Utf8View`), so that files
+//! of other tools take the same paths, fast path included, as files of
+//! the contract's own types.
 
 use super::validate::{Checks, FieldValue, Record, TypedRecord, accept_dossier, validate_record};
 use super::{Decoded, FIELDS, FieldError, FieldType, Rejection, Row, Sink, validate_rows};
 use crate::error::Result;
 use crate::units::UnitRegistry;
+use arrow::array::timezone::Tz;
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Int64Array, Int64Builder, RecordBatch,
     StringBuilder, StringViewArray,
 };
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use arrow::datatypes::{
+    DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt64Type,
+};
+use chrono::{DateTime, FixedOffset};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
@@ -27,7 +39,7 @@ pub fn schema() -> SchemaRef {
             .iter()
             .map(|(name, t)| {
                 let dt = match t {
-                    FieldType::Text => DataType::Utf8,
+                    FieldType::Text | FieldType::Time => DataType::Utf8,
                     FieldType::Bool => DataType::Boolean,
                     FieldType::Int => DataType::Int64,
                 };
@@ -206,6 +218,7 @@ impl Batches<'_> {
             Some(Ok(batch)) => {
                 let first_line = self.line + 1;
                 self.line += batch.num_rows();
+                let batch = normalise(&batch);
                 Some(RawBatch::Batch { batch, first_line })
             }
             Some(Err(message)) => {
@@ -226,6 +239,68 @@ impl Batches<'_> {
             }
         }
     }
+}
+
+/// `batch` with its columns in the types the decoder reads: integers of
+/// any width, signed or not, as Int64; text of any layout (plain, large,
+/// dictionary-encoded) as `Utf8View`. Timestamps stay as they are (they
+/// are read as instants, [`Instants`]), and so does any other type, for
+/// the validator to name in a `type` error. A batch that needs no change
+/// (the reader's batches of a file of the contract's types) is returned
+/// as it is, at the cost of a look at its column types.
+pub fn normalise(batch: &RecordBatch) -> RecordBatch {
+    if batch
+        .columns()
+        .iter()
+        .all(|c| read_as(c.data_type()).is_none())
+    {
+        return batch.clone();
+    }
+    let schema = batch.schema();
+    let (mut fields, mut columns) = (Vec::new(), Vec::new());
+    for (f, c) in schema.fields().iter().zip(batch.columns()) {
+        match read_as(c.data_type()).and_then(|to| Some((convert(c, &to)?, to))) {
+            Some((col, to)) => {
+                fields.push(Arc::new(f.as_ref().clone().with_data_type(to)));
+                columns.push(col);
+            }
+            None => {
+                fields.push(f.clone());
+                columns.push(c.clone());
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    // The conversions keep every row, so this cannot fail; were it to, the
+    // batch as read still validates (as `type` errors).
+    RecordBatch::try_new(schema, columns).unwrap_or_else(|_| batch.clone())
+}
+
+/// The type [`normalise`] reads a column of type `t` as, if another.
+fn read_as(t: &DataType) -> Option<DataType> {
+    use DataType as D;
+    let text = |t: &DataType| matches!(t, D::Utf8 | D::LargeUtf8 | D::Utf8View);
+    match t {
+        D::Int8 | D::Int16 | D::Int32 | D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 => {
+            Some(D::Int64)
+        }
+        D::Utf8 | D::LargeUtf8 => Some(D::Utf8View),
+        D::Dictionary(_, v) if text(v) => Some(D::Utf8View),
+        _ => None,
+    }
+}
+
+/// `col` as type `to`; `None` if arrow cannot convert it.
+fn convert(col: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
+    if col.data_type() == &DataType::UInt64 {
+        // A cast would make a value past i64::MAX null, an absent field;
+        // as i64::MAX it breaks the range of every count, as it should.
+        let a = col.as_primitive::<UInt64Type>();
+        return Some(Arc::new(
+            a.unary::<_, Int64Type>(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+        ));
+    }
+    arrow::compute::cast(col, to).ok()
 }
 
 /// Validate one Arrow batch of contract columns whose first row is line
@@ -262,6 +337,8 @@ fn validate_batch_with(
     out: &mut impl Sink,
     fast: bool,
 ) {
+    // A no-op for batches from [`Batches`], normalised already.
+    let batch = &normalise(batch);
     out.reserve(batch.num_rows());
     // Columns are matched to contract fields once per batch, not once
     // per field and row.
@@ -293,9 +370,10 @@ fn validate_batch_with(
             Err(errors) => {
                 // The JSON form of the row is built only for rejections
                 // kept in full.
-                let raw = match out.keeps_next().then(|| row_value(batch, i)) {
-                    Some(Ok(v)) => super::cut_raw(v.to_string().as_bytes()),
-                    _ => String::new(),
+                let raw = if out.keeps_next() {
+                    super::cut_raw(row_value(batch, i).to_string().as_bytes())
+                } else {
+                    String::new()
                 };
                 let event_id = match row.get(f!("event_id")) {
                     Some(FieldValue::Text(t)) => Some(t.to_owned()),
@@ -340,6 +418,8 @@ enum Col<'a> {
     Utf8View(&'a arrow::array::StringViewArray),
     Boolean(&'a arrow::array::BooleanArray),
     Int64(&'a arrow::array::Int64Array),
+    /// A TIMESTAMP column, of any unit and time zone.
+    Time(Instants<'a>),
     /// A column of Arrow's `Null` type (as pyarrow writes a column that
     /// is null throughout): every row null.
     Null,
@@ -354,6 +434,7 @@ impl<'a> Col<'a> {
             DataType::Utf8View => Col::Utf8View(col.as_string_view()),
             DataType::Boolean => Col::Boolean(col.as_boolean()),
             DataType::Int64 => Col::Int64(col.as_primitive::<Int64Type>()),
+            DataType::Timestamp(..) => Instants::of(col).map_or(Col::Other(col), Col::Time),
             DataType::Null => Col::Null,
             _ => Col::Other(col),
         }
@@ -367,9 +448,74 @@ impl<'a> Col<'a> {
             Col::Utf8View(a) => FieldValue::Text(a.is_valid(i).then(|| a.value(i))?),
             Col::Boolean(a) => FieldValue::Bool(a.is_valid(i).then(|| a.value(i))?),
             Col::Int64(a) => FieldValue::Int(a.is_valid(i).then(|| a.value(i))?),
+            Col::Time(a) => FieldValue::Time(a.value(i)?),
             Col::Null => return None,
-            Col::Other(a) => a.is_valid(i).then_some(FieldValue::Other)?,
+            Col::Other(a) => a.is_valid(i).then(|| FieldValue::Column(a.data_type()))?,
         })
+    }
+}
+
+/// A TIMESTAMP column read as instants. Each value counts `unit`s since
+/// 1970-01-01T00:00:00 UTC, whatever the column's time zone (Parquet's
+/// `isAdjustedToUTC` and Arrow both store UTC); the zone only gives the
+/// offset the event is shown in. A column without a time zone is read
+/// as UTC too: by the Parquet and Arrow convention its values are the
+/// same counts from the same epoch, and a sender's local wall-clock time
+/// written without a zone cannot be told apart from UTC anyway. So a
+/// TIMESTAMP gives the very event of the same instant written as RFC 3339
+/// text (events compare, and KPIs count, by instant).
+#[derive(Clone, Copy)]
+struct Instants<'a> {
+    array: &'a dyn Array,
+    values: &'a [i64],
+    /// Units per second.
+    per_second: i64,
+    zone: Tz,
+}
+
+impl<'a> Instants<'a> {
+    /// `None` when `col` is not a timestamp column or its time zone is
+    /// not one Arrow knows.
+    fn of(col: &'a ArrayRef) -> Option<Self> {
+        let DataType::Timestamp(unit, zone) = col.data_type() else {
+            return None;
+        };
+        let zone: Tz = zone.as_deref().unwrap_or("+00:00").parse().ok()?;
+        let (values, per_second): (&[i64], i64) = match unit {
+            TimeUnit::Second => (col.as_primitive::<TimestampSecondType>().values(), 1),
+            TimeUnit::Millisecond => (
+                col.as_primitive::<TimestampMillisecondType>().values(),
+                1_000,
+            ),
+            TimeUnit::Microsecond => (
+                col.as_primitive::<TimestampMicrosecondType>().values(),
+                1_000_000,
+            ),
+            TimeUnit::Nanosecond => (
+                col.as_primitive::<TimestampNanosecondType>().values(),
+                1_000_000_000,
+            ),
+        };
+        Some(Self {
+            array: col.as_ref(),
+            values,
+            per_second,
+            zone,
+        })
+    }
+
+    /// Row `i`: `None` when null, `Some(None)` when past what a date can
+    /// hold.
+    #[inline]
+    fn value(self, i: usize) -> Option<Option<DateTime<FixedOffset>>> {
+        self.array.is_valid(i).then(|| self.at(self.values[i]))
+    }
+
+    fn at(self, v: i64) -> Option<DateTime<FixedOffset>> {
+        let secs = v.div_euclid(self.per_second);
+        let nanos = v.rem_euclid(self.per_second) * (1_000_000_000 / self.per_second);
+        let utc = DateTime::from_timestamp(secs, u32::try_from(nanos).ok()?)?;
+        Some(utc.with_timezone(&self.zone).fixed_offset())
     }
 }
 
@@ -377,8 +523,16 @@ impl<'a> Col<'a> {
 /// contract type (text read as views), by field.
 struct Typed<'a> {
     text: [Option<&'a StringViewArray>; FIELDS.len()],
+    time: [Option<TimeCol<'a>>; FIELDS.len()],
     flag: [Option<&'a BooleanArray>; FIELDS.len()],
     int: [Option<&'a Int64Array>; FIELDS.len()],
+}
+
+/// A time field's column: RFC 3339 text, or a TIMESTAMP.
+#[derive(Clone, Copy)]
+enum TimeCol<'a> {
+    Text(&'a StringViewArray),
+    At(Instants<'a>),
 }
 
 impl<'a> Typed<'a> {
@@ -389,6 +543,7 @@ impl<'a> Typed<'a> {
         }
         let mut t = Typed {
             text: [None; FIELDS.len()],
+            time: [None; FIELDS.len()],
             flag: [None; FIELDS.len()],
             int: [None; FIELDS.len()],
         };
@@ -396,6 +551,8 @@ impl<'a> Typed<'a> {
             match (col, kind) {
                 (None | Some(Col::Null), _) => {}
                 (Some(Col::Utf8View(a)), FieldType::Text) => t.text[i] = Some(a),
+                (Some(Col::Utf8View(a)), FieldType::Time) => t.time[i] = Some(TimeCol::Text(a)),
+                (Some(Col::Time(a)), FieldType::Time) => t.time[i] = Some(TimeCol::At(*a)),
                 (Some(Col::Boolean(a)), FieldType::Bool) => t.flag[i] = Some(a),
                 (Some(Col::Int64(a)), FieldType::Int) => t.int[i] = Some(a),
                 _ => return None,
@@ -429,6 +586,16 @@ impl TypedRecord for TypedRow<'_> {
         let a = self.cols.int[field.index()]?;
         a.is_valid(self.i).then(|| a.value(self.i))
     }
+
+    #[inline]
+    fn time(&self, field: super::Field) -> Option<FieldValue<'_>> {
+        match self.cols.time[field.index()]? {
+            TimeCol::Text(a) => a
+                .is_valid(self.i)
+                .then(|| FieldValue::Text(a.value(self.i))),
+            TimeCol::At(a) => a.value(self.i).map(FieldValue::Time),
+        }
+    }
 }
 
 /// One row of an Arrow batch as a [`Record`], read straight from the
@@ -461,32 +628,35 @@ fn is_null(col: &ArrayRef, i: usize) -> bool {
     col.data_type() == &DataType::Null || col.is_null(i)
 }
 
-fn row_value(batch: &RecordBatch, i: usize) -> Result<Value, FieldError> {
+/// Row `i` of `batch` as a JSON object, for a rejection's `raw`: text,
+/// flags and counts as themselves, timestamps as RFC 3339 text, anything
+/// else as Arrow displays it.
+fn row_value(batch: &RecordBatch, i: usize) -> Value {
     let mut obj = Map::new();
     for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
         if is_null(col, i) {
             continue;
         }
-        let v = match col.data_type() {
-            DataType::Utf8 => Value::String(col.as_string::<i32>().value(i).to_owned()),
-            DataType::LargeUtf8 => Value::String(col.as_string::<i64>().value(i).to_owned()),
-            DataType::Utf8View => Value::String(col.as_string_view().value(i).to_owned()),
-            DataType::Boolean => Value::Bool(col.as_boolean().value(i)),
-            DataType::Int64 => Value::from(col.as_primitive::<Int64Type>().value(i)),
-            other => {
-                return Err(FieldError {
-                    field: field.name().clone(),
-                    rule: "type".into(),
-                    message: format!(
-                        "column {} has Parquet type {other}; the contract uses text, boolean and int64",
-                        field.name()
-                    ),
-                });
-            }
+        let v = match Col::of(col) {
+            Col::Utf8(a) => Value::from(a.value(i)),
+            Col::LargeUtf8(a) => Value::from(a.value(i)),
+            Col::Utf8View(a) => Value::from(a.value(i)),
+            Col::Boolean(a) => Value::Bool(a.value(i)),
+            Col::Int64(a) => Value::from(a.value(i)),
+            Col::Time(a) => match a.value(i).flatten() {
+                Some(t) => Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                None => shown(col, i),
+            },
+            Col::Null | Col::Other(_) => shown(col, i),
         };
         obj.insert(field.name().clone(), v);
     }
-    Ok(Value::Object(obj))
+    Value::Object(obj)
+}
+
+/// Cell `i` of `col` as Arrow displays it.
+fn shown(col: &ArrayRef, i: usize) -> Value {
+    Value::from(arrow::util::display::array_value_to_string(col, i).unwrap_or_default())
 }
 
 /// Buffers records and writes them as Parquet row groups.
@@ -534,7 +704,7 @@ impl<W: std::io::Write + Send> Writer<W> {
             .map(|(name, t)| -> ArrayRef {
                 let cells = self.rows.iter().map(|r| r.get(*name));
                 match t {
-                    FieldType::Text => {
+                    FieldType::Text | FieldType::Time => {
                         let mut b = StringBuilder::new();
                         for c in cells {
                             b.append_option(c.and_then(Value::as_str));
@@ -776,7 +946,7 @@ mod tests {
                 _ => None,
             };
             columns.push(match kind {
-                FieldType::Text => {
+                FieldType::Text | FieldType::Time => {
                     let (_, good, bad) = text_pools.iter().find(|(n, ..)| *n == name).unwrap();
                     let mut b = StringViewBuilder::new();
                     for _ in 0..ROWS {
@@ -817,27 +987,56 @@ mod tests {
             .map(|((n, _), c)| Field::new(*n, c.data_type().clone(), true))
             .collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        // The same rows with the times as a TIMESTAMP column (µs, +07:00),
+        // as other tools write them: a text that is no time becomes null.
+        let timed = {
+            let (mut fields, mut columns) = (Vec::new(), Vec::new());
+            for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+                let col: ArrayRef = if ["occurred_at", "due_at"].contains(&f.name().as_str()) {
+                    let times: arrow::array::TimestampMicrosecondArray = c
+                        .as_string_view()
+                        .iter()
+                        .map(|v| {
+                            Some(
+                                chrono::DateTime::parse_from_rfc3339(v?)
+                                    .ok()?
+                                    .timestamp_micros(),
+                            )
+                        })
+                        .collect();
+                    Arc::new(times.with_timezone("+07:00"))
+                } else {
+                    c.clone()
+                };
+                fields.push(Field::new(f.name(), col.data_type().clone(), true));
+                columns.push(col);
+            }
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+        };
         let limit = chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:00+07:00").unwrap();
-        for checks in [
-            Checks::default(),
-            Checks {
-                not_after: Some(limit),
-            },
-        ] {
+        for (batch, checks) in [&batch, &timed].into_iter().flat_map(|b| {
+            [
+                Checks::default(),
+                Checks {
+                    not_after: Some(limit),
+                },
+            ]
+            .map(|c| (b, c))
+        }) {
             // Every rejection kept, to compare them all.
             let all = || Decoded {
                 events: Vec::new(),
                 rejected: crate::sources::Rejections::with_keep(usize::MAX),
             };
             let (mut fast, mut slow) = (all(), all());
-            validate_batch_with(&batch, 1, &units, checks, &mut fast, true);
-            validate_batch_with(&batch, 1, &units, checks, &mut slow, false);
+            validate_batch_with(batch, 1, &units, checks, &mut fast, true);
+            validate_batch_with(batch, 1, &units, checks, &mut slow, false);
             assert_eq!(fast.events.len() + fast.rejected.total() as usize, ROWS);
             assert_eq!(fast.events, slow.events);
             assert_eq!(fast.rejected, slow.rejected);
             // The fast path's share: the dossier events the validator keeps.
             let typed = {
-                let (fields, unknown) = matched(&batch);
+                let (fields, unknown) = matched(batch);
                 let cols = Typed::of(&fields, &unknown).unwrap();
                 (0..ROWS)
                     .filter(|&i| {
@@ -939,6 +1138,181 @@ mod tests {
             r.raw.contains("bogus") && !r.raw.contains("note"),
             "{}",
             r.raw
+        );
+    }
+
+    /// The demo slice as one batch of the contract's types, with the
+    /// column `name` replaced by `make` of it.
+    fn demo_with(name: &str, make: impl Fn(&ArrayRef) -> ArrayRef) -> RecordBatch {
+        let batch = first_batch(file_of(
+            sample_data::DEMO_SLICE_NDJSON
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap()),
+        ));
+        let (mut fields, mut columns) = (Vec::new(), Vec::new());
+        for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+            let c = if f.name() == name { make(c) } else { c.clone() };
+            fields.push(Field::new(f.name(), c.data_type().clone(), true));
+            columns.push(c);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    #[test]
+    fn timestamps_of_every_unit_and_zone_read_as_their_instant() {
+        use arrow::array::{
+            TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+            TimestampSecondArray,
+        };
+        let at = chrono::DateTime::parse_from_rfc3339("2025-11-20T08:15:30.25+07:00").unwrap();
+        let (s, ns) = (at.timestamp(), at.timestamp_nanos_opt().unwrap());
+        let whole = chrono::DateTime::from_timestamp(s, 0).unwrap();
+        for (zone, offset) in [
+            (None, 0),
+            (Some("UTC"), 0),
+            (Some("+07:00"), 7 * 3600),
+            (Some("-03:30"), -(3 * 3600 + 1800)),
+            (Some("Asia/Ho_Chi_Minh"), 7 * 3600),
+        ] {
+            let cols: Vec<(ArrayRef, chrono::DateTime<chrono::Utc>)> = vec![
+                (
+                    Arc::new(TimestampSecondArray::from(vec![s]).with_timezone_opt(zone)),
+                    whole,
+                ),
+                (
+                    Arc::new(
+                        TimestampMillisecondArray::from(vec![ns / 1_000_000])
+                            .with_timezone_opt(zone),
+                    ),
+                    at.to_utc(),
+                ),
+                (
+                    Arc::new(
+                        TimestampMicrosecondArray::from(vec![ns / 1_000]).with_timezone_opt(zone),
+                    ),
+                    at.to_utc(),
+                ),
+                (
+                    Arc::new(TimestampNanosecondArray::from(vec![ns]).with_timezone_opt(zone)),
+                    at.to_utc(),
+                ),
+            ];
+            for (col, want) in cols {
+                let got = Instants::of(&col).unwrap().value(0).unwrap().unwrap();
+                assert_eq!(got, want, "{:?}", col.data_type());
+                assert_eq!(got.offset().local_minus_utc(), offset, "{zone:?}");
+            }
+        }
+        // Past what a date can hold; null.
+        let far: ArrayRef = Arc::new(TimestampSecondArray::from(vec![Some(i64::MAX), None]));
+        let far = Instants::of(&far).unwrap();
+        assert_eq!((far.value(0), far.value(1)), (Some(None), None));
+        // A zone Arrow does not know is not read as a time.
+        let mars: ArrayRef =
+            Arc::new(TimestampSecondArray::from(vec![s]).with_timezone("Mars/Olympus"));
+        assert!(Instants::of(&mars).is_none());
+    }
+
+    #[test]
+    fn a_timestamp_breaks_the_rules_a_text_time_breaks() {
+        use arrow::array::TimestampMillisecondArray;
+        let units = UnitRegistry::embedded().unwrap();
+        let one = |values: Vec<Option<i64>>| {
+            let batch = demo_with("occurred_at", |_| {
+                let mut v = values.clone();
+                v.resize(240, v[0]);
+                Arc::new(TimestampMillisecondArray::from(v).with_timezone("+07:00"))
+            });
+            let d = decode(
+                bytes::Bytes::from(file_of_batch(&batch)),
+                &units,
+                Checks::default(),
+            );
+            d.rejected
+                .by_rule()
+                .into_iter()
+                .filter(|c| c.field == "occurred_at")
+                .map(|c| c.rule)
+                .collect::<Vec<_>>()
+        };
+        let ok = chrono::DateTime::parse_from_rfc3339("2025-11-20T08:00:00+07:00").unwrap();
+        assert_eq!(one(vec![Some(ok.timestamp_millis())]), [""; 0]);
+        // 1999-12-31 23:00 local; past what a date holds; missing.
+        let rule = |r: &str| vec![r.to_owned()];
+        assert_eq!(one(vec![Some(946_656_000_000)]), rule("range"));
+        assert_eq!(one(vec![Some(i64::MAX)]), rule("range"));
+        assert_eq!(one(vec![None]), rule("required"));
+    }
+
+    #[test]
+    fn a_column_of_another_type_is_a_type_error_naming_it() {
+        let units = UnitRegistry::embedded().unwrap();
+        let batch = demo_with("occurred_at", |c| {
+            Arc::new(arrow::array::Date32Array::from(vec![Some(20_000); c.len()]))
+        });
+        let d = decode(
+            bytes::Bytes::from(file_of_batch(&batch)),
+            &units,
+            Checks::default(),
+        );
+        assert!(d.events.is_empty());
+        assert_eq!(d.rejected.total(), 240);
+        let counts = d.rejected.by_rule();
+        assert_eq!((counts.len(), counts[0].count), (1, 240), "{counts:?}");
+        let e = &d.rejected.sample()[0].errors[0];
+        assert_eq!((e.field.as_str(), e.rule.as_str()), ("occurred_at", "type"));
+        assert!(e.message.contains("Date32"), "{}", e.message);
+        assert!(
+            d.rejected.sample()[0]
+                .raw
+                .contains("\"occurred_at\":\"2024-10-04\"")
+        );
+    }
+
+    #[test]
+    fn counts_of_any_integer_width_read_as_counts() {
+        use arrow::array::UInt64Array;
+        let units = UnitRegistry::embedded().unwrap();
+        let want = super::super::ndjson::decode(
+            sample_data::DEMO_SLICE_NDJSON.as_bytes(),
+            &units,
+            Checks::default(),
+        );
+        let strip = |d: Decoded| d.events.into_iter().map(|(_, e)| e).collect::<Vec<_>>();
+        let narrow = demo_with("rating", |c| {
+            arrow::compute::cast(c, &DataType::Int8).unwrap()
+        });
+        let d = decode(
+            bytes::Bytes::from(file_of_batch(&narrow)),
+            &units,
+            Checks::default(),
+        );
+        assert!(d.rejected.is_empty());
+        assert_eq!(strip(d), strip(want));
+        // An unsigned count past i64::MAX breaks its range; it is not
+        // missing.
+        let huge = demo_with("rating", |c| {
+            Arc::new(UInt64Array::from(vec![Some(u64::MAX); c.len()]))
+        });
+        let d = decode(
+            bytes::Bytes::from(file_of_batch(&huge)),
+            &units,
+            Checks::default(),
+        );
+        let rating = d
+            .rejected
+            .by_rule()
+            .into_iter()
+            .find(|c| c.field == "rating")
+            .unwrap();
+        assert_eq!(rating.rule, "range");
+        assert_eq!(rating.count, d.rejected.total());
+        assert!(
+            normalise(&huge)
+                .column_by_name("rating")
+                .unwrap()
+                .data_type()
+                == &DataType::Int64
         );
     }
 

@@ -59,7 +59,14 @@ pub enum FieldValue<'a> {
     Text(&'a str),
     Bool(bool),
     Int(i64),
-    /// Anything else (a JSON array or float, an unsupported column type).
+    /// An instant from a typed time column (a Parquet TIMESTAMP), in the
+    /// offset of its column's time zone; `None` when it lies beyond what a
+    /// date can hold.
+    Time(Option<DateTime<FixedOffset>>),
+    /// A cell of a column whose type no contract field takes (a Parquet
+    /// DATE, a float, ...), named in the error.
+    Column(&'a arrow::datatypes::DataType),
+    /// Anything else (a JSON array or float).
     Other,
 }
 
@@ -115,6 +122,17 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
         self.rec.get(field)
     }
 
+    /// A `type` error: `field` must be `want`; a typed column's type is
+    /// named, since the sender cannot see it in the record.
+    fn wrong_type(&mut self, field: Field, want: &str, got: FieldValue<'_>) {
+        let found = match got {
+            FieldValue::Column(t) => format!(", not a column of type {t}"),
+            FieldValue::Time(_) => ", not a timestamp".to_owned(),
+            _ => String::new(),
+        };
+        self.fail_at(field, "type", format!("{field} must be {want}{found}"));
+    }
+
     fn string(&mut self, field: Field, required: bool) -> Option<Id> {
         self.text(field, required).map(Id::from)
     }
@@ -133,8 +151,8 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
                 None
             }
             Some(FieldValue::Text(s)) => Some(s),
-            Some(_) => {
-                self.fail_at(field, "type", format!("{field} must be a string"));
+            Some(other) => {
+                self.wrong_type(field, "a string", other);
                 None
             }
         }
@@ -173,8 +191,8 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
             }
             None => None,
             Some(FieldValue::Bool(b)) => Some(b),
-            Some(_) => {
-                self.fail_at(field, "type", format!("{field} must be true or false"));
+            Some(other) => {
+                self.wrong_type(field, "true or false", other);
                 None
             }
         }
@@ -197,8 +215,8 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
                     );
                     None
                 }
-                _ => {
-                    self.fail_at(field, "type", format!("{field} must be an integer"));
+                other => {
+                    self.wrong_type(field, "an integer", other);
                     None
                 }
             },
@@ -206,9 +224,20 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
     }
 
     fn time(&mut self, field: Field, required: bool) -> Option<DateTime<FixedOffset>> {
-        let s = self.text(field, required)?;
-        match parse_time_and_year(s) {
-            Ok((t, year)) if YEARS.contains(&year) => Some(t),
+        let read = match self.present(field) {
+            // An instant from a timestamp column: only its year to check.
+            Some(FieldValue::Time(t)) => Ok(t.map(|t| (t, t.year()))),
+            Some(FieldValue::Text(_)) | None => {
+                let s = self.text(field, required)?;
+                parse_time_and_year(s).map(Some)
+            }
+            Some(other) => {
+                self.wrong_type(field, "an RFC 3339 time (text) or a timestamp", other);
+                return None;
+            }
+        };
+        match read {
+            Ok(Some((t, year))) if YEARS.contains(&year) => Some(t),
             Ok(_) => {
                 self.fail_at(
                     field,
@@ -633,6 +662,9 @@ pub trait TypedRecord {
     fn flag(&self, field: Field) -> Option<bool>;
     /// Integer field `field`; `None` when absent or null.
     fn int(&self, field: Field) -> Option<i64>;
+    /// Time field `field`, as [`FieldValue::Text`] or [`FieldValue::Time`];
+    /// `None` when absent or null.
+    fn time(&self, field: Field) -> Option<FieldValue<'_>>;
 }
 
 /// [`validate_record`] for the commonest record, a dossier event that
@@ -659,8 +691,12 @@ pub fn accept_dossier<R: TypedRecord>(
         rec.text(field)
             .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LEN && !has_control(s))
     };
-    let time = |field| match parse_time_and_year(rec.text(field)?) {
-        Ok((t, year)) if YEARS.contains(&year) => Some(t),
+    let time = |field| match rec.time(field)? {
+        FieldValue::Text(s) => match parse_time_and_year(s) {
+            Ok((t, year)) if YEARS.contains(&year) => Some(t),
+            _ => None,
+        },
+        FieldValue::Time(Some(t)) if YEARS.contains(&t.year()) => Some(t),
         _ => None,
     };
     let event_id = id(f!("event_id"))?;
@@ -682,7 +718,7 @@ pub fn accept_dossier<R: TypedRecord>(
         None if accepted => return None,
         None => None,
     };
-    let due_at = match rec.text(f!("due_at")) {
+    let due_at = match rec.time(f!("due_at")) {
         Some(_) => Some(time(f!("due_at"))?),
         None if accepted => Some(legal_due(procedure, at)?),
         None => None,

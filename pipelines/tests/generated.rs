@@ -39,7 +39,7 @@ fn value(r: &Record) -> Option<serde_json::Value> {
 }
 
 fn all_valid(d: &Decoded, n: usize) {
-    assert!(d.rejected.is_empty(), "{:?}", d.rejected.first());
+    assert!(d.rejected.is_empty(), "{:?}", d.rejected.sample().first());
     assert_eq!(d.events.len(), n);
 }
 
@@ -79,8 +79,9 @@ fn dirty_records_are_rejected_for_what_they_break() {
     let d = ndjson::decode(&as_ndjson(&records), &units, Checks::default());
     let rules: BTreeSet<(String, String)> = d
         .rejected
-        .iter()
-        .flat_map(|r| r.errors.iter().map(|e| (e.field.clone(), e.rule.clone())))
+        .by_rule()
+        .into_iter()
+        .map(|c| (c.field, c.rule))
         .collect();
     let has = |field: &str, rule: &str| rules.contains(&(field.to_owned(), rule.to_owned()));
     assert!(

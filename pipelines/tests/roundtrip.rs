@@ -1,6 +1,7 @@
 //! Properties of the decoders:
 //! - a decoded event encodes back to the same record: generated events with
-//!   arbitrary identifiers (commas, quotes, newlines, any Unicode) go through
+//!   arbitrary identifiers (commas, quotes, backslashes, any Unicode but
+//!   the control characters the contract refuses) go through
 //!   NDJSON, CSV and Parquet and come back equal, and encoding the decoded
 //!   events again gives the same bytes;
 //! - on arbitrary and mutated bytes every decoder keeps its invariants
@@ -71,14 +72,16 @@ fn decode(format: Format, bytes: &[u8], units: &UnitRegistry) -> Vec<Event> {
     assert!(
         d.rejected.is_empty(),
         "{format:?}: {:?}",
-        d.rejected.first()
+        d.rejected.sample().first()
     );
     d.events.into_iter().map(|(_, e)| e).collect()
 }
 
-/// Identifiers with the characters that break naive encoders.
+/// Identifiers with the characters that break naive encoders (control
+/// characters such as newlines and tabs, which the contract refuses in
+/// ids, aside).
 fn id() -> impl Strategy<Value = String> {
-    prop::string::string_regex("([a-zA-Z0-9 ,;\"'\\n\\r\\t\\\\/ăđưộếỹ€😀-]){1,24}").unwrap()
+    prop::string::string_regex("([a-zA-Z0-9 ,;\"'\\\\/ăđưộếỹ€😀-]){1,24}").unwrap()
 }
 
 const FORMATS: [Format; 3] = [Format::Ndjson, Format::Csv, Format::Parquet];

@@ -221,19 +221,19 @@ fn unknown_source(
     payloads: Vec<(Option<String>, bytes::Bytes)>,
 ) -> Decoded {
     let mut rejected = pipelines::sources::Rejections::default();
-    for r in payloads.into_iter().map(|(_, payload)| Rejection {
-        line: 0,
-        event_id: None,
-        errors: vec![FieldError {
-            field: "$subject".into(),
-            rule: "unknown_source".into(),
-            message: format!(
-                "subject {subject:?} names source {name:?}, which does not exist or is revoked"
-            ),
-        }],
-        raw: String::from_utf8_lossy(&payload[..payload.len().min(4096)]).into_owned(),
-    }) {
-        rejected.push(r);
+    for (_, payload) in payloads {
+        rejected.push(Rejection {
+            line: 0,
+            event_id: None,
+            errors: vec![FieldError {
+                field: "$subject".into(),
+                rule: "unknown_source".into(),
+                message: format!(
+                    "subject {subject:?} names source {name:?}, which does not exist or is revoked"
+                ),
+            }],
+            raw: String::from_utf8_lossy(&payload[..payload.len().min(4096)]).into_owned(),
+        });
     }
     Decoded {
         events: vec![],

@@ -19,7 +19,7 @@ use super::dossiers::SharedDossiers;
 use super::fold::{Breakdown, Fold, Folder};
 use crate::error::{Error, Result};
 use crate::sources::validate::Checks;
-use crate::sources::{Decoded, Rejection, Sink, ndjson, parquet};
+use crate::sources::{Decoded, Rejection, Rejections, Sink, ndjson, parquet};
 use crate::units::UnitRegistry;
 use crate::windows::batch::{
     EventColumns, contract_columns_usable, from_contract_columns, with_event_columns,
@@ -158,8 +158,42 @@ impl Drop for ChunkBytes {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub fold: Fold,
-    /// Rejected records with the number of their input.
-    pub rejected: Vec<(usize, Rejection)>,
+    /// The rejections of each input, by its number (an input without any
+    /// may have no entry): every one counted, and the first
+    /// [`Rejections::DEFAULT_KEEP`] by line kept in full, so that memory
+    /// stays bounded however many records an input has wrong.
+    pub rejected: Vec<Rejections>,
+}
+
+/// The rejections of input `input` in `rejected`, made if it has none yet.
+fn rejections_of(rejected: &mut Vec<Rejections>, input: usize) -> &mut Rejections {
+    if rejected.len() <= input {
+        rejected.resize_with(input + 1, Rejections::default);
+    }
+    &mut rejected[input]
+}
+
+/// Each input's rejections from every worker: the counts summed and, of
+/// the workers' samples, the first by line. Each worker keeps the first
+/// rejections it meets, and meets its chunks in input order, so every
+/// rejection among an input's first few by line is in its worker's
+/// sample.
+fn merge_rejections(per_worker: Vec<Vec<Rejections>>) -> Vec<Rejections> {
+    let mut all: Vec<Rejections> = Vec::new();
+    for rejected in per_worker {
+        for (input, r) in rejected.into_iter().enumerate() {
+            if all.len() <= input {
+                // Every worker's sample, until the cut below.
+                all.resize_with(input + 1, || Rejections::with_keep(usize::MAX));
+            }
+            all[input].extend(r);
+        }
+    }
+    for r in &mut all {
+        r.sort_sample_by_line();
+        r.set_keep(Rejections::DEFAULT_KEEP);
+    }
+    all
 }
 
 /// Fold the input `open` yields, on `workers` threads. A channel
@@ -252,12 +286,13 @@ where
     });
     let mut out = Outcome::default();
     out.fold.breakdown = breakdown;
+    let mut rejected = Vec::new();
     for r in results {
         let r = r?;
         out.fold.merge(r.fold);
-        out.rejected.extend(r.rejected);
+        rejected.push(r.rejected);
     }
-    out.rejected.sort_by_key(|(input, r)| (*input, r.line));
+    out.rejected = merge_rejections(rejected);
     // The workers (and their folders' handles) are gone.
     let shared = Arc::try_unwrap(shared)
         .map_err(|_| Error::Worker("the dossier table is still shared".into()))?;
@@ -281,6 +316,8 @@ where
     let mut out = Outcome::default();
     out.fold.breakdown = breakdown;
     let mut pending: Vec<Event> = Vec::with_capacity(MICRO_BATCH);
+    // The lines of an Arrow batch's rejected rows (at most its rows).
+    let mut lines: Vec<usize> = Vec::new();
     loop {
         // A poisoned lock means another worker panicked; stop quietly, its
         // join reports it.
@@ -291,11 +328,12 @@ where
         let Some(chunk) = next else { break };
         let chunk = chunk?;
         let input = chunk.input();
+        lines.clear();
         // Decoders put events straight into the micro-batch.
         let mut sink = Batch {
             events: &mut pending,
-            rejected: &mut out.rejected,
-            input,
+            rejected: rejections_of(&mut out.rejected, input),
+            lines: matches!(chunk, Chunk::Arrow { .. }).then_some(&mut lines),
         };
         match chunk {
             Chunk::Ndjson {
@@ -310,12 +348,13 @@ where
                     rt.block_on(folder.fold(sink.events, &mut out.fold))?;
                     sink.events.clear();
                 }
-                let before = sink.rejected.len();
                 // Rejections of this batch, by row position.
                 let positions = |sink: &Batch<'_>| {
-                    sink.rejected[before..]
+                    sink.lines
+                        .as_deref()
+                        .map_or(&[][..], Vec::as_slice)
                         .iter()
-                        .map(|(_, r)| r.line.checked_sub(first_line))
+                        .map(|line| line.checked_sub(first_line))
                         .collect::<Option<Vec<usize>>>()
                         .ok_or_else(|| Error::Worker("a rejection before its batch".into()))
                 };
@@ -372,12 +411,14 @@ where
     Ok(out)
 }
 
-/// A worker's micro-batch, filled by the decoders; rejections are kept
-/// with the number of their input.
+/// A worker's micro-batch, filled by the decoders, and the rejections
+/// of the chunk's input.
 struct Batch<'a> {
     events: &'a mut Vec<Event>,
-    rejected: &'a mut Vec<(usize, Rejection)>,
-    input: usize,
+    rejected: &'a mut Rejections,
+    /// For an Arrow batch, the line of each rejected row, in order: the
+    /// micro-batch made of the batch's columns leaves those rows out.
+    lines: Option<&'a mut Vec<usize>>,
 }
 
 impl Sink for Batch<'_> {
@@ -391,7 +432,21 @@ impl Sink for Batch<'_> {
         self.events.push(event);
     }
     fn reject(&mut self, rejection: Rejection) {
-        self.rejected.push((self.input, rejection));
+        if let Some(lines) = self.lines.as_deref_mut() {
+            lines.push(rejection.line);
+        }
+        self.rejected.push(rejection);
+    }
+    fn take_rejections(&mut self, rejections: Rejections) {
+        // Never for an Arrow batch, whose rows are rejected one by one;
+        // were it to be, its kept lines are all there is.
+        if let Some(lines) = self.lines.as_deref_mut() {
+            lines.extend(rejections.sample().iter().map(|r| r.line));
+        }
+        self.rejected.extend(rejections);
+    }
+    fn keeps_next(&self) -> bool {
+        self.rejected.keeps_next()
     }
 }
 
@@ -651,8 +706,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.fold.events as usize, events.len());
-        assert_eq!(out.rejected.len(), 1);
-        assert_eq!((out.rejected[0].0, out.rejected[0].1.line), (3, bad_line));
+        // Input 3's rejections, and none of the others'.
+        assert_eq!(out.rejected.len(), 4);
+        assert!(out.rejected[..3].iter().all(Rejections::is_empty));
+        assert_eq!(out.rejected[3].total(), 1);
+        assert_eq!(out.rejected[3].sample()[0].line, bad_line);
         let two = report_of(out.fold, &units, &calendar, spec).unwrap();
         assert!(!one.is_empty());
         assert_eq!(one, two);
@@ -710,7 +768,12 @@ mod tests {
             panic!("a batch");
         };
         let d = parquet::validate_batch(&batch, first_line, &units, Checks::default());
-        let rejected: Vec<usize> = d.rejected.iter().map(|r| r.line - first_line).collect();
+        let rejected: Vec<usize> = d
+            .rejected
+            .sample()
+            .iter()
+            .map(|r| r.line - first_line)
+            .collect();
         let events: Vec<Event> = d.events.into_iter().map(|(_, e)| e).collect();
         assert!(!rejected.is_empty());
         let made = from_contract_columns(&batch, &rejected, &events).unwrap();
@@ -745,12 +808,18 @@ mod tests {
                 chunks.extend(parquet_chunks_of(1, second.try_clone()?, &units, 1000));
                 Ok(chunks)
             });
-            let lines = |o: &Outcome| o.rejected.iter().map(|(_, r)| r.line).collect::<Vec<_>>();
+            let lines = |o: &Outcome| {
+                o.rejected
+                    .iter()
+                    .flat_map(|r| r.sample().iter().map(|r| r.line))
+                    .collect::<Vec<_>>()
+            };
+            let total = |o: &Outcome| o.rejected.iter().map(Rejections::total).sum::<u64>();
             assert!(lines(&from_ndjson).len() > 5);
             assert_eq!(lines(&from_parquet), lines(&from_ndjson));
             assert_eq!(lines(&sliced), lines(&from_ndjson));
             assert_eq!(sliced.fold.events, from_ndjson.fold.events);
-            assert_eq!(mixed.rejected.len(), from_ndjson.rejected.len());
+            assert_eq!(total(&mixed), total(&from_ndjson));
             assert_eq!(from_parquet.fold.events, from_ndjson.fold.events);
             assert_eq!(mixed.fold.events, from_ndjson.fold.events);
             let a = report_of(from_ndjson.fold, &units, &calendar, spec).unwrap();

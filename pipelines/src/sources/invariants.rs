@@ -34,6 +34,10 @@ pub fn check(format: Format, input: &[u8], units: &UnitRegistry) {
         lines.len() == n || lines.first() == Some(&0),
         "a line was reported twice"
     );
+    // Counted rejections are at least those kept, and each kept one
+    // counts under a rule.
+    assert!(d.rejected.total() >= d.rejected.sample().len() as u64);
+    assert!(d.rejected.is_empty() || !d.rejected.by_rule().is_empty());
     for r in d.rejected.sample() {
         assert!(!r.errors.is_empty(), "a rejection without a reason");
         for e in &r.errors {

@@ -14,7 +14,10 @@ pub mod csv;
 pub mod invariants;
 pub mod ndjson;
 pub mod parquet;
+mod rejections;
 pub mod validate;
+
+pub use rejections::{MAX_RULES, OTHER_FIELDS, Rejections, RuleCount};
 
 use serde::{Deserialize, Serialize};
 
@@ -41,93 +44,12 @@ pub struct Rejection {
     pub raw: String,
 }
 
-/// Records per field and rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleCount {
-    pub field: String,
-    pub rule: String,
-    pub count: u64,
-}
-
-/// The rejections of one input: exact counts, and the first few records
-/// in full (PROVISIONAL: replaced by the decoders' own version).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejections {
-    sample: Vec<Rejection>,
-    total: u64,
-    by_rule: std::collections::BTreeMap<(String, String), u64>,
-    keep: usize,
-}
-
-impl Default for Rejections {
-    fn default() -> Self {
-        Self::with_keep(Self::DEFAULT_KEEP)
-    }
-}
-
-impl Rejections {
-    pub const DEFAULT_KEEP: usize = 1000;
-    pub fn with_keep(keep: usize) -> Self {
-        Self {
-            sample: Vec::new(),
-            total: 0,
-            by_rule: Default::default(),
-            keep,
-        }
-    }
-    pub fn push(&mut self, r: Rejection) {
-        self.total += 1;
-        let mut seen: Vec<(&str, &str)> = Vec::new();
-        for e in &r.errors {
-            if !seen.contains(&(e.field.as_str(), e.rule.as_str())) {
-                seen.push((e.field.as_str(), e.rule.as_str()));
-                *self
-                    .by_rule
-                    .entry((e.field.clone(), e.rule.clone()))
-                    .or_default() += 1;
-            }
-        }
-        if self.sample.len() < self.keep {
-            self.sample.push(r);
-        }
-    }
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-    pub fn sample(&self) -> &[Rejection] {
-        &self.sample
-    }
-    pub fn by_rule(&self) -> Vec<RuleCount> {
-        self.by_rule
-            .iter()
-            .map(|((field, rule), count)| RuleCount {
-                field: field.clone(),
-                rule: rule.clone(),
-                count: *count,
-            })
-            .collect()
-    }
-    pub fn extend(&mut self, other: Rejections) {
-        self.total += other.total;
-        for (k, v) in other.by_rule {
-            *self.by_rule.entry(k).or_default() += v;
-        }
-        let room = self.keep.saturating_sub(self.sample.len());
-        self.sample.extend(other.sample.into_iter().take(room));
-    }
-    pub fn sort_sample_by_line(&mut self) {
-        self.sample.sort_by_key(|r| r.line);
-    }
-}
-
 /// What a decoder made of its input.
 #[derive(Debug, Clone, Default)]
 pub struct Decoded {
     /// Valid events with their 1-based line numbers, in input order.
     pub events: Vec<(usize, model::Event)>,
+    /// The rejections: every one counted, the first few kept in full.
     pub rejected: Rejections,
 }
 
@@ -139,15 +61,21 @@ pub trait Sink {
     fn reserve(&mut self, n: usize);
     fn event(&mut self, line: usize, event: model::Event);
     fn reject(&mut self, rejection: Rejection);
+    /// The rejections of another decoder, counts and all.
+    fn take_rejections(&mut self, rejections: Rejections);
+    /// Whether the next rejection is kept in full ([`Rejections`]). When it
+    /// is not, only its rules are counted, and a decoder may leave out its
+    /// raw record rather than build it.
+    fn keeps_next(&self) -> bool {
+        true
+    }
 
     /// Everything another decoder made of its input, in its order.
     fn take(&mut self, decoded: Decoded) {
         for (line, event) in decoded.events {
             self.event(line, event);
         }
-        for r in decoded.rejected.sample().iter().cloned() {
-            self.reject(r);
-        }
+        self.take_rejections(decoded.rejected);
     }
 }
 
@@ -160,6 +88,12 @@ impl Sink for Decoded {
     }
     fn reject(&mut self, rejection: Rejection) {
         self.rejected.push(rejection);
+    }
+    fn take_rejections(&mut self, rejections: Rejections) {
+        self.rejected.extend(rejections);
+    }
+    fn keeps_next(&self) -> bool {
+        self.rejected.keeps_next()
     }
 }
 
@@ -241,6 +175,8 @@ pub(crate) fn too_long(len: usize) -> FieldError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
     Text,
+    /// An RFC 3339 time as text; in Parquet also a TIMESTAMP column.
+    Time,
     Bool,
     Int,
 }
@@ -251,13 +187,13 @@ pub enum FieldType {
 pub const FIELDS: [(&str, FieldType); 24] = [
     ("event_id", FieldType::Text),
     ("kind", FieldType::Text),
-    ("occurred_at", FieldType::Text),
+    ("occurred_at", FieldType::Time),
     ("unit", FieldType::Text),
     ("dossier_id", FieldType::Text),
     ("status", FieldType::Text),
     ("procedure_code", FieldType::Text),
     ("channel", FieldType::Text),
-    ("due_at", FieldType::Text),
+    ("due_at", FieldType::Time),
     ("reused_data", FieldType::Bool),
     ("from_citizen_store", FieldType::Bool),
     ("digitized", FieldType::Bool),
@@ -467,6 +403,7 @@ mod schema_tests {
             let want = match t {
                 FieldType::Bool => Some("boolean"),
                 FieldType::Int => Some("integer"),
+                FieldType::Time => Some("string"),
                 FieldType::Text => declared
                     .filter(|_| props[name].get("enum").is_none())
                     .map(|_| "string"),
@@ -484,5 +421,42 @@ mod schema_tests {
             .map(|s| s.as_str())
             .collect();
         assert_eq!(statuses, known);
+    }
+
+    /// The schema's patterns refuse what the validator refuses: control
+    /// characters in every id, and take other text.
+    #[test]
+    fn the_json_schema_refuses_control_characters_in_ids() {
+        let schema: serde_json::Value = serde_json::from_str(JSON_SCHEMA).unwrap();
+        let props = &schema["properties"];
+        let ids = [
+            "event_id",
+            "dossier_id",
+            "doc_id",
+            "report_id",
+            "meeting_id",
+        ];
+        let samples = [
+            ("unit", "00070"),
+            ("procedure_code", "1.001757"),
+            ("event_id", "g1-22 Hồ sơ\u{a0}1"),
+        ];
+        for field in ids.iter().chain(&["unit", "procedure_code"]) {
+            let pattern = props[*field]["pattern"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} has no pattern"));
+            // JSON Schema patterns are ECMA 262; these use only what the
+            // regex crate reads the same way.
+            let re = regex::Regex::new(pattern).unwrap();
+            let good = samples
+                .iter()
+                .find(|(f, _)| f == field)
+                .map_or(samples[2].1, |(_, v)| v);
+            assert!(re.is_match(good), "{field}: {good:?}");
+            for c in ['\u{0}', '\n', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}'] {
+                let bad = format!("{}{c}", &good[..good.len() - 1]);
+                assert!(!re.is_match(&bad), "{field}: {bad:?}");
+            }
+        }
     }
 }

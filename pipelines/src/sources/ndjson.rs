@@ -51,11 +51,16 @@ pub fn decode_lines(
             continue;
         }
         if line.len() > MAX_RECORD_BYTES {
+            let raw = if out.keeps_next() {
+                cut_raw(line)
+            } else {
+                String::new()
+            };
             out.reject(Rejection {
                 line: line_no,
                 event_id: None,
                 errors: vec![too_long(line.len())],
-                raw: cut_raw(line),
+                raw,
             });
             continue;
         }
@@ -75,21 +80,32 @@ pub fn decode_lines(
         // from the line. Anything it cannot read goes the slow way through
         // `serde_json::Value`, which names the problem.
         let Ok(flat) = serde_json::from_slice::<Flat<'_>>(line) else {
-            let value = serde_json::from_slice::<serde_json::Value>(line).map_err(|e| FieldError {
-                field: "$".into(),
-                rule: "json".into(),
-                message: format!("not valid JSON: {e}"),
-            });
-            let d = validate_rows(
-                [Row {
+            match serde_json::from_slice::<serde_json::Value>(line) {
+                Ok(value) => {
+                    let row = Row {
+                        line: line_no,
+                        value: Ok(value),
+                        raw: cut_raw(line),
+                    };
+                    out.take(validate_rows([row], units, checks));
+                }
+                // Not JSON: straight to the sink, which counts it (and
+                // keeps the first few), without a decoder result of its own.
+                Err(e) => out.reject(Rejection {
                     line: line_no,
-                    value,
-                    raw: cut_raw(line),
-                }],
-                units,
-                checks,
-            );
-            out.take(d);
+                    event_id: None,
+                    errors: vec![FieldError {
+                        field: "$".into(),
+                        rule: "json".into(),
+                        message: format!("not valid JSON: {e}"),
+                    }],
+                    raw: if out.keeps_next() {
+                        cut_raw(line)
+                    } else {
+                        String::new()
+                    },
+                }),
+            }
             continue;
         };
         validate_into(out, &flat, (line_no, line), units, checks);
@@ -114,7 +130,12 @@ fn validate_into<R: Record + ?Sized>(
                 _ => None,
             },
             errors,
-            raw: cut_raw(line),
+            // Only a rejection kept in full needs its record.
+            raw: if out.keeps_next() {
+                cut_raw(line)
+            } else {
+                String::new()
+            },
         }),
     }
 }
@@ -491,16 +512,22 @@ mod tests {
             .map(|(l, e)| (*l, e.event_id.as_str()))
             .collect();
         assert_eq!(ok, vec![(1, "a"), (5, "c")]);
-        assert_eq!(d.rejected.len(), 2);
+        assert_eq!(d.rejected.total(), 2);
         assert_eq!(
-            (d.rejected[0].line, d.rejected[0].errors[0].rule.as_str()),
+            (
+                d.rejected.sample()[0].line,
+                d.rejected.sample()[0].errors[0].rule.as_str()
+            ),
             (3, "json")
         );
         assert_eq!(
-            (d.rejected[1].line, d.rejected[1].errors[0].field.as_str()),
+            (
+                d.rejected.sample()[1].line,
+                d.rejected.sample()[1].errors[0].field.as_str()
+            ),
             (4, "mode")
         );
-        assert_eq!(d.rejected[1].event_id.as_deref(), Some("b"));
+        assert_eq!(d.rejected.sample()[1].event_id.as_deref(), Some("b"));
     }
 
     #[test]
@@ -520,7 +547,7 @@ mod tests {
             let slow = super::super::validate::validate(&value, &units, Checks::default());
             match slow {
                 Ok(ev) => assert_eq!(fast.events[0].1, ev, "{line}"),
-                Err(errors) => assert_eq!(fast.rejected[0].errors, errors, "{line}"),
+                Err(errors) => assert_eq!(fast.rejected.sample()[0].errors, errors, "{line}"),
             }
         }
     }
@@ -543,7 +570,7 @@ mod tests {
         match through_value(line, units) {
             Ok(ev) => assert_eq!(fast.events.first().map(|e| &e.1), Some(&ev), "{line}"),
             Err(errors) => assert_eq!(
-                fast.rejected.first().map(|r| &r.errors),
+                fast.rejected.sample().first().map(|r| &r.errors),
                 Some(&errors),
                 "{line}"
             ),
@@ -599,9 +626,9 @@ mod tests {
         let d = decode(&bytes, &units, Checks::default());
         let lines: Vec<usize> = d.events.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [1, 3]);
-        assert_eq!(d.rejected.len(), 1);
-        assert_eq!(d.rejected[0].line, 2);
-        assert_eq!(d.rejected[0].errors[0].rule, "json");
+        assert_eq!(d.rejected.total(), 1);
+        assert_eq!(d.rejected.sample()[0].line, 2);
+        assert_eq!(d.rejected.sample()[0].errors[0].rule, "json");
         let alone = decode(
             format!("{}\n{}\n", good[0], good[1]).as_bytes(),
             &units,
@@ -672,8 +699,8 @@ mod tests {
         let ok = r#"{"event_id":"a","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00","unit":"BTC","meeting_id":"M1","mode":"video"}"#;
         let d = decode(format!("{big}\n{ok}").as_bytes(), &units, Checks::default());
         assert_eq!(d.events.len(), 1);
-        assert_eq!(d.rejected[0].errors[0].rule, "max_record_size");
-        assert!(d.rejected[0].raw.len() <= 4096);
+        assert_eq!(d.rejected.sample()[0].errors[0].rule, "max_record_size");
+        assert!(d.rejected.sample()[0].raw.len() <= 4096);
     }
 
     #[test]
@@ -684,7 +711,7 @@ mod tests {
             &units,
             Checks::default(),
         );
-        assert!(d.rejected.is_empty(), "{:?}", d.rejected.first());
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected.sample().first());
         assert_eq!(d.events.len(), 240);
     }
 }

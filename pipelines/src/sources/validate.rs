@@ -59,7 +59,14 @@ pub enum FieldValue<'a> {
     Text(&'a str),
     Bool(bool),
     Int(i64),
-    /// Anything else (a JSON array or float, an unsupported column type).
+    /// An instant from a typed time column (a Parquet TIMESTAMP), in the
+    /// offset of its column's time zone; `None` when it lies beyond what a
+    /// date can hold.
+    Time(Option<DateTime<FixedOffset>>),
+    /// A cell of a column whose type no contract field takes (a Parquet
+    /// DATE, a float, ...), named in the error.
+    Column(&'a arrow::datatypes::DataType),
+    /// Anything else (a JSON array or float).
     Other,
 }
 
@@ -115,6 +122,17 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
         self.rec.get(field)
     }
 
+    /// A `type` error: `field` must be `want`; a typed column's type is
+    /// named, since the sender cannot see it in the record.
+    fn wrong_type(&mut self, field: Field, want: &str, got: FieldValue<'_>) {
+        let found = match got {
+            FieldValue::Column(t) => format!(", not a column of type {t}"),
+            FieldValue::Time(_) => ", not a timestamp".to_owned(),
+            _ => String::new(),
+        };
+        self.fail_at(field, "type", format!("{field} must be {want}{found}"));
+    }
+
     fn string(&mut self, field: Field, required: bool) -> Option<Id> {
         self.text(field, required).map(Id::from)
     }
@@ -133,8 +151,8 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
                 None
             }
             Some(FieldValue::Text(s)) => Some(s),
-            Some(_) => {
-                self.fail_at(field, "type", format!("{field} must be a string"));
+            Some(other) => {
+                self.wrong_type(field, "a string", other);
                 None
             }
         }
@@ -150,7 +168,19 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
             );
             return None;
         }
+        if has_control(s) {
+            self.no_control(field);
+            return None;
+        }
         Some(Id::from(s))
+    }
+
+    fn no_control(&mut self, field: Field) {
+        self.fail_at(
+            field,
+            "format",
+            format!("{field} must not contain control characters (U+0000-U+001F, U+007F-U+009F)"),
+        );
     }
 
     fn boolean(&mut self, field: Field, required: bool) -> Option<bool> {
@@ -161,8 +191,8 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
             }
             None => None,
             Some(FieldValue::Bool(b)) => Some(b),
-            Some(_) => {
-                self.fail_at(field, "type", format!("{field} must be true or false"));
+            Some(other) => {
+                self.wrong_type(field, "true or false", other);
                 None
             }
         }
@@ -185,8 +215,8 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
                     );
                     None
                 }
-                _ => {
-                    self.fail_at(field, "type", format!("{field} must be an integer"));
+                other => {
+                    self.wrong_type(field, "an integer", other);
                     None
                 }
             },
@@ -194,9 +224,20 @@ impl<'a, R: Record + ?Sized> Ctx<'a, R> {
     }
 
     fn time(&mut self, field: Field, required: bool) -> Option<DateTime<FixedOffset>> {
-        let s = self.text(field, required)?;
-        match parse_time_and_year(s) {
-            Ok((t, year)) if YEARS.contains(&year) => Some(t),
+        let read = match self.present(field) {
+            // An instant from a timestamp column: only its year to check.
+            Some(FieldValue::Time(t)) => Ok(t.map(|t| (t, t.year()))),
+            Some(FieldValue::Text(_)) | None => {
+                let s = self.text(field, required)?;
+                parse_time_and_year(s).map(Some)
+            }
+            Some(other) => {
+                self.wrong_type(field, "an RFC 3339 time (text) or a timestamp", other);
+                return None;
+            }
+        };
+        match read {
+            Ok(Some((t, year))) if YEARS.contains(&year) => Some(t),
             Ok(_) => {
                 self.fail_at(
                     field,
@@ -355,6 +396,19 @@ fn local_day(
     Some(day)
 }
 
+/// Whether `s` holds a control character: C0 (U+0000-U+001F), DEL
+/// (U+007F) or C1 (U+0080-U+009F). Ids end up in CSV exports, terminals
+/// and spreadsheets, where such characters hide or rewrite what is shown.
+/// A byte scan: C1 characters are the two-byte sequences 0xC2 0x80-0x9F,
+/// and in valid UTF-8 a 0xC2 byte only ever starts a character.
+#[inline]
+pub fn has_control(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c < 0x20 || c == 0x7f || (c == 0xC2 && matches!(b.get(i + 1), Some(0x80..=0x9F)))
+    })
+}
+
 fn is_procedure_code(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 8 && b[0].is_ascii_digit() && b[1] == b'.' && b[2..].iter().all(u8::is_ascii_digit)
@@ -427,6 +481,11 @@ pub fn validate_record<R: Record + ?Sized>(
     let unit = c
         .text(f!("unit"), true)
         .and_then(|s| match UnitCode::parse(s) {
+            // Never a code; said as such rather than as a malformed one.
+            Err(_) if has_control(s) => {
+                c.no_control(f!("unit"));
+                None
+            }
             Ok(u) if units.index_of(&u).is_some() => Some(u),
             Ok(_) => {
                 c.fail_at(
@@ -510,11 +569,15 @@ fn dossier<R: Record + ?Sized>(
     if let Some(p) = &procedure_code
         && !is_procedure_code(p)
     {
-        c.fail_at(
-            f!("procedure_code"),
-            "format",
-            format!("procedure_code must look like 1.001757, not {p:?}"),
-        );
+        if has_control(p) {
+            c.no_control(f!("procedure_code"));
+        } else {
+            c.fail_at(
+                f!("procedure_code"),
+                "format",
+                format!("procedure_code must look like 1.001757, not {p:?}"),
+            );
+        }
     }
     let accepted = status == Some(S::Accepted);
     let channel = c.choice(
@@ -599,6 +662,9 @@ pub trait TypedRecord {
     fn flag(&self, field: Field) -> Option<bool>;
     /// Integer field `field`; `None` when absent or null.
     fn int(&self, field: Field) -> Option<i64>;
+    /// Time field `field`, as [`FieldValue::Text`] or [`FieldValue::Time`];
+    /// `None` when absent or null.
+    fn time(&self, field: Field) -> Option<FieldValue<'_>>;
 }
 
 /// [`validate_record`] for the commonest record, a dossier event that
@@ -623,10 +689,14 @@ pub fn accept_dossier<R: TypedRecord>(
     }
     let id = |field| {
         rec.text(field)
-            .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LEN)
+            .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LEN && !has_control(s))
     };
-    let time = |field| match parse_time_and_year(rec.text(field)?) {
-        Ok((t, year)) if YEARS.contains(&year) => Some(t),
+    let time = |field| match rec.time(field)? {
+        FieldValue::Text(s) => match parse_time_and_year(s) {
+            Ok((t, year)) if YEARS.contains(&year) => Some(t),
+            _ => None,
+        },
+        FieldValue::Time(Some(t)) if YEARS.contains(&t.year()) => Some(t),
         _ => None,
     };
     let event_id = id(f!("event_id"))?;
@@ -648,7 +718,7 @@ pub fn accept_dossier<R: TypedRecord>(
         None if accepted => return None,
         None => None,
     };
-    let due_at = match rec.text(f!("due_at")) {
+    let due_at = match rec.time(f!("due_at")) {
         Some(_) => Some(time(f!("due_at"))?),
         None if accepted => Some(legal_due(procedure, at)?),
         None => None,
@@ -778,6 +848,79 @@ mod tests {
                 let text = t.to_rfc3339();
                 let got = parse_time(&text).unwrap();
                 assert_eq!((got, got.offset()), (t, t.offset()), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn control_characters_are_found_by_a_byte_scan_as_by_their_category() {
+        // Rust's `char::is_control` is the Unicode category Cc: exactly
+        // U+0000-U+001F and U+007F-U+009F.
+        for c in (0..0x3000u32).filter_map(char::from_u32) {
+            for s in [
+                format!("{c}"),
+                format!("ab{c}"),
+                format!("{c}é"),
+                format!("Họp{c}x"),
+            ] {
+                assert_eq!(has_control(&s), s.chars().any(char::is_control), "{c:?}");
+            }
+        }
+        assert!(!has_control("BTC-000137045 Họp giao ban\u{a0}"));
+    }
+
+    #[test]
+    fn control_characters_in_ids_are_refused_as_their_format() {
+        let document = json!({"event_id":"d1","kind":"document","occurred_at":"2025-11-20T08:00:00+07:00",
+                              "unit":"79","doc_id":"VB1","direction":"issued","electronic":true,"signed":true});
+        let report = json!({"event_id":"r1","kind":"report","occurred_at":"2025-11-20T08:00:00+07:00",
+                            "unit":"79","report_id":"R1","due_at":"2025-11-21T08:00:00+07:00","online":true});
+        let meeting = json!({"event_id":"m1","kind":"meeting","occurred_at":"2025-11-20T08:00:00+07:00",
+                             "unit":"BTC","meeting_id":"M1","mode":"video"});
+        let cases = [
+            (accepted(), "event_id"),
+            (accepted(), "dossier_id"),
+            (accepted(), "procedure_code"),
+            (accepted(), "unit"),
+            (document, "doc_id"),
+            (report, "report_id"),
+            (meeting, "meeting_id"),
+        ];
+        for (record, field) in cases {
+            assert!(
+                validate(&record, &reg(), Checks::default()).is_ok(),
+                "{field}"
+            );
+            for c in [
+                '\u{0}', '\t', '\n', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}',
+            ] {
+                let mut v = record.clone();
+                let old = v[field].as_str().unwrap().to_owned();
+                // In the middle, and in place of a character, so that a
+                // procedure code keeps its length.
+                for bad in [
+                    format!("{}{c}{}", &old[..1], &old[1..]),
+                    format!("{}{c}", &old[..old.len() - 1]),
+                ] {
+                    v[field] = json!(bad);
+                    let errors = validate(&v, &reg(), Checks::default()).unwrap_err();
+                    assert_eq!(errors.len(), 1, "{field} {bad:?}: {errors:?}");
+                    assert_eq!(
+                        (errors[0].field.as_str(), errors[0].rule.as_str()),
+                        (field, "format")
+                    );
+                    assert!(
+                        errors[0].message.contains("control characters"),
+                        "{}",
+                        errors[0].message
+                    );
+                }
+            }
+            // Other characters outside ASCII are text like any other.
+            if !["procedure_code", "unit"].contains(&field) {
+                let mut v = record.clone();
+                v[field] = json!("Hồ sơ\u{a0}số 1");
+                assert!(validate(&v, &reg(), Checks::default()).is_ok(), "{field}");
             }
         }
     }

@@ -158,11 +158,13 @@ pub fn run(args: Args) -> Result<()> {
     // Rows are built and written a block at a time, on every core.
     let plan = report::plan_of(outcome.fold, &units, &calendar, spec)?;
     for (input, name) in names.iter().enumerate() {
-        let mine: Vec<_> = rejected.iter().filter(|(i, _)| *i == input).collect();
-        if let Some((_, first)) = mine.first() {
+        let Some(mine) = rejected.get(input).filter(|r| !r.is_empty()) else {
+            continue;
+        };
+        if let Some(first) = mine.sample().first() {
             eprintln!(
                 "{name}: {} records rejected; first at line {}: {}",
-                mine.len(),
+                mine.total(),
                 first.line,
                 first
                     .errors
@@ -172,6 +174,13 @@ pub fn run(args: Args) -> Result<()> {
                     .join("; ")
             );
         }
+        // A record that breaks several rules counts under each.
+        let per_rule: Vec<String> = mine
+            .by_rule()
+            .iter()
+            .map(|c| format!("{} ({}) {}", c.field, c.rule, c.count))
+            .collect();
+        eprintln!("{name}: records rejected per rule: {}", per_rule.join(", "));
     }
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
@@ -195,7 +204,7 @@ pub fn run(args: Args) -> Result<()> {
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "{events} events ({} rejected) -> {} rows in {:.2} s (read, decode and fold {:.2} s on {workers} workers): {:.0} events/s",
-        rejected.len(),
+        rejected.iter().map(|r| r.total()).sum::<u64>(),
         rows,
         secs,
         folded.as_secs_f64(),

@@ -399,14 +399,52 @@ fn local_day(
 /// Whether `s` holds a control character: C0 (U+0000-U+001F), DEL
 /// (U+007F) or C1 (U+0080-U+009F). Ids end up in CSV exports, terminals
 /// and spreadsheets, where such characters hide or rewrite what is shown.
-/// A byte scan: C1 characters are the two-byte sequences 0xC2 0x80-0x9F,
-/// and in valid UTF-8 a 0xC2 byte only ever starts a character.
-#[inline]
+///
+/// A byte scan, eight bytes at a time: every id of every record goes
+/// through it. A word is suspect when a byte is below 0x20, is DEL, or
+/// is 0xC2, the first byte of every C1 character (0xC2 0x80-0x9F; in
+/// valid UTF-8 a 0xC2 byte only ever starts a character); only a suspect
+/// id is looked at byte by byte. The word tricks may flag a byte that is
+/// none of these, never miss one that is. Out of line: inlined into
+/// [`accept_dossier`] twice, it pushed the reading of times out of it.
+#[inline(never)]
 pub fn has_control(s: &str) -> bool {
+    /// Flags under every byte of `x` (as `$t`) that is below 0x20, DEL or
+    /// 0xC2, and perhaps under some byte above such a one.
+    macro_rules! flags {
+        ($x:expr, $t:ty) => {{
+            const ONES: $t = <$t>::MAX / 0xff;
+            const HIGH: $t = ONES * 0x80;
+            let x: $t = $x;
+            let zero = |v: $t| v.wrapping_sub(ONES) & !v & HIGH;
+            (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+                | zero(x ^ (ONES * 0x7f))
+                | zero(x ^ (ONES * 0xC2))
+        }};
+    }
     let b = s.as_bytes();
-    b.iter().enumerate().any(|(i, &c)| {
-        c < 0x20 || c == 0x7f || (c == 0xC2 && matches!(b.get(i + 1), Some(0x80..=0x9F)))
-    })
+    let n = b.len();
+    let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
+    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or_default());
+    // Whole words and the last word, which may overlap the one before:
+    // two loads for an id of 4-7 bytes, two for one of 9-16.
+    let flagged = if n >= 8 {
+        let mut any = flags!(u64_at(n - 8), u64);
+        let mut at = 0;
+        while at + 8 < n {
+            any |= flags!(u64_at(at), u64);
+            at += 8;
+        }
+        any != 0
+    } else if n >= 4 {
+        flags!(u32_at(0), u32) | flags!(u32_at(n - 4), u32) != 0
+    } else {
+        b.iter().any(|&c| c < 0x20 || c == 0x7f || c == 0xC2)
+    };
+    flagged
+        && b.iter().enumerate().any(|(i, &c)| {
+            c < 0x20 || c == 0x7f || (c == 0xC2 && matches!(b.get(i + 1), Some(0x80..=0x9F)))
+        })
 }
 
 fn is_procedure_code(s: &str) -> bool {
@@ -662,9 +700,19 @@ pub trait TypedRecord {
     fn flag(&self, field: Field) -> Option<bool>;
     /// Integer field `field`; `None` when absent or null.
     fn int(&self, field: Field) -> Option<i64>;
-    /// Time field `field`, as [`FieldValue::Text`] or [`FieldValue::Time`];
-    /// `None` when absent or null.
-    fn time(&self, field: Field) -> Option<FieldValue<'_>>;
+    /// Time field `field` when its column holds instants (a TIMESTAMP):
+    /// `Some(None)` for one past what a date can hold; `None` when absent,
+    /// null, or given as text ([`Self::text`]).
+    fn instant(&self, field: Field) -> Option<Option<DateTime<FixedOffset>>>;
+}
+
+/// `t` and its local year. Out of line: the date arithmetic would
+/// otherwise be inlined into [`accept_dossier`]'s reading of every time,
+/// where the text of a time, read by [`parse_time_and_year`], is the
+/// common case.
+#[inline(never)]
+fn with_year(t: DateTime<FixedOffset>) -> (DateTime<FixedOffset>, i32) {
+    (t, t.year())
 }
 
 /// [`validate_record`] for the commonest record, a dossier event that
@@ -691,16 +739,18 @@ pub fn accept_dossier<R: TypedRecord>(
         rec.text(field)
             .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LEN && !has_control(s))
     };
-    let time = |field| match rec.time(field)? {
-        FieldValue::Text(s) => match parse_time_and_year(s) {
-            Ok((t, year)) if YEARS.contains(&year) => Some(t),
-            _ => None,
-        },
-        FieldValue::Time(Some(t)) if YEARS.contains(&t.year()) => Some(t),
+    let time = |field| match parse_time_and_year(rec.text(field)?) {
+        Ok((t, year)) if YEARS.contains(&year) => Some(t),
         _ => None,
     };
+    // A time from a TIMESTAMP column; a field's column holds text or
+    // instants, never both, so this is asked only when `time` finds none.
+    let instant = |field| {
+        let (t, year) = with_year(rec.instant(field)??);
+        YEARS.contains(&year).then_some(t)
+    };
     let event_id = id(f!("event_id"))?;
-    let at = time(f!("occurred_at"))?;
+    let at = time(f!("occurred_at")).or_else(|| instant(f!("occurred_at")))?;
     if checks.not_after.is_some_and(|limit| at > limit) {
         return None;
     }
@@ -718,10 +768,11 @@ pub fn accept_dossier<R: TypedRecord>(
         None if accepted => return None,
         None => None,
     };
-    let due_at = match rec.time(f!("due_at")) {
-        Some(_) => Some(time(f!("due_at"))?),
-        None if accepted => Some(legal_due(procedure, at)?),
-        None => None,
+    let given = rec.text(f!("due_at")).is_some() || rec.instant(f!("due_at")).is_some();
+    let due_at = match given {
+        true => Some(time(f!("due_at")).or_else(|| instant(f!("due_at")))?),
+        false if accepted => Some(legal_due(procedure, at)?),
+        false => None,
     };
     if due_at.is_some_and(|due| due < at) {
         return None;
@@ -864,6 +915,25 @@ mod tests {
                 format!("Họp{c}x"),
             ] {
                 assert_eq!(has_control(&s), s.chars().any(char::is_control), "{c:?}");
+            }
+        }
+        // At every position of ids of every length, words and tails alike.
+        for len in 0..20 {
+            for at in 0..=len {
+                for c in ['\u{1}', '\u{7f}', '\u{85}', 'x', '\u{a0}'] {
+                    let mut s: String = "abcdefghijklmnopqrstu"[..len].into();
+                    s.insert(at, c);
+                    assert_eq!(has_control(&s), c.is_control(), "{s:?}");
+                }
+            }
+        }
+        let base = "BTC-000137045-Họp-giao-ban";
+        for c in [
+            '\u{0}', '\u{1f}', ' ', '\u{7f}', '\u{80}', '\u{9f}', '\u{a0}', 'Â', 'ư',
+        ] {
+            for at in base.char_indices().map(|(i, _)| i) {
+                let s = format!("{}{c}{}", &base[..at], &base[at..]);
+                assert_eq!(has_control(&s), c.is_control(), "{s:?}");
             }
         }
         assert!(!has_control("BTC-000137045 Họp giao ban\u{a0}"));

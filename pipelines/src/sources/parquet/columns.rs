@@ -202,6 +202,9 @@ impl<'a> Instants<'a> {
         self.array.is_valid(i).then(|| self.at(self.values[i]))
     }
 
+    /// Out of line, so that a reader of text times (the common case) does
+    /// not carry the conversion inlined.
+    #[inline(never)]
     fn at(self, v: i64) -> Option<DateTime<FixedOffset>> {
         let secs = v.div_euclid(self.per_second);
         let nanos = v.rem_euclid(self.per_second) * (1_000_000_000 / self.per_second);
@@ -214,16 +217,11 @@ impl<'a> Instants<'a> {
 /// contract type (text read as views), by field.
 pub(super) struct Typed<'a> {
     text: [Option<&'a StringViewArray>; FIELDS.len()],
-    time: [Option<TimeCol<'a>>; FIELDS.len()],
+    /// TIMESTAMP columns of time fields (a time field's text column is in
+    /// `text`).
+    time: [Option<Instants<'a>>; FIELDS.len()],
     flag: [Option<&'a BooleanArray>; FIELDS.len()],
     int: [Option<&'a Int64Array>; FIELDS.len()],
-}
-
-/// A time field's column: RFC 3339 text, or a TIMESTAMP.
-#[derive(Clone, Copy)]
-pub(super) enum TimeCol<'a> {
-    Text(&'a StringViewArray),
-    At(Instants<'a>),
 }
 
 impl<'a> Typed<'a> {
@@ -244,9 +242,8 @@ impl<'a> Typed<'a> {
         for (i, (col, (_, kind))) in fields.iter().zip(FIELDS).enumerate() {
             match (col, kind) {
                 (None | Some(Col::Null), _) => {}
-                (Some(Col::Utf8View(a)), FieldType::Text) => t.text[i] = Some(a),
-                (Some(Col::Utf8View(a)), FieldType::Time) => t.time[i] = Some(TimeCol::Text(a)),
-                (Some(Col::Time(a)), FieldType::Time) => t.time[i] = Some(TimeCol::At(*a)),
+                (Some(Col::Utf8View(a)), FieldType::Text | FieldType::Time) => t.text[i] = Some(a),
+                (Some(Col::Time(a)), FieldType::Time) => t.time[i] = Some(*a),
                 (Some(Col::Boolean(a)), FieldType::Bool) => t.flag[i] = Some(a),
                 (Some(Col::Int64(a)), FieldType::Int) => t.int[i] = Some(a),
                 _ => return None,
@@ -282,13 +279,8 @@ impl TypedRecord for TypedRow<'_> {
     }
 
     #[inline]
-    fn time(&self, field: crate::sources::Field) -> Option<FieldValue<'_>> {
-        match self.cols.time[field.index()]? {
-            TimeCol::Text(a) => a
-                .is_valid(self.i)
-                .then(|| FieldValue::Text(a.value(self.i))),
-            TimeCol::At(a) => a.value(self.i).map(FieldValue::Time),
-        }
+    fn instant(&self, field: crate::sources::Field) -> Option<Option<DateTime<FixedOffset>>> {
+        self.cols.time[field.index()]?.value(self.i)
     }
 }
 

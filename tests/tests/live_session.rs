@@ -60,6 +60,19 @@ async fn closes_signed_out(ws: &mut Socket, since: Instant) -> Duration {
     }
 }
 
+/// `DELETE /api/v1/session` as the page would send it.
+async fn logout(app: &TestApp, cookie: &str) -> e2e::Answer {
+    app.request(
+        Method::DELETE,
+        "/api/v1/session",
+        Some(cookie),
+        Some(&app.origin()),
+        None,
+    )
+    .await
+    .unwrap()
+}
+
 /// Push an event for Hà Nội so that `unit/01` moves.
 async fn hanoi_event(app: &TestApp, id: &str) {
     let e = accepted_event(id, "2025-11-20T09:00:00+07:00", "00070", "online");
@@ -71,16 +84,7 @@ async fn hanoi_event(app: &TestApp, id: &str) {
 async fn logout_closes_the_sessions_sockets() {
     let app = spawn_app(AppOptions::default()).await.unwrap();
     let (mut ws, cookie) = hanoi_socket(&app, "hanoi-logout").await;
-    let a = app
-        .request(
-            Method::DELETE,
-            "/api/v1/session",
-            Some(&cookie),
-            Some(&app.origin()),
-            None,
-        )
-        .await
-        .unwrap();
+    let a = logout(&app, &cookie).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let t = Instant::now();
     hanoi_event(&app, "after-logout").await;
@@ -124,16 +128,7 @@ async fn a_password_change_closes_the_other_sessions_sockets() {
 async fn a_subscribe_after_the_session_ended_gets_no_snapshot() {
     let app = spawn_app(AppOptions::default()).await.unwrap();
     let (mut ws, cookie) = hanoi_socket(&app, "hanoi-late-subscribe").await;
-    let a = app
-        .request(
-            Method::DELETE,
-            "/api/v1/session",
-            Some(&cookie),
-            Some(&app.origin()),
-            None,
-        )
-        .await
-        .unwrap();
+    let a = logout(&app, &cookie).await;
     assert_eq!(a.status, 200);
     // At once, before the watcher's next round: the subscribe itself reads
     // the session and finds it gone.

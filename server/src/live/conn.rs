@@ -275,6 +275,15 @@ mod tests {
     }
 
     fn connect(hub: Arc<Hub>, heartbeat: Duration) -> (Client, tokio::task::JoinHandle<()>) {
+        connect_as(hub, Arc::new(AllTopics), heartbeat)
+    }
+
+    /// A connection judged by `scope`, driven through channels.
+    fn connect_as<S: Scope + 'static>(
+        hub: Arc<Hub>,
+        scope: Arc<S>,
+        heartbeat: Duration,
+    ) -> (Client, tokio::task::JoinHandle<()>) {
         let (tx, client_rx) = mpsc::channel(8);
         let (server_tx, rx) = mpsc::channel(8);
         let transport = Channels {
@@ -282,7 +291,7 @@ mod tests {
             tx: server_tx,
         };
         let task = tokio::spawn(async move {
-            run(hub, &AllTopics, transport, heartbeat, &AtomicI64::new(0)).await
+            run(hub, &*scope, transport, heartbeat, &AtomicI64::new(0)).await
         });
         (Client { tx, rx }, task)
     }
@@ -424,23 +433,7 @@ mod tests {
     }
 
     fn connect_with(hub: Arc<Hub>, scope: Arc<Switch>) -> (Client, tokio::task::JoinHandle<()>) {
-        let (tx, client_rx) = mpsc::channel(8);
-        let (server_tx, rx) = mpsc::channel(8);
-        let transport = Channels {
-            rx: client_rx,
-            tx: server_tx,
-        };
-        let task = tokio::spawn(async move {
-            run(
-                hub,
-                &*scope,
-                transport,
-                Duration::from_secs(60),
-                &AtomicI64::new(0),
-            )
-            .await
-        });
-        (Client { tx, rx }, task)
+        connect_as(hub, scope, Duration::from_secs(60))
     }
 
     async fn closed_signed_out(c: &mut Client, task: tokio::task::JoinHandle<()>) {

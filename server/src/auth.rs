@@ -73,12 +73,22 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let id = session_cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        let store = state.store.clone();
-        let limits = state.config.auth.session_limits();
-        let user = blocking(move || Ok(store.session_user(&id, limits)?)).await?;
-        user.map(Viewer).ok_or_else(ApiError::unauthorized)
+        signed_in(state, &parts.headers)
+            .await?
+            .map(Viewer)
+            .ok_or_else(ApiError::unauthorized)
     }
+}
+
+/// The user of the live session in a request's cookie, if any (refreshing
+/// its idle clock).
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
+    let Some(id) = session_cookie(headers) else {
+        return Ok(None);
+    };
+    let store = state.store.clone();
+    let limits = state.config.auth.session_limits();
+    blocking(move || Ok(store.session_user(&id, limits)?)).await
 }
 
 /// A viewer who sees the whole country (committee or admin).

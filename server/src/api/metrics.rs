@@ -3,9 +3,9 @@
 //! watermarks): what `/api/v1/sources` keeps to the committee, so only the
 //! scrape token (`metrics.token`) or a committee or admin session reads it.
 
-use crate::api::error::{ApiError, blocking};
+use crate::api::error::ApiError;
 use crate::app::{AppState, LATENCY_BUCKETS};
-use crate::auth::{SESSION_COOKIE, bearer_token, session_cookie};
+use crate::auth::{SESSION_COOKIE, bearer_token, signed_in};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -72,13 +72,9 @@ pub async fn operator(state: &AppState, headers: &HeaderMap) -> Result<bool, Api
     {
         return Ok(true);
     }
-    let Some(id) = session_cookie(headers) else {
-        return Ok(false);
-    };
-    let store = state.store.clone();
-    let limits = state.config.auth.session_limits();
-    let user = blocking(move || Ok(store.session_user(&id, limits)?)).await?;
-    Ok(user.is_some_and(|u| u.is_national()))
+    Ok(signed_in(state, headers)
+        .await?
+        .is_some_and(|u| u.is_national()))
 }
 
 /// `GET /metrics` for the scrape token or a committee or admin session;

@@ -18,6 +18,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, TimeZone};
 use model::{UnitCode, UnitLevel};
+use pipelines::csv_cell::text as cell;
 use pipelines::kpi::dossiers::{BacklogState, OpenDossier};
 use pipelines::kpi::fold::Fold;
 use pipelines::kpi::report::{self, Level, ReportSpec};
@@ -334,12 +335,14 @@ pub async fn kpis(
     let fold = subtree_fold(&state, &viewer, &code).await?;
     // A locality's periods are final behind its own clock less the allowed
     // lateness, and never later than the engine's watermark.
-    let final_before = match viewer_clock(&state, &viewer) {
-        None => global_final,
-        Some(clock) => clock
-            .map(|c| c - state.config.engine.allowed_lateness_secs)
+    // The fold's newest time is the locality's clock (`subtree_fold`).
+    let final_before = if viewer.is_national() {
+        global_final
+    } else {
+        fold.span
+            .map(|(_, clock)| clock - state.config.engine.allowed_lateness_secs)
             .zip(global_final)
-            .map(|(own, global)| own.min(global)),
+            .map(|(own, global)| own.min(global))
     }
     .and_then(time);
     let as_of = as_of(&fold);
@@ -395,11 +398,6 @@ fn score_766_legend() -> Value {
         })).collect::<Vec<_>>(),
         "rule": "points grow linearly with the KPI up to full_at_pct; the sum over indicators with data is rescaled to 0-100",
     })
-}
-
-/// A CSV text cell, neutralised against spreadsheet formulas.
-fn cell(text: &str) -> std::borrow::Cow<'_, str> {
-    pipelines::csv_cell::text(text)
 }
 
 fn csv_response(body: Vec<u8>, file: &str) -> Response {

@@ -35,12 +35,15 @@ impl RejectionBudget {
         }
     }
 
-    fn refilled(&self, b: Bucket, now: Instant) -> Bucket {
-        let rate = self.per_minute / 60.0;
-        Bucket {
-            tokens: (b.tokens + rate * now.duration_since(b.at).as_secs_f64()).min(self.per_minute),
-            at: now,
-        }
+    fn rate(&self) -> f64 {
+        self.per_minute / 60.0
+    }
+
+    /// The bucket topped up for the time since it was last touched.
+    fn refill(&self, b: &mut Bucket, now: Instant) {
+        b.tokens =
+            (b.tokens + self.rate() * now.duration_since(b.at).as_secs_f64()).min(self.per_minute);
+        b.at = now;
     }
 
     /// `Some(wait)` while `source` is over its budget.
@@ -53,14 +56,12 @@ impl RejectionBudget {
             return None;
         }
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = self.refilled(*buckets.get(source)?, now);
-        buckets.insert(source.to_owned(), b);
-        (b.tokens <= 0.0).then(|| {
-            let rate = self.per_minute / 60.0;
-            // Until the bucket holds a token again; at least a second.
-            Duration::from_secs_f64(((1.0 - b.tokens) / rate).max(1.0))
-                .min(Duration::from_secs(120))
-        })
+        let b = buckets.get_mut(source)?;
+        self.refill(b, now);
+        // Until the bucket holds a token again (at most about a minute,
+        // as the debt is capped); at least a second.
+        (b.tokens <= 0.0)
+            .then(|| Duration::from_secs_f64(((1.0 - b.tokens) / self.rate()).max(1.0)))
     }
 
     /// Charge `n` rejections to `source`.
@@ -73,19 +74,18 @@ impl RejectionBudget {
             return;
         }
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let full = Bucket {
-            tokens: self.per_minute,
-            at: now,
-        };
-        let b = self.refilled(*buckets.get(source).unwrap_or(&full), now);
-        let tokens = (b.tokens - n as f64).max(-self.per_minute);
-        buckets.insert(source.to_owned(), Bucket { tokens, at: now });
         // Sources are configured, not chosen by clients, so the map stays
         // small; full buckets carry no information and are dropped anyway.
         if buckets.len() > 1024 {
             let per_minute = self.per_minute;
             buckets.retain(|_, b| b.tokens < per_minute);
         }
+        let b = buckets.entry(source.to_owned()).or_insert(Bucket {
+            tokens: self.per_minute,
+            at: now,
+        });
+        self.refill(b, now);
+        b.tokens = (b.tokens - n as f64).max(-self.per_minute);
     }
 }
 

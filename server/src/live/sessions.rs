@@ -19,7 +19,6 @@
 use crate::config::AuthConfig;
 use crate::store::{SessionLimits, Store};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -32,8 +31,8 @@ pub const CHECK_EVERY: Duration = Duration::from_millis(250);
 #[derive(Debug, Default)]
 pub struct SessionWatch {
     inner: Arc<Inner>,
-    started: AtomicBool,
-    /// The database and session limits, set by the first registration.
+    /// The database and session limits, set by the first registration,
+    /// which also starts the checking task.
     checker: std::sync::OnceLock<(Arc<Store>, SessionLimits)>,
 }
 
@@ -70,11 +69,6 @@ impl Registration {
     pub fn has_ended(&self) -> bool {
         *self.ended.borrow()
     }
-
-    /// The session's key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
 }
 
 impl Drop for Registration {
@@ -102,10 +96,9 @@ impl SessionWatch {
     /// Watch the session with this key for one socket. The first call
     /// starts the checking task on the current runtime.
     pub fn register(&self, key: String, store: Arc<Store>, auth: &AuthConfig) -> Registration {
-        if !self.started.swap(true, Ordering::AcqRel) {
+        let limits = auth.session_limits();
+        if self.checker.set((store.clone(), limits)).is_ok() {
             let inner = Arc::downgrade(&self.inner);
-            let limits = auth.session_limits();
-            let _ = self.checker.set((store.clone(), limits));
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(CHECK_EVERY);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -136,11 +129,6 @@ impl SessionWatch {
         if let Some((store, limits)) = self.checker.get() {
             check(&self.inner, store, *limits).await;
         }
-    }
-
-    /// How many sessions are watched (for `/metrics` and tests).
-    pub fn watched(&self) -> usize {
-        self.inner.lock().len()
     }
 }
 

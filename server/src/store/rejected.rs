@@ -327,11 +327,6 @@ impl Store {
             rules,
         })
     }
-
-    /// How many rejections were counted (for one source, or all).
-    pub fn rejection_count(&self, source: Option<&str>) -> Result<u64, StoreError> {
-        Ok(self.rejection_totals(source)?.counted)
-    }
 }
 
 fn count(n: u64) -> i64 {
@@ -380,8 +375,8 @@ mod tests {
         store
             .add_rejections("b", &batch(7..8, "scope"), limits)
             .unwrap();
-        assert_eq!(store.rejection_count(None).unwrap(), 3);
-        assert_eq!(store.rejection_count(Some("a")).unwrap(), 2);
+        assert_eq!(store.rejection_totals(None).unwrap().counted, 3);
+        assert_eq!(store.rejection_totals(Some("a")).unwrap().counted, 2);
         let page = store
             .rejections(&RejectionQuery {
                 source: Some("a".into()),
@@ -493,7 +488,7 @@ mod tests {
             .unwrap();
         store.prune_rejections(limits).unwrap();
         assert_eq!(
-            store.rejection_count(Some("b")).unwrap(),
+            store.rejection_totals(Some("b")).unwrap().counted,
             0,
             "past retention"
         );
